@@ -1,0 +1,289 @@
+/*
+ * cli.c -- the command-line side the tools share: option tables, ID input, the walk over
+ * the selected messages, error reports and exit codes.
+ */
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct cli cli;
+
+struct poptOption cli_spool_table[] = {
+	{ "spool", '\0', POPT_ARG_STRING, &cli.spool, 0,
+	  "the spool directory (default: the MTA's own setting)", "DIR" },
+	{ "mta", '\0', POPT_ARG_STRING, &cli.mta, 0,
+	  "exim, postfix or qmail (default: detected from the spool)", "MTA" },
+	{ "named-queue", 'G', POPT_ARG_STRING, &cli.named_queue, 0,
+	  "Exim's named queue NAME", "NAME" },
+	POPT_TABLEEND
+};
+
+struct poptOption cli_select_table[] = {
+	{ "sender", 'f', POPT_ARG_STRING, &cli.sel.sender, 0,
+	  "sender matches REGEX (tested as <sender>)", "REGEX" },
+	{ "recipient", 'r', POPT_ARG_STRING, &cli.sel.rcpt, 0,
+	  "a recipient still to deliver matches REGEX", "REGEX" },
+	{ "size-match", 's', POPT_ARG_STRING, &cli.sel.size_re, 0,
+	  "the size column (as exim -bp shows it) matches REGEX", "REGEX" },
+	{ "younger", 'y', POPT_ARG_STRING, &cli.sel.younger, 0,
+	  "younger than AGE (seconds, or with a unit s m h d w)", "AGE" },
+	{ "older", 'o', POPT_ARG_STRING, &cli.sel.older, 0,
+	  "older than AGE", "AGE" },
+	{ "frozen", 'z', POPT_ARG_NONE, &cli.sel.frozen, 0,
+	  "frozen (Exim) or on hold (Postfix, qmail)", NULL },
+	{ "not-frozen", 'x', POPT_ARG_NONE, &cli.sel.not_frozen, 0,
+	  "not frozen, not on hold", NULL },
+	{ "invert", 'v', POPT_ARG_NONE, &cli.sel.invert, 0,
+	  "select the messages that do not match", NULL },
+	{ "larger", '\0', POPT_ARG_STRING, &cli.sel.larger, 0,
+	  "at least SIZE bytes (units k M G)", "SIZE" },
+	{ "smaller", '\0', POPT_ARG_STRING, &cli.sel.smaller, 0,
+	  "smaller than SIZE bytes", "SIZE" },
+	{ "header", '\0', POPT_ARG_ARGV, &cli.headers, 0,
+	  "a header NAME matches REGEX (repeatable, all must match)", "'NAME: REGEX'" },
+	{ "body", '\0', POPT_ARG_STRING, &cli.sel.body, 0,
+	  "a line of the body matches REGEX", "REGEX" },
+	{ "bounce", '\0', POPT_ARG_NONE, &cli.sel.bounce, 0,
+	  "bounces: the null sender <>", NULL },
+	{ "active", '\0', POPT_ARG_NONE, &cli.sel.active, 0,
+	  "being delivered right now", NULL },
+	{ "queue", '\0', POPT_ARG_STRING, &cli.sel.queue, 0,
+	  "in one of these queues or states (comma-separated)", "NAMES" },
+	{ "case-sensitive", '\0', POPT_ARG_NONE, &cli.sel.case_sensitive, 0,
+	  "regexes are case-sensitive (default: caseless, like exiqgrep)", NULL },
+	POPT_TABLEEND
+};
+
+struct poptOption cli_output_table[] = {
+	{ "ids", 'i', POPT_ARG_NONE, &cli.ids, 0, "print only queue IDs", NULL },
+	{ "null", '0', POPT_ARG_NONE, &cli.nul, 0,
+	  "IDs end with NUL, in and out (for xargs -0)", NULL },
+	{ "count", 'c', POPT_ARG_NONE, &cli.count, 0, "print only how many matched", NULL },
+	{ "json", '\0', POPT_ARG_NONE, &cli.json, 0,
+	  "JSON Lines, member names as postqueue -j", NULL },
+	{ "unsorted", 'U', POPT_ARG_NONE, &cli.unsorted, 0,
+	  "directory order: starts at once, memory stays flat", NULL },
+	{ "reverse", 'R', POPT_ARG_NONE, &cli.reverse, 0, "newest first", NULL },
+	POPT_TABLEEND
+};
+
+/* A copy of a table without the given short letters. */
+static struct poptOption *
+without_letters(const struct poptOption *t, const char *drop)
+{
+	size_t n = 0;
+	struct poptOption *copy;
+
+	while (t[n].longName || t[n].shortName || t[n].argInfo)
+		n++;
+	if ((copy = calloc(n + 1, sizeof *copy)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	memcpy(copy, t, n * sizeof *copy);
+	for (size_t i = 0; i < n; i++)
+		if (copy[i].shortName && drop && strchr(drop, copy[i].shortName))
+			copy[i].shortName = '\0';
+	return copy;
+}
+
+poptContext
+cli_parse(int argc, const char **argv, struct poptOption *own, const char *drop,
+    const char *args_help)
+{
+	struct poptOption table[] = {
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, own, 0, "Options:", NULL },
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, without_letters(cli_select_table, drop), 0,
+		  "Selection (all must match):", NULL },
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, cli_spool_table, 0, "Spool:", NULL },
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+	poptContext pc;
+	int rc;
+
+	pc = poptGetContext(NULL, argc, argv, table, 0);
+	poptSetOtherOptionHelp(pc, args_help);
+	while ((rc = poptGetNextOpt(pc)) > 0)
+		;
+	if (rc < -1) {
+		fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name,
+		    poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
+		exit(EXIT_TROUBLE);
+	}
+	cli.now = time(NULL);
+	for (const char **h = cli.headers; h && *h; h++)
+		cli.sel.nheaders++;
+	cli.sel.headers = cli.headers;
+	return pc;
+}
+
+struct lq_spool *
+cli_open_spool(void)
+{
+	enum lq_mta mta = LQ_MTA_ANY;
+	struct lq_spool *sp;
+	struct lq_err e;
+
+	if (cli.mta != NULL && lq_mta_from_name(cli.mta, &mta) < 0)
+		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli.mta);
+	if ((sp = lq_spool_open(cli.spool, mta, cli.named_queue, &e)) == NULL)
+		errx(EXIT_TROUBLE, "%s", e.msg);
+	return sp;
+}
+
+struct lq_select *
+cli_select(void)
+{
+	struct lq_select *sel;
+	struct lq_err e;
+
+	if (cli.sel.frozen && cli.sel.not_frozen)
+		errx(EXIT_TROUBLE, "-z and -x: no message is both frozen and not frozen");
+	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL)
+		errx(EXIT_TROUBLE, "%s", e.msg);
+	return sel;
+}
+
+/* ---------------------------------------------------------------- the walk */
+
+struct walk {
+	struct lq_spool *sp;
+	struct lq_select *sel;
+	lq_msg_fn fn;
+	void *arg;
+};
+
+static void
+problem(const char *id, const struct lq_err *e, void *arg)
+{
+	(void)id, (void)arg;
+	warnx("%s", e->msg);
+	cli.trouble = 1;
+}
+
+static int
+consider(struct lq_msg *m, void *arg)
+{
+	struct walk *w = arg;
+	struct lq_err e;
+	int rc = lq_select_match(w->sel, w->sp, m, &e);
+
+	cli.seen++;
+	if (rc < 0) {
+		warnx("%s: %s", m->id, e.msg);
+		cli.trouble = 1;
+		return 0;
+	}
+	if (rc == 0)
+		return 0;
+	cli.matched++;
+	return w->fn(m, w->arg);
+}
+
+static int
+one_id(struct walk *w, const char *id, unsigned scanflags)
+{
+	struct lq_msg *m;
+	struct lq_err e;
+
+	if (lq_load(w->sp, id, scanflags, &m, &e) < 0) {
+		warnx("%s", e.msg);
+		cli.trouble = 1;
+		return 0;
+	}
+	return consider(m, w);
+}
+
+/* IDs from stdin: one per line, or NUL-terminated with -0. */
+static int
+ids_from_stdin(struct walk *w, unsigned scanflags)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+
+	while (rc == 0 && (n = getdelim(&line, &cap, cli.nul ? '\0' : '\n', stdin)) > 0) {
+		if (line[n - 1] == (cli.nul ? '\0' : '\n'))
+			line[--n] = '\0';
+		if (n == 0)
+			continue;
+		if (strlen(line) != (size_t)n) {
+			warnx("stdin: an ID with a NUL byte in it");
+			cli.trouble = 1;
+			continue;
+		}
+		rc = one_id(w, line, scanflags);
+	}
+	if (ferror(stdin)) {
+		warn("stdin");
+		cli.trouble = 1;
+	}
+	free(line);
+	return rc;
+}
+
+int
+cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned scanflags,
+    lq_msg_fn fn, void *arg)
+{
+	struct walk w = { sp, sel, fn, arg };
+	const char **args = poptGetArgs(pc);
+	struct lq_scan sc = { 0 };
+	struct lq_err e;
+	int rc = 0;
+
+	scanflags |= lq_select_scanflags(sel);
+	if (cli.unsorted)
+		scanflags |= LQ_SCAN_UNSORTED;
+	if (cli.reverse)
+		scanflags |= LQ_SCAN_REVERSE;
+	if (args != NULL) {
+		/* every ID is checked before any is read: a typo is reported up front */
+		for (const char **a = args; *a; a++)
+			if (strcmp(*a, "-") != 0 && !lq_valid_id(sp, *a)) {
+				warnx("%s: not a valid %s queue ID", *a, lq_mta_name(lq_spool_mta(sp)));
+				cli.trouble = 1;
+			}
+		for (const char **a = args; rc == 0 && *a; a++) {
+			if (strcmp(*a, "-") == 0)
+				rc = ids_from_stdin(&w, scanflags);
+			else if (lq_valid_id(sp, *a))
+				rc = one_id(&w, *a, scanflags);
+		}
+		return rc;
+	}
+	sc.flags = scanflags;
+	sc.each = consider;
+	sc.problem = problem;
+	sc.arg = &w;
+	if ((rc = lq_scan(sp, &sc, &e)) < 0) {
+		warnx("%s", e.msg);
+		cli.trouble = 1;
+	}
+	return rc;
+}
+
+int
+cli_flush_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warn("stdout");
+		cli.trouble = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_exit_code(void)
+{
+	if (cli.trouble)
+		return EXIT_TROUBLE;
+	return cli.matched > 0 ? EXIT_MATCH : EXIT_NONE;
+}

@@ -1,0 +1,64 @@
+/*
+ * cli.h -- what the tools share on the command line: the option tables (one for the
+ * spool, one for selection, one for output), reading IDs from arguments or stdin, the
+ * walk over the chosen messages, and grep's exit codes. Not part of libqueue: this is
+ * the side that prints.
+ */
+#ifndef QT_CLI_H
+#define QT_CLI_H
+
+#include <popt.h>
+
+#include "../libqueue/queue.h"
+
+enum { EXIT_MATCH = 0, EXIT_NONE = 1, EXIT_TROUBLE = 2 };
+
+struct cli {
+	/* spool */
+	const char *spool, *mta, *named_queue;
+	/* selection */
+	struct lq_select_opts sel;
+	const char **headers;	/* popt collects --header here */
+	/* output */
+	int nul, json, ids, count, unsorted, reverse;
+	/* state */
+	time_t now;
+	int trouble;		/* something went wrong: exit 2 */
+	unsigned long seen;	/* messages looked at */
+	unsigned long matched;
+};
+
+extern struct cli cli;
+extern struct poptOption cli_spool_table[];
+extern struct poptOption cli_select_table[];
+extern struct poptOption cli_output_table[];
+
+/*
+ * Parse argv with the tool's own table plus the shared ones (drop: short letters the tool
+ * uses for something else, so the shared option keeps only its long name). Prints the
+ * error and exits 2 on a bad option; --help and --usage print and exit 0.
+ */
+poptContext cli_parse(int argc, const char **argv, struct poptOption *own,
+    const char *drop, const char *args_help);
+
+/* Open the spool named by --spool/--mta/-G (or the default), or exit 2 saying why. */
+struct lq_spool *cli_open_spool(void);
+
+/* Compile the selection, or exit 2 naming the bad option. */
+struct lq_select *cli_select(void);
+
+/*
+ * Call fn for every selected message: those named by the remaining arguments ('-' reads
+ * IDs from stdin, one per line or NUL-separated with -0), or the whole queue when there
+ * are none. A bad or missing ID is reported and counted; the walk goes on.
+ */
+int cli_each(struct lq_spool *, poptContext, struct lq_select *, unsigned scanflags,
+    lq_msg_fn fn, void *arg);
+
+/* Flush stdout and tell whether everything written reached it. */
+int cli_flush_stdout(void);
+
+/* The exit code: 2 on trouble, else 0 when something matched, else 1. */
+int cli_exit_code(void);
+
+#endif

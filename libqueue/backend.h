@@ -1,0 +1,98 @@
+/*
+ * backend.h -- what libqueue's modules share, and the table a backend fills in.
+ * Not installed; tools include only queue.h.
+ */
+#ifndef LQ_BACKEND_H
+#define LQ_BACKEND_H
+
+#include <sys/stat.h>
+
+#include "queue.h"
+
+#define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* A backend: one per MTA. Nothing outside the backend's file knows the MTA's file names. */
+struct lq_backend {
+	enum lq_mta mta;
+	const char *name;
+	/* 1 when the directory (an open fd) has this MTA's layout */
+	int (*detect)(int dirfd);
+	/* the MTA's own setting, asked of the MTA when installed; NULL if none */
+	char *(*default_dir)(void);
+	int (*open)(struct lq_spool *, struct lq_err *);
+	void (*close)(struct lq_spool *);
+	int (*valid_id)(const char *id);
+	int (*scan)(struct lq_spool *, struct lq_scan *, struct lq_err *);
+	int (*load)(struct lq_spool *, const char *id, unsigned scanflags, struct lq_msg *,
+	    struct lq_err *);
+	int (*read)(struct lq_spool *, struct lq_msg *, unsigned parts, lq_part_fn, void *,
+	    struct lq_err *);
+	int (*write_envelope)(struct lq_spool *, struct lq_msg *, FILE *, struct lq_err *);
+	int (*write_listing)(FILE *, const struct lq_msg *, unsigned, time_t);
+	int (*write_listing_head)(FILE *, const struct lq_spool *);
+	int (*write_listing_tail)(FILE *, const struct lq_spool *, unsigned long, int64_t);
+};
+
+extern const struct lq_backend lq_exim_backend;
+extern const struct lq_backend lq_postfix_backend;
+extern const struct lq_backend lq_qmail_backend;
+
+struct lq_spool {
+	const struct lq_backend *be;
+	char *dir;
+	int dirfd;		/* the spool directory, O_RDONLY|O_DIRECTORY */
+	char *queue;		/* as given to lq_spool_open, or NULL */
+	struct lq_msg msg;	/* the message being looked at */
+	struct lq_arena *arena;	/* msg's memory, reset per message */
+	void *priv;		/* the backend's */
+};
+
+/* Reset spool->msg for a new message and return it. */
+struct lq_msg *lq_msg_begin(struct lq_spool *);
+
+/* errors */
+int lq_err_set(struct lq_err *, enum lq_errcode, const char *fmt, ...) LQ_PRINTF(3, 4);
+int lq_err_sys(struct lq_err *, const char *fmt, ...) LQ_PRINTF(2, 3);
+
+/* A growable byte buffer. */
+struct lq_buf {
+	char *data;
+	size_t len, cap;
+};
+int lq_buf_reserve(struct lq_buf *, size_t more);
+int lq_buf_append(struct lq_buf *, const void *, size_t);
+void lq_buf_free(struct lq_buf *);
+
+/*
+ * Open a spool file read-only relative to a directory fd: never follows a symlink, refuses
+ * anything but a regular file, never blocks on a FIFO. name must be a plain file name.
+ * Returns the fd, or -1 with err (LQ_ENOENT when it is not there).
+ */
+int lq_open_file(int dirfd, const char *name, struct stat *, struct lq_err *);
+/* Open a subdirectory (no symlinks). Returns fd or -1 with err. */
+int lq_open_dir(int dirfd, const char *name, struct lq_err *);
+/* Read a whole file (at most max bytes, else LQ_ELIMIT) into buf (replacing its content). */
+int lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *, struct lq_err *);
+int lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *, struct stat *,
+    struct lq_err *);
+
+/* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
+int lq_plain_name(const char *);
+
+/* Run a program (argv, no shell) and return the first line of its stdout, or NULL. */
+char *lq_ask_program(const char *const argv[]);
+
+/* JSON string (with quotes) */
+void lq_json_string(FILE *, const char *, size_t);
+
+/* A list of directory entry names, for sorting before reading. */
+struct lq_names {
+	char *pool;		/* NUL-separated names */
+	size_t poollen, poolcap;
+	size_t *off;		/* offsets into pool */
+	size_t n, cap;
+};
+int lq_names_add(struct lq_names *, const char *, size_t);
+void lq_names_free(struct lq_names *);
+
+#endif

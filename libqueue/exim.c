@@ -1,0 +1,904 @@
+/*
+ * exim.c -- the Exim backend: input/ (and its one-character split subdirectories),
+ * named queues, ID-H envelope+headers, ID-D data (only stat'ed unless the body is
+ * wanted), ID-J journals. Format: libqueue/README, "Exim".
+ *
+ * Diagnostics: a -H that does not follow the format is LQ_ECORRUPT naming the ID and
+ * what was wrong; a file that vanished mid-scan is counted, not reported.
+ */
+#include <sys/stat.h>
+
+#include <bsd/stdlib.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define HFILE_MAX (64u << 20)	/* a -H bigger than this is refused */
+#define JFILE_MAX (16u << 20)
+#define MAX_RCPTS 16384		/* exim's own reader refuses more */
+#define MAX_TREE 1000000
+
+struct exim {
+	int inputfd;		/* <spool>/[queue/]input */
+	int subfd[62];		/* input/X, opened on first use; -1 unknown, -2 absent */
+	struct lq_buf hbuf;	/* the current -H */
+	struct lq_buf jbuf;
+};
+
+/* What a loaded message remembers for lq_read. */
+struct exim_msg {
+	int dirfd;		/* directory holding its files (input or input/X) */
+	size_t hdr_off;		/* where the header section starts in hbuf */
+	int wireformat;		/* -D holds CRLF as received over BDAT */
+};
+
+static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static int
+b62digit(int c)
+{
+	const char *p = c ? strchr(b62, c) : NULL;
+
+	return p ? (int)(p - b62) : -1;
+}
+
+static long long
+b62num(const char *s, size_t n)
+{
+	long long v = 0;
+
+	while (n-- > 0)
+		v = v * 62 + b62digit(*s++);
+	return v;
+}
+
+static int
+alnum_run(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b62digit((unsigned char)s[i]) < 0)
+			return 0;
+	return 1;
+}
+
+/* 4.96: tttttt-pppppp-ff (16); 4.97+: tttttt-ppppppppppp-ssss (23). */
+static int
+exim_valid_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 16)
+		return alnum_run(id, 6) && id[6] == '-' && alnum_run(id + 7, 6) && id[13] == '-' &&
+		    alnum_run(id + 14, 2);
+	if (n == 23)
+		return alnum_run(id, 6) && id[6] == '-' && alnum_run(id + 7, 11) &&
+		    id[18] == '-' && alnum_run(id + 19, 4);
+	return 0;
+}
+
+/* Microseconds within the second: 5 ms slots in old IDs, microseconds in new ones. */
+static long
+id_subsecond(const char *id, size_t n)
+{
+	return n == 16 ? b62num(id + 14, 2) * 5000 : b62num(id + 19, 4);
+}
+
+/* exim -bp's order: the time field, then the sub-second part; the pid is ignored. */
+static int
+id_cmp(const char *a, const char *b)
+{
+	int c = strncmp(a, b, 6);
+	long sa, sb;
+
+	if (c != 0)
+		return c;
+	sa = id_subsecond(a, strlen(a));
+	sb = id_subsecond(b, strlen(b));
+	return (sa > sb) - (sa < sb);
+}
+
+/* ---------------------------------------------------------------- locating */
+
+static int
+exim_detect(int dirfd)
+{
+	struct stat st;
+
+	return fstatat(dirfd, "input", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	    fstatat(dirfd, "maildrop", &st, AT_SYMLINK_NOFOLLOW) < 0;
+}
+
+static char *
+exim_default_dir(void)
+{
+	static const char *const ask[][5] = {
+		{ "exim4", "-bP", "-n", "spool_directory", NULL },
+		{ "exim", "-bP", "-n", "spool_directory", NULL },
+	};
+	static const char *const guess[] = { "/var/spool/exim4", "/var/spool/exim" };
+	struct stat st;
+	char *dir;
+
+	for (size_t i = 0; i < sizeof ask / sizeof ask[0]; i++)
+		if ((dir = lq_ask_program(ask[i])) != NULL)
+			return dir;
+	for (size_t i = 0; i < sizeof guess / sizeof guess[0]; i++)
+		if (stat(guess[i], &st) == 0)
+			return strdup(guess[i]);
+	return NULL;
+}
+
+static int
+exim_open(struct lq_spool *sp, struct lq_err *err)
+{
+	struct exim *ex;
+	int qfd = sp->dirfd, fd;
+
+	if ((ex = calloc(1, sizeof *ex)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	ex->inputfd = -1;
+	for (int i = 0; i < 62; i++)
+		ex->subfd[i] = -1;
+	sp->priv = ex;
+	if (sp->queue != NULL) {
+		if (!lq_plain_name(sp->queue))
+			return lq_err_set(err, LQ_EUSAGE, "%s: not a queue name", sp->queue);
+		if ((qfd = lq_open_dir(sp->dirfd, sp->queue, err)) < 0) {
+			if (err != NULL && err->code == LQ_ENOENT)
+				lq_err_set(err, LQ_ENOENT, "%s: no queue named %s", sp->dir,
+				    sp->queue);
+			return -1;
+		}
+	}
+	fd = lq_open_dir(qfd, "input", err);
+	if (qfd != sp->dirfd)
+		close(qfd);
+	if (fd < 0)
+		return -1;
+	ex->inputfd = fd;
+	return 0;
+}
+
+static void
+exim_close(struct lq_spool *sp)
+{
+	struct exim *ex = sp->priv;
+
+	if (ex->inputfd >= 0)
+		close(ex->inputfd);
+	for (int i = 0; i < 62; i++)
+		if (ex->subfd[i] >= 0)
+			close(ex->subfd[i]);
+	lq_buf_free(&ex->hbuf);
+	lq_buf_free(&ex->jbuf);
+	free(ex);
+	sp->priv = NULL;
+}
+
+/* ---------------------------------------------------------------- parsing -H */
+
+struct cursor {
+	char *p, *end;
+};
+
+/* The next line, NUL-terminated in place; NULL at the end or for an unterminated line. */
+static char *
+next_line(struct cursor *c, size_t *lenp)
+{
+	char *s = c->p, *nl;
+
+	if (s >= c->end || (nl = memchr(s, '\n', c->end - s)) == NULL)
+		return NULL;
+	*nl = '\0';
+	c->p = nl + 1;
+	if (lenp != NULL)
+		*lenp = nl - s;
+	return s;
+}
+
+static int
+corrupt(struct lq_err *err, const char *id, const char *what)
+{
+	return lq_err_set(err, LQ_ECORRUPT, "%s: corrupt -H file: %s", id, what);
+}
+
+/* "NAME LEN" of an ACL variable line: skip the LEN value bytes and their newline. */
+static int
+skip_acl_value(struct cursor *c, const char *line)
+{
+	const char *sp = strchr(line, ' ');
+	char *endp;
+	long len;
+
+	if (sp == NULL || (sp = strchr(sp + 1, ' ')) == NULL)
+		return -1;
+	errno = 0;
+	len = strtol(sp + 1, &endp, 10);
+	if (errno != 0 || endp == sp + 1 || len < 0 || len >= c->end - c->p)
+		return -1;
+	c->p += len + 1;
+	return 0;
+}
+
+/* Split "address orcpt LEN,DSN errors_to LEN,PNO#3" from the right, as Exim does. */
+static int
+rcpt_address(char *line, size_t n)
+{
+	char *p, *start = line;
+
+	if (n < 1)
+		return -1;
+	p = line + n - 1;
+	while (p > start && isdigit((unsigned char)*p))
+		p--;
+	if (*p == ',') {		/* Exim 3: address a,b,c */
+		while (p > start && (isdigit((unsigned char)*--p) || *p == ','))
+			;
+		if (*p == ' ')
+			*p = '\0';
+	} else if (*p == ' ') {		/* early Exim 4: address pno */
+		*p = '\0';
+	} else if (*p == '#') {		/* Exim 4: data#flags */
+		int flags = atoi(p + 1);
+
+		for (int bit = 1; bit <= 2; bit <<= 1) {
+			long len;
+
+			if (bit == 1 && !(flags & 1))
+				goto terminate;
+			while (p > start && (isdigit((unsigned char)*--p) || *p == ',' || *p == '-'))
+				;
+			len = atol(p + 1);
+			if (len < 0 || len > p - start)
+				return -1;
+			*p = '\0';
+			p -= len;
+terminate:
+			if (p <= start)
+				return -1;
+			*--p = '\0';
+			if (bit == 2 || !(flags & 2))
+				break;
+		}
+	}
+	return 0;
+}
+
+static int
+strptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Mark the recipients found in the done set; what is left over are the extras (-bpa). */
+static int
+apply_done(struct lq_msg *m, char **done, size_t ndone, struct lq_err *err)
+{
+	size_t nextra = 0, j;
+	unsigned char *used;
+	struct lq_rcpt *r;
+
+	if (ndone == 0)
+		return 0;
+	qsort(done, ndone, sizeof *done, strptr_cmp);
+	if ((used = lq_arena_alloc(m->arena, ndone)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	memset(used, 0, ndone);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		char **hit = bsearch(&m->rcpt[i].address, done, ndone, sizeof *done, strptr_cmp);
+
+		if (hit != NULL) {
+			m->rcpt[i].flags |= LQ_RCPT_DONE;
+			used[hit - done] = 1;
+		}
+	}
+	for (j = 0; j < ndone; j++)
+		if (!used[j] && (j == 0 || strcmp(done[j], done[j - 1]) != 0))
+			nextra++;
+	if (nextra == 0)
+		return 0;
+	if ((r = lq_arena_alloc(m->arena, (m->nrcpt + nextra) * sizeof *r)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	memcpy(r, m->rcpt, m->nrcpt * sizeof *r);
+	for (j = 0; j < ndone; j++)
+		if (!used[j] && (j == 0 || strcmp(done[j], done[j - 1]) != 0))
+			r[m->nrcpt++] = (struct lq_rcpt){ done[j], NULL, LQ_RCPT_DONE | LQ_RCPT_EXTRA };
+	m->rcpt = r;
+	return 0;
+}
+
+/* Envelope and header section of hbuf into m; the headers are only checked and summed. */
+static int
+parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
+    int64_t *hdrsize, char ***donep, size_t *ndonep, struct lq_err *err)
+{
+	struct cursor c = { ex->hbuf.data, ex->hbuf.data + ex->hbuf.len };
+	const char *id = m->id;
+	char *line, *p, *endp, **done = NULL;
+	size_t n, ndone = 0, pending;
+	long long v;
+	long nr;
+
+	if (memchr(c.p, '\0', c.end - c.p) != NULL) {
+		/* a NUL is only legal nowhere: Exim's reader stops at it */
+		char *z = memchr(c.p, '\0', c.end - c.p);
+
+		c.end = z;
+		ex->hbuf.len = z - ex->hbuf.data;
+	}
+	/* 1: ID-H */
+	if ((line = next_line(&c, &n)) == NULL || n != strlen(id) + 2 ||
+	    strncmp(line, id, n - 2) != 0 || strcmp(line + n - 2, "-H") != 0)
+		return corrupt(err, id, "first line is not the file's name");
+	/* 2: login uid gid, from the right */
+	if ((line = next_line(&c, &n)) == NULL)
+		return corrupt(err, id, "no login line");
+	for (int k = 0; k < 2; k++) {
+		if ((p = strrchr(line, ' ')) == NULL)
+			return corrupt(err, id, "bad login line");
+		(void)strtol(p + 1, &endp, 10);
+		if (endp == p + 1 || *endp != '\0')
+			return corrupt(err, id, "bad login line");
+		*p = '\0';
+	}
+	m->login = line;
+	/* 3: <sender> */
+	if ((line = next_line(&c, &n)) == NULL || n < 2 || line[0] != '<' || line[n - 1] != '>')
+		return corrupt(err, id, "bad sender line");
+	line[n - 1] = '\0';
+	m->sender = line + 1;
+	if (m->sender[0] == '\0')
+		m->flags |= LQ_MSG_BOUNCE;
+	/* 4: received time, warnings */
+	if ((line = next_line(&c, &n)) == NULL)
+		return corrupt(err, id, "no time line");
+	errno = 0;
+	v = strtoll(line, &endp, 10);
+	if (errno != 0 || endp == line || *endp != ' ' || strtol(endp + 1, &p, 10) < 0 || p == endp + 1)
+		return corrupt(err, id, "bad time line");
+	m->arrival = (time_t)v;
+	/* -name lines, until the first line that does not start with '-' */
+	for (;;) {
+		if ((line = next_line(&c, &n)) == NULL)
+			return corrupt(err, id, "truncated in the option lines");
+		if (line[0] != '-')
+			break;
+		p = line + 1;
+		if (*p == '-')
+			p++;		/* tainted value */
+		if (*p == '(' && (p = strchr(p, ')')) != NULL)
+			p++;		/* quoter name */
+		if (p == NULL)
+			return corrupt(err, id, "bad option line");
+		if (strncmp(p, "aclc ", 5) == 0 || strncmp(p, "aclm ", 5) == 0 ||
+		    strncmp(p, "acl ", 4) == 0) {
+			if (skip_acl_value(&c, p) < 0)
+				return corrupt(err, id, "bad ACL variable length");
+		} else if (strncmp(p, "frozen", 6) == 0) {
+			m->flags |= LQ_MSG_FROZEN;
+			m->frozen_at = (time_t)strtoll(p + 6, NULL, 10);
+		} else if (strcmp(p, "manual_thaw") == 0)
+			m->flags |= LQ_MSG_MANUAL_THAW;
+		else if (strcmp(p, "sender_set_untrusted") == 0)
+			m->flags |= LQ_MSG_SENDER_UNTRUSTED;
+		else if (strcmp(p, "spool_file_wireformat") == 0)
+			xm->wireformat = 1;
+		else if (strncmp(p, "received_time_usec .", 20) == 0)
+			m->arrival_usec = strtol(p + 20, NULL, 10);
+	}
+	/* the non-recipients tree, in pre-order: "XX" or nodes "LR address" */
+	if (strcmp(line, "XX") != 0) {
+		for (pending = 1; pending > 0; pending--) {
+			if (line == NULL || strlen(line) < 4 || line[2] != ' ')
+				return corrupt(err, id, "bad non-recipients tree");
+			if (ndone % 64 == 0) {
+				char **d;
+
+				if (ndone >= MAX_TREE)
+					return corrupt(err, id, "non-recipients tree too large");
+				d = lq_arena_alloc(m->arena, (ndone + 64) * sizeof *d);
+				if (d == NULL)
+					return lq_err_set(err, LQ_ENOMEM, "out of memory");
+				if (ndone)
+					memcpy(d, done, ndone * sizeof *d);
+				done = d;
+			}
+			done[ndone++] = line + 3;
+			pending += (line[0] == 'Y') + (line[1] == 'Y');
+			if (pending > MAX_TREE)
+				return corrupt(err, id, "non-recipients tree too large");
+			if (pending > 1)
+				line = next_line(&c, &n);
+		}
+	}
+	/* recipient count and recipients */
+	if ((line = next_line(&c, &n)) == NULL)
+		return corrupt(err, id, "no recipient count");
+	errno = 0;
+	nr = strtol(line, &endp, 10);
+	if (errno != 0 || endp == line || nr < 0 || nr > MAX_RCPTS)
+		return corrupt(err, id, "bad recipient count");
+	if ((m->rcpt = lq_arena_alloc(m->arena, (nr ? nr : 1) * sizeof *m->rcpt)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	for (long i = 0; i < nr; i++) {
+		if ((line = next_line(&c, &n)) == NULL)
+			return corrupt(err, id, "truncated recipient list");
+		if (n < 1 || rcpt_address(line, n) < 0)
+			return corrupt(err, id, "bad recipient line");
+		m->rcpt[i] = (struct lq_rcpt){ line, NULL, 0 };
+	}
+	m->nrcpt = nr;
+	/* a blank line, then headers "NNNc text" */
+	if ((line = next_line(&c, &n)) == NULL || n != 0)
+		return corrupt(err, id, "no blank line before the headers");
+	xm->hdr_off = c.p - ex->hbuf.data;
+	*hdrsize = 0;
+	while (c.p < c.end) {
+		unsigned long len;
+		char flag;
+
+		if (!isdigit((unsigned char)*c.p))
+			return corrupt(err, id, "bad header length");
+		errno = 0;
+		len = strtoul(c.p, &endp, 10);
+		if (errno != 0 || endp >= c.end || len > (size_t)(c.end - endp))
+			return corrupt(err, id, "header length past the end of the file");
+		flag = *endp++;
+		while (endp < c.end && isspace((unsigned char)*endp))
+			endp++;
+		if (len > (size_t)(c.end - endp))
+			return corrupt(err, id, "header length past the end of the file");
+		if (flag != '*')
+			*hdrsize += len;
+		c.p = endp + len;
+	}
+	*donep = done;
+	*ndonep = ndone;
+	return 0;
+}
+
+/* Addresses a crashed delivery journalled as done. */
+static int
+read_journal(struct exim *ex, int dirfd, struct lq_msg *m, char ***donep, size_t *ndonep,
+    struct lq_err *err)
+{
+	char name[LQ_ID_MAX + 3], *line, **d;
+	struct cursor c;
+	size_t n, cnt = 0;
+
+	snprintf(name, sizeof name, "%s-J", m->id);
+	if (lq_read_file(dirfd, name, JFILE_MAX, &ex->jbuf, NULL, err) < 0)
+		return err != NULL && err->code == LQ_ENOENT ? 0 : -1;
+	for (size_t i = 0; i < ex->jbuf.len; i++)
+		cnt += ex->jbuf.data[i] == '\n';
+	if (cnt == 0)
+		return 0;
+	if ((d = lq_arena_alloc(m->arena, (*ndonep + cnt) * sizeof *d)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	if (*ndonep)
+		memcpy(d, *donep, *ndonep * sizeof *d);
+	c = (struct cursor){ ex->jbuf.data, ex->jbuf.data + ex->jbuf.len };
+	/* the journal buffer is reused per message: copy the addresses */
+	while ((line = next_line(&c, &n)) != NULL)
+		if ((d[(*ndonep)++] = lq_arena_strndup(m->arena, line, n)) == NULL)
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	*donep = d;
+	return 0;
+}
+
+/* Is a delivery (or reception, or admin action) holding the -D lock? */
+static int
+data_locked(int dirfd, const char *id)
+{
+	char name[LQ_ID_MAX + 3];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0 };
+	int fd, locked = 0;
+
+	snprintf(name, sizeof name, "%s-D", id);
+	fl.l_len = strlen(id) + 3;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		locked = 1;
+	close(fd);
+	return locked;
+}
+
+static int
+load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsigned flags,
+    struct lq_msg *m, struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	struct exim_msg *xm;
+	char name[LQ_ID_MAX + 3], **done = NULL;
+	size_t ndone = 0;
+	int64_t hdrsize = 0;
+	struct stat st;
+
+	snprintf(m->id, sizeof m->id, "%s", id);
+	m->queue = qname;
+	m->id_time = (time_t)b62num(id, 6);
+	if ((xm = lq_arena_alloc(m->arena, sizeof *xm)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	memset(xm, 0, sizeof *xm);
+	xm->dirfd = dirfd;
+	m->priv = xm;
+	snprintf(name, sizeof name, "%s-H", id);
+	if (lq_read_file(dirfd, name, HFILE_MAX, &ex->hbuf, NULL, err) < 0) {
+		if (err != NULL && err->code == LQ_ENOENT)
+			lq_err_set(err, LQ_ENOENT, "%s: no such message", id);
+		else if (err != NULL && err->code != LQ_ENOMEM)
+			lq_err_set(err, err->code, "%s: %s", id, err->msg);
+		return -1;
+	}
+	if (parse_header_file(ex, xm, m, &hdrsize, &done, &ndone, err) < 0)
+		return -1;
+	if (read_journal(ex, dirfd, m, &done, &ndone, err) < 0)
+		return -1;
+	if (apply_done(m, done, ndone, err) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%s-D", id);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		/* Exim's $message_size: live headers + body + the blank line between them */
+		m->size = hdrsize + (int64_t)st.st_size - (int64_t)(strlen(id) + 3) + 1;
+	} else {
+		m->size = 0;
+		m->flags |= LQ_MSG_NO_SIZE;
+	}
+	if ((flags & LQ_SCAN_LOCKS) && data_locked(dirfd, id))
+		m->flags |= LQ_MSG_ACTIVE;
+	return 0;
+}
+
+/* input/X for a split spool, X a base-62 digit; -1 when there is none. */
+static int
+subdir_fd(struct exim *ex, int x)
+{
+	char name[2] = { (char)x, '\0' };
+	int d = b62digit(x);
+
+	if (d < 0)
+		return -1;
+	if (ex->subfd[d] == -1) {
+		int fd = lq_open_dir(ex->inputfd, name, NULL);
+
+		ex->subfd[d] = fd < 0 ? -2 : fd;
+	}
+	return ex->subfd[d] < 0 ? -1 : ex->subfd[d];
+}
+
+static const char *
+queue_name(const struct lq_spool *sp)
+{
+	return sp->queue ? sp->queue : "input";
+}
+
+/* Exim looks in both places for a message: input/ itself and the split subdirectory. */
+static int
+exim_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg *m,
+    struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	int subfd;
+
+	if (load_in(sp, ex->inputfd, queue_name(sp), id, flags, m, err) == 0)
+		return 0;
+	if (err == NULL || err->code != LQ_ENOENT || (subfd = subdir_fd(ex, id[5])) < 0)
+		return -1;
+	m = lq_msg_begin(sp);
+	return load_in(sp, subfd, queue_name(sp), id, flags, m, err);
+}
+
+/* ---------------------------------------------------------------- scanning */
+
+/* A -H file name: a valid ID followed by "-H". Copies the ID into id. */
+static int
+header_file_id(const char *name, char id[LQ_ID_MAX + 1])
+{
+	size_t n = strlen(name);
+
+	if ((n != 18 && n != 25) || strcmp(name + n - 2, "-H") != 0)
+		return 0;
+	memcpy(id, name, n - 2);
+	id[n - 2] = '\0';
+	return exim_valid_id(id);
+}
+
+static int
+scan_one(struct lq_spool *sp, int dirfd, const char *id, struct lq_scan *sc,
+    struct lq_err *err)
+{
+	struct lq_msg *m = lq_msg_begin(sp);
+	struct lq_err e;
+
+	sc->seen++;
+	if (load_in(sp, dirfd, queue_name(sp), id, sc->flags, m, &e) < 0) {
+		if (e.code == LQ_ENOENT)
+			sc->vanished++;
+		else if (e.code == LQ_ENOMEM) {
+			*err = e;
+			return -1;
+		} else {
+			sc->bad++;
+			if (sc->problem)
+				sc->problem(id, &e, sc->arg);
+		}
+		return 0;
+	}
+	return sc->each(m, sc->arg);
+}
+
+/* Sorted scans collect "X" + ID, X the subdirectory or '.' for input/ itself. */
+static int
+collect_dir(DIR *d, char sub, struct lq_names *names, struct lq_spool *sp,
+    struct lq_scan *sc, struct lq_err *err, int *rc)
+{
+	struct exim *ex = sp->priv;
+	char id[LQ_ID_MAX + 2];
+	struct dirent *de;
+
+	while ((de = readdir(d)) != NULL) {
+		if (!header_file_id(de->d_name, id + 1))
+			continue;
+		if (names != NULL) {
+			id[0] = sub;
+			if (lq_names_add(names, id, strlen(id)) < 0)
+				return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		} else {
+			int fd = sub == '.' ? ex->inputfd : subdir_fd(ex, sub);
+
+			if ((*rc = scan_one(sp, fd, id + 1, sc, err)) != 0)
+				return 0;
+		}
+	}
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return id_cmp(*(const char *const *)a + 1, *(const char *const *)b + 1);
+}
+
+static int
+name_cmp_reverse(const void *a, const void *b)
+{
+	return name_cmp(b, a);
+}
+
+static int
+exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	struct lq_names names = { 0 }, *np = (sc->flags & LQ_SCAN_UNSORTED) ? NULL : &names;
+	struct dirent *de;
+	char **order = NULL;
+	int fd, rc = 0;
+	DIR *d;
+
+	/* input/ itself, then every one-character subdirectory, whatever split says */
+	if ((fd = dup(ex->inputfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return lq_err_sys(err, "%s: input", sp->dir);
+	}
+	rewinddir(d);
+	if (collect_dir(d, '.', np, sp, sc, err, &rc) < 0)
+		goto fail;
+	rewinddir(d);
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		DIR *sd;
+		int sfd;
+
+		if (strlen(de->d_name) != 1 || (sfd = subdir_fd(ex, de->d_name[0])) < 0)
+			continue;
+		if ((sfd = dup(sfd)) < 0 || (sd = fdopendir(sfd)) == NULL) {
+			if (sfd >= 0)
+				close(sfd);
+			continue;
+		}
+		rewinddir(sd);
+		if (collect_dir(sd, de->d_name[0], np, sp, sc, err, &rc) < 0) {
+			closedir(sd);
+			goto fail;
+		}
+		closedir(sd);
+	}
+	closedir(d);
+	d = NULL;
+	if (np == NULL || rc != 0) {
+		lq_names_free(&names);
+		return rc;
+	}
+	if ((order = reallocarray(NULL, names.n ? names.n : 1, sizeof *order)) == NULL) {
+		lq_err_set(err, LQ_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < names.n; i++)
+		order[i] = names.pool + names.off[i];
+	/* stable, so equal keys keep readdir order as in exim's own merge sort */
+	if (names.n > 1 && mergesort(order, names.n, sizeof *order,
+	    (sc->flags & LQ_SCAN_REVERSE) ? name_cmp_reverse : name_cmp) < 0) {
+		lq_err_sys(err, "sorting the queue");
+		goto fail;
+	}
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		fd = order[i][0] == '.' ? ex->inputfd : subdir_fd(ex, order[i][0]);
+		rc = scan_one(sp, fd, order[i] + 1, sc, err);
+	}
+	free(order);
+	lq_names_free(&names);
+	return rc;
+fail:
+	if (d != NULL)
+		closedir(d);
+	free(order);
+	lq_names_free(&names);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- content */
+
+/* The -D file after its "ID-D\n" line, as LF text (wire format CRLF is undone). */
+static int
+read_body(struct lq_msg *m, struct exim_msg *xm, lq_part_fn fn, void *arg,
+    struct lq_err *err)
+{
+	char name[LQ_ID_MAX + 3], buf[65536], out[65536];
+	size_t skip = strlen(m->id) + 3, o;
+	int fd, rc = 0, held_cr = 0;
+	ssize_t n;
+
+	snprintf(name, sizeof name, "%s-D", m->id);
+	if ((fd = lq_open_file(xm->dirfd, name, NULL, err)) < 0)
+		return lq_err_set(err, err ? err->code : LQ_ENOENT, "%s: no data file", m->id);
+	while (rc == 0 && (n = read(fd, buf, sizeof buf)) != 0) {
+		char *p = buf;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = lq_err_sys(err, "%s: data file", m->id);
+			break;
+		}
+		if (skip > 0) {
+			size_t k = (size_t)n < skip ? (size_t)n : skip;
+
+			skip -= k;
+			p += k;
+			n -= k;
+		}
+		if (!xm->wireformat) {
+			if (n > 0)
+				rc = fn(LQ_PART_BODY, p, n, 0, arg);
+			continue;
+		}
+		o = 0;
+		if (held_cr && !(n > 0 && *p == '\n'))
+			out[o++] = '\r';
+		held_cr = 0;
+		for (ssize_t i = 0; i < n; i++) {
+			if (p[i] == '\r' && i + 1 == n) {
+				held_cr = 1;
+				break;
+			}
+			if (p[i] == '\r' && p[i + 1] == '\n')
+				continue;
+			out[o++] = p[i];
+		}
+		if (o > 0)
+			rc = fn(LQ_PART_BODY, out, o, 0, arg);
+	}
+	if (rc == 0 && held_cr)
+		rc = fn(LQ_PART_BODY, "\r", 1, 0, arg);
+	close(fd);
+	return rc;
+}
+
+static int
+exim_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn, void *arg,
+    struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	struct exim_msg *xm = m->priv;
+	const char *p = ex->hbuf.data + xm->hdr_off, *end = ex->hbuf.data + ex->hbuf.len;
+	char *endp;
+	int rc;
+
+	/* the -H was checked when the message was loaded: lengths are within the file */
+	while ((parts & LQ_PART_HEADER) && p < end) {
+		unsigned long len = strtoul(p, &endp, 10);
+		char flag = *endp++;
+
+		while (isspace((unsigned char)*endp))
+			endp++;
+		if ((rc = fn(LQ_PART_HEADER, endp, len, flag == '*', arg)) != 0)
+			return rc;
+		p = endp + len;
+	}
+	if (parts & LQ_PART_BODY)
+		return read_body(m, xm, fn, arg, err);
+	return 0;
+}
+
+/* The envelope part of the -H file, as exim -Mvh shows it. */
+static int
+exim_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	struct exim_msg *xm = m->priv;
+	char name[LQ_ID_MAX + 3];
+	struct lq_buf b = { 0 };
+
+	(void)sp;
+	snprintf(name, sizeof name, "%s-H", m->id);
+	if (lq_read_file(xm->dirfd, name, HFILE_MAX, &b, NULL, err) < 0)
+		return -1;
+	fwrite(b.data, 1, xm->hdr_off <= b.len ? xm->hdr_off : b.len, out);
+	lq_buf_free(&b);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- exim -bp */
+
+static int
+exim_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
+{
+	char age[LQ_COLSIZE], size[LQ_COLSIZE];
+
+	lq_format_age(age, now - m->arrival);
+	lq_format_size(size, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
+	fprintf(out, "%s %s %s <%s>", age, size, m->id, m->sender);
+	if (m->flags & LQ_MSG_SENDER_UNTRUSTED)
+		fprintf(out, " (%s)", m->login);
+	if (m->flags & LQ_MSG_FROZEN)
+		fputs(" *** frozen ***", out);
+	putc('\n', out);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct lq_rcpt *r = &m->rcpt[i];
+		int done = r->flags & LQ_RCPT_DONE;
+
+		if (r->flags & LQ_RCPT_EXTRA) {
+			if (flags & LQ_LIST_ALL)
+				fprintf(out, "       +D %s\n", r->address);
+		} else if (!done || !(flags & LQ_LIST_UNDELIVERED))
+			fprintf(out, "        %s %s\n", done ? "D" : " ", r->address);
+	}
+	return putc('\n', out) == EOF ? -1 : 0;
+}
+
+static int
+exim_write_listing_head(FILE *out, const struct lq_spool *sp)
+{
+	(void)out, (void)sp;
+	return 0;
+}
+
+static int
+exim_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n, int64_t b)
+{
+	(void)out, (void)sp, (void)n, (void)b;
+	return 0;
+}
+
+const struct lq_backend lq_exim_backend = {
+	.mta = LQ_MTA_EXIM,
+	.name = "exim",
+	.detect = exim_detect,
+	.default_dir = exim_default_dir,
+	.open = exim_open,
+	.close = exim_close,
+	.valid_id = exim_valid_id,
+	.scan = exim_scan,
+	.load = exim_load,
+	.read = exim_read,
+	.write_envelope = exim_write_envelope,
+	.write_listing = exim_write_listing,
+	.write_listing_head = exim_write_listing_head,
+	.write_listing_tail = exim_write_listing_tail,
+};

@@ -1,0 +1,125 @@
+/*
+ * output.c -- what every MTA's listing shares: Exim's age and size columns (used by the
+ * exiqgrep/exiqsumm-compatible outputs on every MTA) and JSON Lines records whose member
+ * names are those of Postfix's postqueue -j.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
+
+/* exim -bp: minutes up to 90, then hours (rounded) up to 72, then days (rounded) */
+void
+lq_format_age(char buf[LQ_COLSIZE], time_t age)
+{
+	int i = (int)(age / 60);
+
+	if (i > 90) {
+		i = (i + 30) / 60;
+		if (i > 72)
+			snprintf(buf, LQ_COLSIZE, "%2dd", (i + 12) / 24);
+		else
+			snprintf(buf, LQ_COLSIZE, "%2dh", i);
+	} else
+		snprintf(buf, LQ_COLSIZE, "%2dm", i);
+}
+
+/* Exim's string_format_size(): five columns, 0 shown as blanks */
+void
+lq_format_size(char buf[LQ_COLSIZE], int64_t size)
+{
+	if (size == 0)
+		snprintf(buf, LQ_COLSIZE, "     ");
+	else if (size < 1024)
+		snprintf(buf, LQ_COLSIZE, "%5d", (int)size);
+	else if (size < 10 * 1024)
+		snprintf(buf, LQ_COLSIZE, "%4.1fK", (double)size / 1024.0);
+	else if (size < 1024 * 1024)
+		snprintf(buf, LQ_COLSIZE, "%4dK", (int)((size + 512) / 1024));
+	else if (size < 10 * 1024 * 1024)
+		snprintf(buf, LQ_COLSIZE, "%4.1fM", (double)size / (1024.0 * 1024.0));
+	else
+		snprintf(buf, LQ_COLSIZE, "%4dM", (int)((size + 512 * 1024) / (1024 * 1024)));
+}
+
+int
+lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
+{
+	const char *sep = "";
+
+	fputs("{\"queue_name\": ", out);
+	lq_json_string(out, m->queue ? m->queue : "", m->queue ? strlen(m->queue) : 0);
+	fputs(", \"queue_id\": ", out);
+	lq_json_string(out, m->id, strlen(m->id));
+	fprintf(out, ", \"arrival_time\": %lld, \"message_size\": %lld, \"forced_expire\": %s, "
+	    "\"sender\": ", (long long)m->arrival, (long long)m->size,
+	    (m->flags & LQ_MSG_EXPIRED) ? "true" : "false");
+	lq_json_string(out, m->sender, strlen(m->sender));
+	fputs(", \"recipients\": [", out);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct lq_rcpt *r = &m->rcpt[i];
+
+		if (r->flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA))
+			continue;
+		fprintf(out, "%s{\"address\": ", sep);
+		lq_json_string(out, r->address, strlen(r->address));
+		if (r->reason != NULL) {
+			fputs(", \"delay_reason\": ", out);
+			lq_json_string(out, r->reason, strlen(r->reason));
+		}
+		putc('}', out);
+		sep = ", ";
+	}
+	fputs("], \"delivered\": [", out);
+	sep = "";
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct lq_rcpt *r = &m->rcpt[i];
+
+		if (!(r->flags & LQ_RCPT_DONE))
+			continue;
+		fputs(sep, out);
+		lq_json_string(out, r->address, strlen(r->address));
+		sep = ", ";
+	}
+	fprintf(out, "], \"mta\": \"%s\", \"state\": \"%s\"", lq_mta_name(m->mta),
+	    lq_state_name(m));
+	if (host != NULL) {
+		fputs(", \"host\": ", out);
+		lq_json_string(out, host, strlen(host));
+	}
+	fputs("}\n", out);
+	return ferror(out) ? -1 : 0;
+}
+
+/* exiqgrep's long format: "%3s %5s %s %s%s" then a tab-indented line per recipient */
+int
+lq_write_exiqgrep(FILE *out, const struct lq_msg *m, unsigned flags, int brief, time_t now)
+{
+	char age[LQ_COLSIZE], size[LQ_COLSIZE];
+	const char *p = age, *sep = "";
+
+	if (brief)
+		fprintf(out, "%s From: <%s> To: ", m->id, m->sender);
+	else {
+		lq_format_age(age, now - m->arrival);
+		lq_format_size(size, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
+		while (*p == ' ')
+			p++;
+		fprintf(out, "%3s %5s %s <%s>%s\n", p, size, m->id, m->sender,
+		    (m->flags & LQ_MSG_FROZEN) ? " *** frozen ***" : "");
+	}
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct lq_rcpt *r = &m->rcpt[i];
+		int done = r->flags & LQ_RCPT_DONE;
+
+		if ((r->flags & LQ_RCPT_EXTRA) || (done && !(flags & LQ_LIST_ALL)))
+			continue;
+		if (brief)
+			fprintf(out, "%s%s%s", sep, done ? "D " : "", r->address);
+		else
+			fprintf(out, "\t  %s%s\n", done ? "D " : "", r->address);
+		sep = ";";
+	}
+	putc('\n', out);
+	return ferror(out) ? -1 : 0;
+}

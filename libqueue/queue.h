@@ -1,0 +1,261 @@
+/*
+ * queue.h -- libqueue: read (and act on) the mail queues of Exim, Postfix and qmail.
+ *
+ * The one public header. Every name has the prefix lq_. The library never prints to
+ * stderr and never exits: a function that fails returns -1 (or NULL) and fills a
+ * struct lq_err whose text names the file, ID or argument. Problems with one message
+ * during a scan are handed to the caller's problem callback and counted; they never
+ * stop the scan. The spool invariants the library relies on are in libqueue/README.
+ */
+#ifndef LQ_QUEUE_H
+#define LQ_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* ---------------------------------------------------------------- errors */
+
+enum lq_errcode {
+	LQ_OK = 0,
+	LQ_ENOENT,	/* no such message (or it vanished) */
+	LQ_ECORRUPT,	/* the spool file does not follow the format */
+	LQ_ELOCKED,	/* the MTA holds the message's lock */
+	LQ_EBADID,	/* not a valid queue ID for this MTA */
+	LQ_EUSAGE,	/* bad argument from the caller */
+	LQ_ESYS,	/* a system call failed (errno kept in sys_errno) */
+	LQ_ENOMEM,
+	LQ_ELIMIT,	/* a bound was hit (line too long, too many recipients...) */
+};
+
+struct lq_err {
+	enum lq_errcode code;
+	int sys_errno;
+	char msg[512];	/* one line, no newline, names the file/ID/argument */
+};
+
+/* ---------------------------------------------------------------- arena */
+
+/* A bump allocator: everything hanging off one message lives in one arena that is
+ * reset before the next message, so memory stays flat however large the queue. */
+struct lq_arena;
+struct lq_arena *lq_arena_new(void);
+void lq_arena_free(struct lq_arena *);
+void lq_arena_reset(struct lq_arena *);
+void *lq_arena_alloc(struct lq_arena *, size_t);
+char *lq_arena_strndup(struct lq_arena *, const char *, size_t);
+
+/* ---------------------------------------------------------------- the message */
+
+enum lq_mta { LQ_MTA_ANY = 0, LQ_MTA_EXIM, LQ_MTA_POSTFIX, LQ_MTA_QMAIL };
+
+#define LQ_ID_MAX 63
+
+enum lq_msgflag {
+	LQ_MSG_FROZEN = 1 << 0,		/* Exim frozen, Postfix/qmail on hold */
+	LQ_MSG_ACTIVE = 1 << 1,		/* being delivered: the MTA holds its lock */
+	LQ_MSG_BOUNCE = 1 << 2,		/* null envelope sender */
+	LQ_MSG_EXPIRED = 1 << 3,	/* Postfix forced expiry (postsuper -f) */
+	LQ_MSG_BOUNCING = 1 << 4,	/* qmail: a bounce is being prepared */
+	LQ_MSG_UNPROCESSED = 1 << 5,	/* qmail: still in todo/, not yet preprocessed */
+	LQ_MSG_SENDER_UNTRUSTED = 1 << 6,	/* Exim: untrusted caller set the sender */
+	LQ_MSG_MANUAL_THAW = 1 << 7,	/* Exim: thawed by an admin */
+	LQ_MSG_NO_SIZE = 1 << 8,	/* size unknown (data file missing) */
+	LQ_MSG_DOUBLE_BOUNCE = 1 << 9,	/* qmail: sender #@[] */
+};
+
+enum lq_rcptflag {
+	LQ_RCPT_DONE = 1 << 0,		/* delivered, failed for good, or cancelled */
+	LQ_RCPT_EXTRA = 1 << 1,		/* Exim: in the non-recipients tree only (generated child) */
+	LQ_RCPT_LOCAL = 1 << 2,		/* qmail: local/ rather than remote/ */
+};
+
+struct lq_rcpt {
+	const char *address;
+	const char *reason;	/* Postfix delay reason, or NULL */
+	unsigned flags;		/* enum lq_rcptflag */
+};
+
+struct lq_msg {
+	enum lq_mta mta;
+	char id[LQ_ID_MAX + 1];
+	const char *queue;	/* the MTA's queue name: "input", "deferred", "todo"... */
+	time_t arrival;		/* when the MTA received it */
+	time_t id_time;		/* Exim: the time encoded in the ID (exiqgrep's ages); else arrival */
+	long arrival_usec;	/* sub-second part where known, else -1 */
+	int64_t size;		/* the MTA's own notion of the message size */
+	const char *sender;	/* without <>; "" for the null sender */
+	const char *login;	/* Exim: the caller's login, or NULL */
+	struct lq_rcpt *rcpt;
+	size_t nrcpt;
+	unsigned flags;		/* enum lq_msgflag */
+	time_t frozen_at;	/* Exim: -frozen time; else 0 */
+	struct lq_arena *arena;	/* owns every pointer above */
+	void *priv;		/* the backend's */
+};
+
+/* ---------------------------------------------------------------- the spool */
+
+struct lq_spool;
+
+/* Open a spool read-only. dir NULL: the MTA's own setting (asked of the MTA when it is
+ * installed). mta LQ_MTA_ANY: detected from the directory's layout. queue: Exim's named
+ * queue (NULL = the default queue), or for Postfix/qmail a comma-separated list of queue
+ * names to read (NULL = all of them). */
+struct lq_spool *lq_spool_open(const char *dir, enum lq_mta mta, const char *queue,
+    struct lq_err *);
+void lq_spool_close(struct lq_spool *);
+enum lq_mta lq_spool_mta(const struct lq_spool *);
+const char *lq_spool_dir(const struct lq_spool *);
+const char *lq_mta_name(enum lq_mta);
+int lq_mta_from_name(const char *, enum lq_mta *);
+
+/* Is this a syntactically valid queue ID for the spool's MTA? (No file system access.) */
+int lq_valid_id(const struct lq_spool *, const char *id);
+
+/* ---------------------------------------------------------------- scanning */
+
+enum lq_scanflag {
+	LQ_SCAN_UNSORTED = 1 << 0,	/* stream in directory order; memory stays flat */
+	LQ_SCAN_REVERSE = 1 << 1,	/* newest first (sorted scans only) */
+	LQ_SCAN_LOCKS = 1 << 2,		/* find out which messages are being delivered */
+};
+
+/* Return 0 to go on, anything else stops the scan (and is returned by lq_scan). */
+typedef int (*lq_msg_fn)(struct lq_msg *, void *arg);
+/* A message that could not be read; the scan goes on. */
+typedef void (*lq_problem_fn)(const char *id, const struct lq_err *, void *arg);
+
+struct lq_scan {
+	unsigned flags;		/* enum lq_scanflag */
+	lq_msg_fn each;
+	lq_problem_fn problem;	/* may be NULL */
+	void *arg;
+	/* counters, filled in by lq_scan */
+	unsigned long seen;	/* messages found in the directories */
+	unsigned long vanished;	/* gone between readdir and read: normal on a live queue */
+	unsigned long bad;	/* reported through problem() */
+};
+
+/* Every message of the spool, in the MTA's own listing order unless LQ_SCAN_UNSORTED.
+ * Returns 0, the callback's non-zero value, or -1 with err set (spool unreadable). */
+int lq_scan(struct lq_spool *, struct lq_scan *, struct lq_err *);
+
+/* One message by ID. Returns 0, or -1 with err (LQ_ENOENT, LQ_EBADID, LQ_ECORRUPT...).
+ * The message stays valid until the next lq_load/lq_scan call or lq_spool_close. */
+int lq_load(struct lq_spool *, const char *id, unsigned flags, struct lq_msg **,
+    struct lq_err *);
+
+/* ---------------------------------------------------------------- content */
+
+enum lq_part { LQ_PART_HEADER = 1, LQ_PART_BODY = 2 };
+
+/* One header (with its continuation lines and final newline), or a chunk of the body.
+ * deleted: the MTA keeps it on the spool but would not transmit it (Exim '*').
+ * Return 0 to go on. */
+typedef int (*lq_part_fn)(enum lq_part, const char *data, size_t len, int deleted,
+    void *arg);
+
+/* Hand the message's headers and/or body (parts: a mask of enum lq_part) to fn, in
+ * order. The body is given as stored, with LF line ends. */
+int lq_read(struct lq_spool *, struct lq_msg *, unsigned parts, lq_part_fn fn, void *arg,
+    struct lq_err *);
+
+/* The envelope as the MTA's own viewer shows it (exim -Mvh, postcat -e, the qmail files):
+ * written to out. Returns 0 or -1. */
+int lq_write_envelope(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
+
+/* ---------------------------------------------------------------- listings */
+
+enum lq_listflag {
+	LQ_LIST_ALL = 1 << 0,		/* exim -bpa: also the generated (non-recipient) addresses */
+	LQ_LIST_UNDELIVERED = 1 << 1,	/* exim -bpu: only the recipients still to do */
+};
+
+/* The MTA's native queue listing of one message (exim -bp, postqueue -p, qmail-qread),
+ * byte for byte. now: the time ages are computed against. */
+int lq_write_listing(FILE *out, const struct lq_msg *, unsigned listflags, time_t now);
+/* What the native listing prints before the first and after the last message. */
+int lq_write_listing_head(FILE *out, const struct lq_spool *);
+int lq_write_listing_tail(FILE *out, const struct lq_spool *, unsigned long nmsg,
+    int64_t bytes);
+/* exiqgrep's output of one message, on any MTA: LQ_LIST_ALL shows delivered recipients
+ * as "D addr" (exiqgrep -a); brief: exiqgrep -b's one line. */
+int lq_write_exiqgrep(FILE *out, const struct lq_msg *, unsigned listflags, int brief,
+    time_t now);
+
+/* One JSON Lines record, member names as Postfix's postqueue -j. */
+int lq_write_json(FILE *out, const struct lq_msg *, const char *host);
+
+#define LQ_COLSIZE 24
+/* Exim's -bp age column ("%2dm", "%2dh", "%2dd") and size column ("%5d", "1.0K"...) */
+void lq_format_age(char buf[LQ_COLSIZE], time_t age);
+void lq_format_size(char buf[LQ_COLSIZE], int64_t size);
+
+const char *lq_state_name(const struct lq_msg *);
+
+/* ---------------------------------------------------------------- selection */
+
+struct lq_select;
+
+struct lq_select_opts {
+	const char *sender;	/* regex on "<sender>" (exiqgrep -f) */
+	const char *rcpt;	/* regex on a recipient (exiqgrep -r) */
+	const char *size_re;	/* regex on the -bp size column (exiqgrep -s) */
+	const char *younger;	/* duration: younger than (exiqgrep -y; units s m h d w) */
+	const char *older;	/* duration: older than (exiqgrep -o) */
+	const char *larger;	/* size with units: at least this big */
+	const char *smaller;	/* size with units: smaller than */
+	const char **headers;	/* "Name: regex", each must match some header */
+	size_t nheaders;
+	const char *body;	/* regex on a body line */
+	const char *queue;	/* comma-separated queue/state names */
+	int frozen;		/* -z */
+	int not_frozen;		/* -x */
+	int bounce;		/* null sender */
+	int active;		/* being delivered */
+	int invert;		/* -v: select what does not match */
+	int all_rcpts;		/* -a: delivered recipients count for -r too */
+	int case_sensitive;	/* default: caseless like exiqgrep */
+};
+
+/* Compile once. Returns NULL with err naming the bad option or regex. now: the reference
+ * time for ages. */
+struct lq_select *lq_select_new(const struct lq_select_opts *, time_t now, struct lq_err *);
+void lq_select_free(struct lq_select *);
+/* Does the selection need more than the envelope (headers or body)? */
+int lq_select_needs_content(const struct lq_select *);
+/* The lq_scan flags the selection needs (LQ_SCAN_LOCKS for --active). */
+unsigned lq_select_scanflags(const struct lq_select *);
+/* Does the selection test anything at all? */
+int lq_select_is_empty(const struct lq_select *);
+/* 1 selected, 0 not, -1 error (content could not be read: err set). */
+int lq_select_match(struct lq_select *, struct lq_spool *, struct lq_msg *, struct lq_err *);
+
+/* Parse "90", "90s", "15m", "2h", "7d", "1w" into seconds; "10k", "1M", "2G" into bytes.
+ * Return 0, or -1 with err naming the value. */
+int lq_parse_duration(const char *, time_t *, struct lq_err *);
+int lq_parse_size(const char *, int64_t *, struct lq_err *);
+
+/* ---------------------------------------------------------------- summaries */
+
+struct lq_summary;
+
+enum lq_sumflag {
+	LQ_SUM_BY_COUNT = 1 << 0,	/* exiqsumm -c */
+	LQ_SUM_BY_AGE = 1 << 1,		/* exiqsumm -a */
+	LQ_SUM_MARK_BOUNCE = 1 << 2,	/* exiqsumm -b */
+	LQ_SUM_MARK_FROZEN = 1 << 3,	/* exiqsumm -f */
+	LQ_SUM_SOURCE = 1 << 4,		/* exiqsumm -s */
+};
+
+struct lq_summary *lq_summary_new(unsigned sumflags, time_t now);
+void lq_summary_free(struct lq_summary *);
+int lq_summary_add(struct lq_summary *, const struct lq_msg *);
+/* exiqsumm's table. */
+int lq_summary_write(FILE *out, struct lq_summary *);
+int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host);
+
+#endif

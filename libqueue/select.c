@@ -1,0 +1,462 @@
+/*
+ * select.c -- a selection compiled once (PCRE2 with JIT) and evaluated per message,
+ * cheapest test first, so that the envelope alone decides whenever it can: headers are
+ * read only for --header, the body only for --body.
+ *
+ * The meanings follow exiqgrep: -f matches "<sender>" (with the angle brackets), -r any
+ * recipient still to be delivered (-a: any), -s the size column of exim -bp, -y/-o the
+ * age in seconds; regexes are caseless unless asked otherwise.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <ctype.h>
+#include <errno.h>
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend.h"
+
+#define LINE_MAX_BODY (64 * 1024)
+
+struct regex {
+	pcre2_code *code;
+	pcre2_match_data *md;
+};
+
+struct header_test {
+	char *name;		/* header name, without the colon */
+	size_t namelen;
+	struct regex re;
+	int matched;
+};
+
+struct lq_select {
+	struct regex sender, rcpt, size_re, body;
+	struct header_test *headers;
+	size_t nheaders;
+	char **queues;
+	size_t nqueues;
+	int64_t larger, smaller;	/* -1 when not set */
+	time_t younger, older;		/* -1 when not set */
+	time_t now;
+	int frozen, not_frozen, bounce, active, invert, all_rcpts;
+	int empty;
+	/* body scanning state */
+	struct lq_buf line;
+	int body_matched;
+};
+
+static int
+compile(struct regex *re, const char *what, const char *pattern, int caseless,
+    struct lq_err *err)
+{
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off;
+	int ec;
+
+	re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+	    caseless ? PCRE2_CASELESS : 0, &ec, &off, NULL);
+	if (re->code == NULL) {
+		pcre2_get_error_message(ec, msg, sizeof msg);
+		return lq_err_set(err, LQ_EUSAGE, "%s '%s': %s at offset %zu", what, pattern,
+		    (char *)msg, (size_t)off);
+	}
+	(void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);	/* falls back to the interpreter */
+	if ((re->md = pcre2_match_data_create_from_pattern(re->code, NULL)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	return 0;
+}
+
+static void
+regex_free(struct regex *re)
+{
+	pcre2_match_data_free(re->md);
+	pcre2_code_free(re->code);
+}
+
+static int
+matches(struct regex *re, const char *s, size_t n)
+{
+	return pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, re->md, NULL) >= 0;
+}
+
+int
+lq_parse_duration(const char *s, time_t *out, struct lq_err *err)
+{
+	static const struct { char c; long mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 },
+	};
+	long long v, mult = 1;
+	char *end;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || errno != 0 || v < 0 || !isdigit((unsigned char)*s))
+		return lq_err_set(err, LQ_EUSAGE, "%s: not a duration (like 90, 15m, 2h, 7d)", s);
+	if (*end != '\0') {
+		size_t i;
+
+		for (i = 0; i < sizeof units / sizeof units[0]; i++)
+			if (*end == units[i].c)
+				break;
+		if (i == sizeof units / sizeof units[0] || end[1] != '\0')
+			return lq_err_set(err, LQ_EUSAGE,
+			    "%s: not a duration (units: s m h d w)", s);
+		mult = units[i].mult;
+	}
+	if (v > (long long)(INT64_MAX / 2) / mult)
+		return lq_err_set(err, LQ_EUSAGE, "%s: duration too large", s);
+	*out = (time_t)(v * mult);
+	return 0;
+}
+
+int
+lq_parse_size(const char *s, int64_t *out, struct lq_err *err)
+{
+	long long v, mult = 1;
+	char *end;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || errno != 0 || v < 0 || !isdigit((unsigned char)*s))
+		return lq_err_set(err, LQ_EUSAGE, "%s: not a size (like 500, 10k, 2M, 1G)", s);
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mult = 1024; break;
+	case 'm': case 'M': mult = 1024 * 1024; break;
+	case 'g': case 'G': mult = 1024LL * 1024 * 1024; break;
+	default:
+		return lq_err_set(err, LQ_EUSAGE, "%s: not a size (units: k M G)", s);
+	}
+	if (*end != '\0' && end[1] != '\0' && !(end[1] == 'B' && end[2] == '\0'))
+		return lq_err_set(err, LQ_EUSAGE, "%s: not a size (units: k M G)", s);
+	if (v > INT64_MAX / mult)
+		return lq_err_set(err, LQ_EUSAGE, "%s: size too large", s);
+	*out = v * mult;
+	return 0;
+}
+
+static int
+add_queues(struct lq_select *sel, const char *list, struct lq_err *err)
+{
+	char *copy = strdup(list), *tok, *save = NULL;
+
+	if (copy == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char **q = reallocarray(sel->queues, sel->nqueues + 1, sizeof *q);
+
+		if (q == NULL || (q[sel->nqueues] = strdup(tok)) == NULL) {
+			free(copy);
+			if (q != NULL)
+				sel->queues = q;
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		}
+		sel->queues = q;
+		sel->nqueues++;
+	}
+	free(copy);
+	if (sel->nqueues == 0)
+		return lq_err_set(err, LQ_EUSAGE, "--queue '%s': no queue names", list);
+	return 0;
+}
+
+static int
+add_header(struct lq_select *sel, const char *spec, int caseless, struct lq_err *err)
+{
+	struct header_test *h = &sel->headers[sel->nheaders];
+	const char *colon = strchr(spec, ':'), *re;
+
+	if (colon == NULL || colon == spec)
+		return lq_err_set(err, LQ_EUSAGE,
+		    "--header '%s': expected 'Name: regex'", spec);
+	for (const char *p = spec; p < colon; p++)
+		if (!isgraph((unsigned char)*p))
+			return lq_err_set(err, LQ_EUSAGE, "--header '%s': bad header name", spec);
+	if ((h->name = strndup(spec, colon - spec)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	h->namelen = colon - spec;
+	sel->nheaders++;
+	for (re = colon + 1; *re == ' ' || *re == '\t'; re++)
+		;
+	return compile(&h->re, "--header", re, caseless, err);
+}
+
+struct lq_select *
+lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
+{
+	struct lq_select *sel = calloc(1, sizeof *sel);
+	int caseless = !o->case_sensitive;
+
+	if (sel == NULL) {
+		lq_err_set(err, LQ_ENOMEM, "out of memory");
+		return NULL;
+	}
+	sel->now = now;
+	sel->younger = sel->older = -1;
+	sel->larger = sel->smaller = -1;
+	sel->frozen = o->frozen;
+	sel->not_frozen = o->not_frozen;
+	sel->bounce = o->bounce;
+	sel->active = o->active;
+	sel->invert = o->invert;
+	sel->all_rcpts = o->all_rcpts;
+	if ((o->sender && compile(&sel->sender, "-f", o->sender, caseless, err) < 0) ||
+	    (o->rcpt && compile(&sel->rcpt, "-r", o->rcpt, caseless, err) < 0) ||
+	    (o->size_re && compile(&sel->size_re, "-s", o->size_re, 0, err) < 0) ||
+	    (o->body && compile(&sel->body, "--body", o->body, caseless, err) < 0) ||
+	    (o->younger && lq_parse_duration(o->younger, &sel->younger, err) < 0) ||
+	    (o->older && lq_parse_duration(o->older, &sel->older, err) < 0) ||
+	    (o->larger && lq_parse_size(o->larger, &sel->larger, err) < 0) ||
+	    (o->smaller && lq_parse_size(o->smaller, &sel->smaller, err) < 0) ||
+	    (o->queue && add_queues(sel, o->queue, err) < 0))
+		goto fail;
+	if (o->nheaders > 0) {
+		if ((sel->headers = calloc(o->nheaders, sizeof *sel->headers)) == NULL) {
+			lq_err_set(err, LQ_ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < o->nheaders; i++)
+			if (add_header(sel, o->headers[i], caseless, err) < 0)
+				goto fail;
+	}
+	sel->empty = !o->sender && !o->rcpt && !o->size_re && !o->body && !o->younger &&
+	    !o->older && !o->larger && !o->smaller && !o->queue && o->nheaders == 0 &&
+	    !o->frozen && !o->not_frozen && !o->bounce && !o->active;
+	return sel;
+fail:
+	lq_select_free(sel);
+	return NULL;
+}
+
+void
+lq_select_free(struct lq_select *sel)
+{
+	if (sel == NULL)
+		return;
+	regex_free(&sel->sender);
+	regex_free(&sel->rcpt);
+	regex_free(&sel->size_re);
+	regex_free(&sel->body);
+	for (size_t i = 0; i < sel->nheaders; i++) {
+		regex_free(&sel->headers[i].re);
+		free(sel->headers[i].name);
+	}
+	free(sel->headers);
+	for (size_t i = 0; i < sel->nqueues; i++)
+		free(sel->queues[i]);
+	free(sel->queues);
+	lq_buf_free(&sel->line);
+	free(sel);
+}
+
+int
+lq_select_needs_content(const struct lq_select *sel)
+{
+	return sel->nheaders > 0 || sel->body.code != NULL;
+}
+
+int
+lq_select_is_empty(const struct lq_select *sel)
+{
+	return sel->empty;
+}
+
+unsigned
+lq_select_scanflags(const struct lq_select *sel)
+{
+	return sel->active ? LQ_SCAN_LOCKS : 0;
+}
+
+static int
+envelope_matches(struct lq_select *sel, const struct lq_msg *m)
+{
+	time_t age = sel->now - (m->id_time ? m->id_time : m->arrival);
+
+	if (sel->frozen && !(m->flags & LQ_MSG_FROZEN))
+		return 0;
+	if (sel->not_frozen && (m->flags & LQ_MSG_FROZEN))
+		return 0;
+	if (sel->bounce && m->sender[0] != '\0')
+		return 0;
+	if (sel->active && !(m->flags & LQ_MSG_ACTIVE))
+		return 0;
+	if (sel->younger >= 0 && !(age < sel->younger))
+		return 0;
+	if (sel->older >= 0 && !(age > sel->older))
+		return 0;
+	if (sel->larger >= 0 && !(m->size >= sel->larger))
+		return 0;
+	if (sel->smaller >= 0 && !(m->size < sel->smaller))
+		return 0;
+	if (sel->nqueues > 0) {
+		const char *state = lq_state_name(m);
+		size_t i;
+
+		for (i = 0; i < sel->nqueues; i++)
+			if ((m->queue && strcasecmp(sel->queues[i], m->queue) == 0) ||
+			    strcasecmp(sel->queues[i], state) == 0)
+				break;
+		if (i == sel->nqueues)
+			return 0;
+	}
+	if (sel->size_re.code) {
+		char col[LQ_COLSIZE];
+		const char *p = col;
+
+		lq_format_size(col, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
+		while (*p == ' ')
+			p++;
+		if (!matches(&sel->size_re, p, strlen(p)))
+			return 0;
+	}
+	if (sel->sender.code) {
+		char buf[1024];
+		size_t n = strlen(m->sender);
+
+		if (n + 3 <= sizeof buf) {
+			buf[0] = '<';
+			memcpy(buf + 1, m->sender, n);
+			buf[n + 1] = '>';
+			if (!matches(&sel->sender, buf, n + 2))
+				return 0;
+		} else {
+			char *big = malloc(n + 3);
+			int ok;
+
+			if (big == NULL)
+				return 0;
+			big[0] = '<';
+			memcpy(big + 1, m->sender, n);
+			big[n + 1] = '>';
+			ok = matches(&sel->sender, big, n + 2);
+			free(big);
+			if (!ok)
+				return 0;
+		}
+	}
+	if (sel->rcpt.code) {
+		size_t i;
+
+		for (i = 0; i < m->nrcpt; i++) {
+			const struct lq_rcpt *r = &m->rcpt[i];
+
+			if (r->flags & LQ_RCPT_EXTRA)
+				continue;
+			if ((r->flags & LQ_RCPT_DONE) && !sel->all_rcpts)
+				continue;
+			if (matches(&sel->rcpt, r->address, strlen(r->address)))
+				break;
+		}
+		if (i == m->nrcpt)
+			return 0;
+	}
+	return 1;
+}
+
+/* One header "Name: value\n\tmore\n": test it against every --header of that name. */
+static void
+test_header(struct lq_select *sel, const char *h, size_t len)
+{
+	for (size_t i = 0; i < sel->nheaders; i++) {
+		struct header_test *t = &sel->headers[i];
+		const char *v;
+		size_t vlen;
+
+		if (t->matched || len <= t->namelen || h[t->namelen] != ':' ||
+		    strncasecmp(h, t->name, t->namelen) != 0)
+			continue;
+		v = h + t->namelen + 1;
+		vlen = len - t->namelen - 1;
+		while (vlen > 0 && (*v == ' ' || *v == '\t'))
+			v++, vlen--;
+		while (vlen > 0 && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
+			vlen--;
+		if (matches(&t->re, v, vlen))
+			t->matched = 1;
+	}
+}
+
+static int
+body_line(struct lq_select *sel, const char *s, size_t n)
+{
+	if (n > 0 && s[n - 1] == '\n')
+		n--;
+	if (matches(&sel->body, s, n))
+		sel->body_matched = 1;
+	return sel->body_matched;
+}
+
+/* Body chunks cut into lines; a line longer than LINE_MAX_BODY is tested in pieces. */
+static int
+content_part(enum lq_part part, const char *data, size_t len, int deleted, void *arg)
+{
+	struct lq_select *sel = arg;
+	int all_headers_done;
+
+	if (part == LQ_PART_HEADER) {
+		if (!deleted)
+			test_header(sel, data, len);
+		all_headers_done = 1;
+		for (size_t i = 0; i < sel->nheaders; i++)
+			all_headers_done &= sel->headers[i].matched;
+		return all_headers_done && sel->body.code == NULL;
+	}
+	for (size_t i = 0; i < sel->nheaders; i++)
+		if (!sel->headers[i].matched)
+			return 1;	/* the headers already said no: skip the body */
+	while (len > 0 && !sel->body_matched) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) + 1 : len;
+
+		if (sel->line.len + take > LINE_MAX_BODY) {
+			if (sel->line.len > 0 && body_line(sel, sel->line.data, sel->line.len))
+				break;
+			sel->line.len = 0;
+		}
+		if (nl != NULL && sel->line.len == 0) {
+			body_line(sel, data, take);
+		} else {
+			if (lq_buf_append(&sel->line, data, take) < 0)
+				return -1;
+			if (nl != NULL) {
+				body_line(sel, sel->line.data, sel->line.len);
+				sel->line.len = 0;
+			}
+		}
+		data += take;
+		len -= take;
+	}
+	return sel->body_matched;	/* stop reading once the body matched */
+}
+
+int
+lq_select_match(struct lq_select *sel, struct lq_spool *sp, struct lq_msg *m,
+    struct lq_err *err)
+{
+	unsigned parts = 0;
+	int ok;
+
+	ok = envelope_matches(sel, m);
+	if (ok && lq_select_needs_content(sel)) {
+		for (size_t i = 0; i < sel->nheaders; i++)
+			sel->headers[i].matched = 0;
+		sel->body_matched = 0;
+		sel->line.len = 0;
+		if (sel->nheaders > 0)
+			parts |= LQ_PART_HEADER;
+		if (sel->body.code != NULL)
+			parts |= LQ_PART_BODY;
+		if (lq_read(sp, m, parts, content_part, sel, err) < 0)
+			return -1;
+		if (sel->line.len > 0 && !sel->body_matched)
+			body_line(sel, sel->line.data, sel->line.len);
+		for (size_t i = 0; i < sel->nheaders; i++)
+			ok &= sel->headers[i].matched;
+		if (sel->body.code != NULL)
+			ok &= sel->body_matched;
+	}
+	return sel->invert ? !ok : ok;
+}

@@ -1,0 +1,293 @@
+/*
+ * summary.c -- per-domain summaries. The table is exiqsumm's, to the byte: it counts
+ * recipients still to be delivered (not messages), adds the message's size as shown in
+ * the -bp size column for each of them, and keeps the oldest and newest age per domain.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+/* libbsd leaves __unused undefined (it clashes with Linux headers); tree.h wants it */
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
+#include <bsd/sys/tree.h>
+
+struct domain {
+	RB_ENTRY(domain) link;
+	char *key;
+	unsigned long count;
+	double volume;		/* exiqsumm sums the rounded size column, as a float */
+	int64_t bytes;		/* the exact sizes, for --json */
+	time_t oldest_age, newest_age;
+	time_t oldest, newest;	/* arrival times */
+};
+
+static int
+domain_cmp(const struct domain *a, const struct domain *b)
+{
+	return strcmp(a->key, b->key);
+}
+
+RB_HEAD(domain_tree, domain);
+RB_GENERATE_STATIC(domain_tree, domain, link, domain_cmp)
+
+struct lq_summary {
+	struct domain_tree tree;
+	unsigned flags;
+	time_t now;
+	size_t n;
+};
+
+struct lq_summary *
+lq_summary_new(unsigned flags, time_t now)
+{
+	struct lq_summary *s = calloc(1, sizeof *s);
+
+	if (s != NULL) {
+		RB_INIT(&s->tree);
+		s->flags = flags;
+		s->now = now;
+	}
+	return s;
+}
+
+void
+lq_summary_free(struct lq_summary *s)
+{
+	struct domain *d, *next;
+
+	if (s == NULL)
+		return;
+	RB_FOREACH_SAFE(d, domain_tree, &s->tree, next) {
+		RB_REMOVE(domain_tree, &s->tree, d);
+		free(d->key);
+		free(d);
+	}
+	free(s);
+}
+
+/* exiqsumm's domain: after the first '@', [\w.-]+ or a bracketed IPv4 literal. */
+static size_t
+rcpt_domain(const char *addr, const char **dom)
+{
+	const char *at = strchr(addr, '@'), *p;
+	int dots = 0;
+
+	if (at == NULL)
+		return 0;
+	p = at + 1;
+	while (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-')
+		p++;
+	if (p > at + 1) {
+		*dom = at + 1;
+		return p - (at + 1);
+	}
+	if (*p != '[')
+		return 0;
+	for (p++;; p++) {
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (*p == ']' && dots == 3) {
+			*dom = at + 1;
+			return p + 1 - (at + 1);
+		}
+		if (*p != '.' || ++dots > 3)
+			return 0;
+	}
+}
+
+/* exiqsumm's s_conv of the size column: "1.5K" is 1536 */
+static double
+column_bytes(int64_t size)
+{
+	char col[LQ_COLSIZE], *end;
+	double v;
+
+	lq_format_size(col, size);
+	v = strtod(col, &end);
+	if (*end == 'K')
+		v *= 1024;
+	else if (*end == 'M')
+		v *= 1024 * 1024;
+	return v;
+}
+
+static struct domain *
+domain_get(struct lq_summary *s, const char *key)
+{
+	struct domain find = { .key = (char *)key }, *d;
+
+	if ((d = RB_FIND(domain_tree, &s->tree, &find)) != NULL)
+		return d;
+	if ((d = calloc(1, sizeof *d)) == NULL || (d->key = strdup(key)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	d->oldest_age = d->newest_age = -1;
+	RB_INSERT(domain_tree, &s->tree, d);
+	s->n++;
+	return d;
+}
+
+int
+lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
+{
+	time_t age = s->now - m->arrival;
+	double vol = column_bytes((m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
+	const char *src = "<>", *at;
+	char key[1024];
+
+	if (m->sender[0] != '\0')
+		src = (at = strchr(m->sender, '@')) != NULL ? at + 1 : m->sender;
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct lq_rcpt *r = &m->rcpt[i];
+		const char *dom;
+		struct domain *d;
+		size_t n, k = 0;
+
+		if (r->flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA))
+			continue;
+		if ((n = rcpt_domain(r->address, &dom)) == 0)
+			continue;
+		if (s->flags & LQ_SUM_SOURCE)
+			k = snprintf(key, sizeof key, "%s > ", src);
+		if (k < sizeof key)
+			k += snprintf(key + k, sizeof key - k, "%.*s", (int)n, dom);
+		if (k < sizeof key && (s->flags & LQ_SUM_MARK_BOUNCE) && (m->flags & LQ_MSG_BOUNCE))
+			k += snprintf(key + k, sizeof key - k, " (b)");
+		if (k < sizeof key && (s->flags & LQ_SUM_MARK_FROZEN) && (m->flags & LQ_MSG_FROZEN))
+			k += snprintf(key + k, sizeof key - k, " (f)");
+		for (char *p = key; *p; p++)
+			*p = tolower((unsigned char)*p);
+		if ((d = domain_get(s, key)) == NULL)
+			return -1;
+		d->count++;
+		d->volume += vol;
+		d->bytes += m->size;
+		if (d->oldest_age < 0 || age > d->oldest_age) {
+			d->oldest_age = age;
+			d->oldest = m->arrival;
+		}
+		if (d->newest_age < 0 || age < d->newest_age) {
+			d->newest_age = age;
+			d->newest = m->arrival;
+		}
+	}
+	return 0;
+}
+
+/* exiqsumm's print_volume_rounded, cut to six columns */
+static void
+volume(char buf[LQ_COLSIZE], double x)
+{
+	if (x < 10000)
+		snprintf(buf, LQ_COLSIZE, "%6d", (int)x);
+	else if (x < 10000000)
+		snprintf(buf, LQ_COLSIZE, "%4dKB", (int)((x + 512) / 1024));
+	else
+		snprintf(buf, LQ_COLSIZE, "%4dMB", (int)((x + 512 * 1024) / (1024 * 1024)));
+	buf[6] = '\0';
+}
+
+/* exiqsumm compares the age columns, not seconds; the column is monotonic in the age, so
+ * comparing the columns' values compares the ages they show. */
+static int
+age_column_cmp(time_t a, time_t b)
+{
+	char x[LQ_COLSIZE], y[LQ_COLSIZE];
+	const char units[] = "mhdw";
+	long va, vb;
+	char ua, ub;
+
+	lq_format_age(x, a);
+	lq_format_age(y, b);
+	va = strtol(x, NULL, 10);
+	vb = strtol(y, NULL, 10);
+	ua = x[strlen(x) - 1];
+	ub = y[strlen(y) - 1];
+	if (ua != ub)
+		return strchr(units, ua) < strchr(units, ub) ? -1 : 1;
+	return (va > vb) - (va < vb);
+}
+
+static unsigned sort_flags;
+
+static int
+row_cmp(const void *pa, const void *pb)
+{
+	const struct domain *a = *(struct domain *const *)pa, *b = *(struct domain *const *)pb;
+	int c = 0;
+
+	if (sort_flags & LQ_SUM_BY_AGE)
+		c = age_column_cmp(b->oldest_age, a->oldest_age);
+	else if (sort_flags & LQ_SUM_BY_COUNT)
+		c = (b->count > a->count) - (b->count < a->count);
+	return c != 0 ? c : strcmp(a->key, b->key);
+}
+
+int
+lq_summary_write(FILE *out, struct lq_summary *s)
+{
+	struct domain **rows, *d;
+	unsigned long count = 0;
+	double total = 0;
+	time_t max_age = 0, min_age = -1;
+	char vol[LQ_COLSIZE], old[LQ_COLSIZE], new[LQ_COLSIZE];
+	size_t i = 0;
+
+	if ((rows = reallocarray(NULL, s->n ? s->n : 1, sizeof *rows)) == NULL)
+		return -1;
+	RB_FOREACH(d, domain_tree, &s->tree)
+		rows[i++] = d;
+	sort_flags = s->flags;
+	qsort(rows, s->n, sizeof *rows, row_cmp);
+	fputs("\nCount  Volume  Oldest  Newest  Domain\n-----  ------  ------  ------  ------\n\n",
+	    out);
+	for (i = 0; i < s->n; i++) {
+		d = rows[i];
+		volume(vol, d->volume);
+		lq_format_age(old, d->oldest_age);
+		lq_format_age(new, d->newest_age);
+		fprintf(out, "%5lu  %.6s  %6s  %6s  %.80s\n", d->count, vol, old, new, d->key);
+		if (age_column_cmp(d->oldest_age, max_age) > 0)
+			max_age = d->oldest_age;
+		if (min_age < 0 || age_column_cmp(min_age, d->newest_age) > 0)
+			min_age = d->newest_age;
+		total += d->volume;
+		count += d->count;
+	}
+	free(rows);
+	fputs("---------------------------------------------------------------\n", out);
+	volume(vol, total);
+	lq_format_age(old, max_age);
+	if (min_age < 0)
+		snprintf(new, sizeof new, "0000d");
+	else
+		lq_format_age(new, min_age);
+	fprintf(out, "%5lu  %.6s  %6s  %6s  %.80s\n\n", count, vol, old, new, "TOTAL");
+	return ferror(out) ? -1 : 0;
+}
+
+int
+lq_summary_write_json(FILE *out, struct lq_summary *s, const char *host)
+{
+	struct domain *d;
+
+	RB_FOREACH(d, domain_tree, &s->tree) {
+		fputs("{\"type\": \"domain\", \"domain\": ", out);
+		lq_json_string(out, d->key, strlen(d->key));
+		fprintf(out, ", \"count\": %lu, \"bytes\": %lld, \"oldest\": %lld, \"newest\": %lld",
+		    d->count, (long long)d->bytes, (long long)d->oldest, (long long)d->newest);
+		if (host != NULL) {
+			fputs(", \"host\": ", out);
+			lq_json_string(out, host, strlen(host));
+		}
+		fputs("}\n", out);
+	}
+	return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,398 @@
+/*
+ * util.c -- the small pieces every module uses: errors, the per-message arena, growable
+ * buffers, and opening spool files safely (relative to a directory fd, no symlinks).
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+extern char **environ;
+
+/* ---------------------------------------------------------------- errors */
+
+int
+lq_err_set(struct lq_err *err, enum lq_errcode code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	err->sys_errno = 0;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+lq_err_sys(struct lq_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+	size_t n;
+
+	if (err == NULL)
+		return -1;
+	err->code = saved == ENOENT ? LQ_ENOENT : saved == ENOMEM ? LQ_ENOMEM : LQ_ESYS;
+	err->sys_errno = saved;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- arena */
+
+struct chunk {
+	struct chunk *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+struct lq_arena {
+	struct chunk *head;	/* the chunk being filled; older ones follow */
+};
+
+#define CHUNK_SIZE (64 * 1024 - sizeof(struct chunk))
+
+struct lq_arena *
+lq_arena_new(void)
+{
+	return calloc(1, sizeof(struct lq_arena));
+}
+
+static void
+free_chunks(struct chunk *c)
+{
+	while (c != NULL) {
+		struct chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
+void
+lq_arena_free(struct lq_arena *a)
+{
+	if (a == NULL)
+		return;
+	free_chunks(a->head);
+	free(a);
+}
+
+/* Keep the first standard chunk for the next message; give big ones back. */
+void
+lq_arena_reset(struct lq_arena *a)
+{
+	struct chunk *keep = NULL, *c, *next;
+
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		if (keep == NULL && c->size == CHUNK_SIZE) {
+			keep = c;
+			keep->next = NULL;
+			keep->used = 0;
+		} else
+			free(c);
+	}
+	a->head = keep;
+}
+
+void *
+lq_arena_alloc(struct lq_arena *a, size_t n)
+{
+	struct chunk *c = a->head;
+	size_t need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	void *p;
+
+	if (need < n)
+		return NULL;
+	if (c == NULL || c->size - c->used < need) {
+		size_t size = need > CHUNK_SIZE / 4 ? need : CHUNK_SIZE;
+
+		if ((c = malloc(sizeof *c + size)) == NULL)
+			return NULL;
+		c->size = size;
+		c->used = 0;
+		if (size == CHUNK_SIZE || a->head == NULL) {
+			c->next = a->head;
+			a->head = c;
+		} else {
+			/* a big one-off block: keep filling the current chunk afterwards */
+			c->next = a->head->next;
+			a->head->next = c;
+		}
+	}
+	p = (char *)c->data + c->used;
+	c->used += need;
+	return p;
+}
+
+char *
+lq_arena_strndup(struct lq_arena *a, const char *s, size_t n)
+{
+	char *p = lq_arena_alloc(a, n + 1);
+
+	if (p != NULL) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+/* ---------------------------------------------------------------- buffers */
+
+int
+lq_buf_reserve(struct lq_buf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (b->cap - b->len > more)
+		return 0;
+	cap = b->cap ? b->cap : 4096;
+	while (cap - b->len <= more) {
+		if (cap > SIZE_MAX / 2)
+			return -1;
+		cap *= 2;
+	}
+	if ((p = realloc(b->data, cap)) == NULL)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int
+lq_buf_append(struct lq_buf *b, const void *p, size_t n)
+{
+	if (lq_buf_reserve(b, n) < 0)
+		return -1;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void
+lq_buf_free(struct lq_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ---------------------------------------------------------------- files */
+
+int
+lq_plain_name(const char *s)
+{
+	if (s == NULL || *s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	return strchr(s, '/') == NULL;
+}
+
+int
+lq_open_file(int dirfd, const char *name, struct stat *st, struct lq_err *err)
+{
+	struct stat sb;
+	int fd;
+
+	if (!lq_plain_name(name))
+		return lq_err_set(err, LQ_EUSAGE, "%s: not a plain file name", name);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return lq_err_set(err, LQ_ECORRUPT, "%s: is a symbolic link", name);
+		return lq_err_sys(err, "%s", name);
+	}
+	if (st == NULL)
+		st = &sb;
+	if (fstat(fd, st) < 0) {
+		lq_err_sys(err, "%s", name);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
+	}
+	return fd;
+}
+
+int
+lq_open_dir(int dirfd, const char *name, struct lq_err *err)
+{
+	int fd;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return lq_err_set(err, LQ_ECORRUPT, "%s: not a directory", name);
+		return lq_err_sys(err, "%s", name);
+	}
+	return fd;
+}
+
+int
+lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *b, struct lq_err *err)
+{
+	ssize_t n;
+
+	b->len = 0;
+	for (;;) {
+		if (lq_buf_reserve(b, 8192) < 0)
+			return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", what);
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return lq_err_sys(err, "%s", what);
+		}
+		if (n == 0)
+			break;
+		b->len += n;
+		if (b->len > max)
+			return lq_err_set(err, LQ_ELIMIT, "%s: larger than %zu bytes", what, max);
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct stat *st,
+    struct lq_err *err)
+{
+	int fd, rc;
+
+	if ((fd = lq_open_file(dirfd, name, st, err)) < 0)
+		return -1;
+	rc = lq_read_fd(fd, name, max, b, err);
+	close(fd);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- asking the MTA */
+
+char *
+lq_ask_program(const char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	int pfd[2], status;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(pfd[0]);
+		close(pfd[1]);
+		return NULL;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	while (len < sizeof buf - 1 && (n = read(pfd[0], buf + len, sizeof buf - 1 - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		len += n;
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return NULL;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] ? strdup(buf) : NULL;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+void
+lq_json_string(FILE *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *e = p + n;
+
+	putc('"', out);
+	for (; p < e; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", out); break;
+		case '\\': fputs("\\\\", out); break;
+		case '\n': fputs("\\n", out); break;
+		case '\r': fputs("\\r", out); break;
+		case '\t': fputs("\\t", out); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				fputs("\\u00", out);
+				putc(hex[*p >> 4], out);
+				putc(hex[*p & 15], out);
+			} else
+				putc(*p, out);	/* bytes >= 0x80 pass as they are, like postqueue -j */
+		}
+	}
+	putc('"', out);
+}
+
+/* ---------------------------------------------------------------- name lists */
+
+int
+lq_names_add(struct lq_names *l, const char *s, size_t n)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		size_t *off = reallocarray(l->off, cap, sizeof *off);
+
+		if (off == NULL)
+			return -1;
+		l->off = off;
+		l->cap = cap;
+	}
+	if (l->poolcap - l->poollen < n + 1) {
+		size_t cap = l->poolcap ? l->poolcap : 16384;
+		char *p;
+
+		while (cap - l->poollen < n + 1)
+			cap *= 2;
+		if ((p = realloc(l->pool, cap)) == NULL)
+			return -1;
+		l->pool = p;
+		l->poolcap = cap;
+	}
+	memcpy(l->pool + l->poollen, s, n);
+	l->pool[l->poollen + n] = '\0';
+	l->off[l->n++] = l->poollen;
+	l->poollen += n + 1;
+	return 0;
+}
+
+void
+lq_names_free(struct lq_names *l)
+{
+	free(l->pool);
+	free(l->off);
+	memset(l, 0, sizeof *l);
+}
