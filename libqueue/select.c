@@ -184,6 +184,23 @@ add_header(struct lq_select *sel, const char *spec, int caseless, struct lq_err 
 	return compile(&h->re, "--header", re, caseless, err);
 }
 
+/* Put the option's name in front of a value's error. */
+static int
+option_value(const char *opt, int rc, struct lq_err *err)
+{
+	size_t n;
+
+	if (rc == 0 || err == NULL)
+		return rc;
+	n = strlen(opt) + 1;
+	if (strlen(err->msg) + n < sizeof err->msg) {
+		memmove(err->msg + n, err->msg, strlen(err->msg) + 1);
+		memcpy(err->msg, opt, n - 1);
+		err->msg[n - 1] = ' ';
+	}
+	return rc;
+}
+
 struct lq_select *
 lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 {
@@ -207,10 +224,10 @@ lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 	    (o->rcpt && compile(&sel->rcpt, "-r", o->rcpt, caseless, err) < 0) ||
 	    (o->size_re && compile(&sel->size_re, "-s", o->size_re, 0, err) < 0) ||
 	    (o->body && compile(&sel->body, "--body", o->body, caseless, err) < 0) ||
-	    (o->younger && lq_parse_duration(o->younger, &sel->younger, err) < 0) ||
-	    (o->older && lq_parse_duration(o->older, &sel->older, err) < 0) ||
-	    (o->larger && lq_parse_size(o->larger, &sel->larger, err) < 0) ||
-	    (o->smaller && lq_parse_size(o->smaller, &sel->smaller, err) < 0) ||
+	    (o->younger && option_value("-y", lq_parse_duration(o->younger, &sel->younger, err), err) < 0) ||
+	    (o->older && option_value("-o", lq_parse_duration(o->older, &sel->older, err), err) < 0) ||
+	    (o->larger && option_value("--larger", lq_parse_size(o->larger, &sel->larger, err), err) < 0) ||
+	    (o->smaller && option_value("--smaller", lq_parse_size(o->smaller, &sel->smaller, err), err) < 0) ||
 	    (o->queue && add_queues(sel, o->queue, err) < 0))
 		goto fail;
 	if (o->nheaders > 0) {

@@ -1,0 +1,93 @@
+/*
+ * lq_test.c -- unit tests of libqueue's small parsers and formats: Exim's -bp columns at
+ * every boundary exim itself was seen to print, durations, sizes, and selections that
+ * must be refused. Prints TAP.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "queue.h"
+
+static int n, failed;
+
+static void
+is(const char *got, const char *want, const char *name)
+{
+	int good = strcmp(got, want) == 0;
+
+	printf("%sok %d - %s\n", good ? "" : "not ", ++n, name);
+	if (!good) {
+		printf("#   got '%s', want '%s'\n", got, want);
+		failed++;
+	}
+}
+
+static void
+ok(int cond, const char *name)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, name);
+	failed += !cond;
+}
+
+int
+main(void)
+{
+	/* boundaries observed in exim -bp output (formats/exim.md) */
+	static const struct { long long size; const char *col; } sizes[] = {
+		{ 0, "     " }, { 1, "    1" }, { 1023, " 1023" }, { 1024, " 1.0K" },
+		{ 10239, "10.0K" }, { 10240, "  10K" }, { 1048575, "1024K" },
+		{ 1048576, " 1.0M" }, { 10485759, "10.0M" }, { 10485760, "  10M" },
+	};
+	static const struct { long secs; const char *col; } ages[] = {
+		{ 0, " 0m" }, { 5 * 60, " 5m" }, { 90 * 60, "90m" }, { 91 * 60, " 2h" },
+		{ 149 * 60, " 2h" }, { 150 * 60, " 3h" }, { (72 * 60 + 29) * 60, "72h" },
+		{ (72 * 60 + 30) * 60, " 3d" }, { 100 * 86400, "100d" },
+	};
+	static const char *bad_durations[] = { "", "3x", "-1", "1hh", "h", "99999999999999999w" };
+	static const char *bad_sizes[] = { "", "1Q", "-5", "k", "1kk" };
+	char col[LQ_COLSIZE], name[128];
+	struct lq_select_opts o;
+	struct lq_err e;
+	time_t t;
+	int64_t s;
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		lq_format_size(col, sizes[i].size);
+		snprintf(name, sizeof name, "size %lld is '%s'", sizes[i].size, sizes[i].col);
+		is(col, sizes[i].col, name);
+	}
+	for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
+		lq_format_age(col, ages[i].secs);
+		snprintf(name, sizeof name, "age %lds is '%s'", ages[i].secs, ages[i].col);
+		is(col, ages[i].col, name);
+	}
+	ok(lq_parse_duration("90", &t, &e) == 0 && t == 90, "90 is 90 seconds");
+	ok(lq_parse_duration("7d", &t, &e) == 0 && t == 7 * 86400, "7d");
+	ok(lq_parse_duration("2w", &t, &e) == 0 && t == 14 * 86400, "2w");
+	for (size_t i = 0; i < sizeof bad_durations / sizeof bad_durations[0]; i++) {
+		snprintf(name, sizeof name, "duration '%s' refused, naming it", bad_durations[i]);
+		ok(lq_parse_duration(bad_durations[i], &t, &e) < 0 && e.code == LQ_EUSAGE &&
+		    strstr(e.msg, bad_durations[i]) != NULL, name);
+	}
+	ok(lq_parse_size("1M", &s, &e) == 0 && s == 1048576, "1M");
+	ok(lq_parse_size("10k", &s, &e) == 0 && s == 10240, "10k");
+	for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
+		snprintf(name, sizeof name, "size '%s' refused", bad_sizes[i]);
+		ok(lq_parse_size(bad_sizes[i], &s, &e) < 0 && e.code == LQ_EUSAGE, name);
+	}
+	memset(&o, 0, sizeof o);
+	o.sender = "(unclosed";
+	ok(lq_select_new(&o, 0, &e) == NULL && strstr(e.msg, "-f") != NULL,
+	    "a bad regex is refused, naming its option");
+	memset(&o, 0, sizeof o);
+	o.headers = (const char *[]){ "NoColonHere" };
+	o.nheaders = 1;
+	ok(lq_select_new(&o, 0, &e) == NULL && strstr(e.msg, "--header") != NULL,
+	    "--header without 'Name:' is refused");
+	memset(&o, 0, sizeof o);
+	o.older = "3x";
+	ok(lq_select_new(&o, 0, &e) == NULL && strncmp(e.msg, "-o 3x", 5) == 0,
+	    "-o 3x: the error starts with the option and its value");
+	printf("1..%d\n", n);
+	return failed != 0;
+}
