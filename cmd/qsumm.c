@@ -12,6 +12,7 @@
 static struct {
 	int by_age, bounces, by_count, frozen, source, json;
 } opt;
+static int stat_only;
 
 static struct poptOption options[] = {
 	{ "by-age", 'a', POPT_ARG_NONE, &opt.by_age, 0, "oldest domains first", NULL },
@@ -23,6 +24,8 @@ static struct poptOption options[] = {
 	{ "source", 's', POPT_ARG_NONE, &opt.source, 0,
 	  "per sender domain and recipient domain", NULL },
 	{ "json", '\0', POPT_ARG_NONE, &opt.json, 0, "JSON Lines, one per domain", NULL },
+	{ "stat", '\0', POPT_ARG_NONE, &stat_only, 0,
+	  "only the totals, as qmail-qstat prints them", NULL },
 	POPT_TABLEEND
 };
 
@@ -50,6 +53,15 @@ main(int argc, const char **argv)
 	flags |= opt.source ? LQ_SUM_SOURCE : 0;
 	sel = cli_select();
 	sp = cli_open_spool();
+	if (stat_only) {	/* the whole queue: no selection, no IDs */
+		struct lq_err e;
+
+		if (!lq_select_is_empty(sel) || poptPeekArg(pc) != NULL)
+			errx(EXIT_TROUBLE, "--stat counts the whole queue: no selection, no IDs");
+		if (lq_write_stat(stdout, sp, &e) < 0)
+			errx(EXIT_TROUBLE, "%s", e.msg);
+		return cli_flush_stdout() < 0 ? EXIT_TROUBLE : EXIT_MATCH;
+	}
 	if ((summary = lq_summary_new(flags, cli.now)) == NULL)
 		err(EXIT_TROUBLE, NULL);
 

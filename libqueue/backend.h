@@ -31,6 +31,8 @@ struct lq_backend {
 	int (*write_listing)(FILE *, const struct lq_msg *, unsigned, time_t);
 	int (*write_listing_head)(FILE *, const struct lq_spool *);
 	int (*write_listing_tail)(FILE *, const struct lq_spool *, unsigned long, int64_t);
+	/* the MTA's queue statistics (qmail-qstat); NULL: lq_write_stat counts with lq_scan */
+	int (*write_stat)(FILE *, struct lq_spool *, struct lq_err *);
 };
 
 extern const struct lq_backend lq_exim_backend;

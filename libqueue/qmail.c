@@ -1,23 +1,1325 @@
-/* qmail.c -- the qmail backend (not written yet: every call says so). */
+/*
+ * qmail.c -- the qmail backend (qmail-1.03, netqmail-1.06, notqmail: one format): mess/N/ID
+ * the message, info/N/ID the sender, local/N/ID and remote/N/ID the recipients with their
+ * done marks, bounce/ID, and todo/ID (intd/ID) for messages qmail-send has not preprocessed
+ * yet; N = ID % split, split read from the directory. Format: libqueue/README, "qmail".
+ *
+ * Diagnostics: a file that does not follow the format, is a symlink, sits in the wrong
+ * split subdirectory or has a name qmail would never write is LQ_ECORRUPT naming the ID and
+ * the file; a file that vanished mid-scan is counted, not reported.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "backend.h"
+
+#define INFO_MAX (1u << 20)	/* one F record; qmail's own limit is 1003 bytes */
+#define ENV_MAX (64u << 20)	/* todo/, local/, remote/ */
+#define BOUNCE_MAX (64u << 20)
+#define HDR_MAX (64u << 20)	/* the header section of mess/ */
+#define MAX_RCPTS 1000000
+#define MAX_SPLIT 65536
+#define STAT_DEPTH 16		/* how deep --stat follows subdirectories */
+
+enum kind { K_MESS, K_INFO, K_LOCAL, K_REMOTE, K_TODO, K_INTD, K_BOUNCE, NKIND };
+static const char *const kind_name[NKIND] = {
+	"mess", "info", "local", "remote", "todo", "intd", "bounce"
+};
+
+struct qmail {
+	unsigned long split;
+	int bigtodo;			/* big-todo patch: todo/N/ID, intd/N/ID */
+	struct lq_err split_err;	/* set when the split subdirectories make no sense */
+	int want_queue, want_todo;	/* which of the two queues to read */
+	int top[NKIND];			/* mess/, info/...; -1 when absent */
+	int sub[NKIND];			/* one cached split subdirectory per kind... */
+	unsigned long subn[NKIND];	/* ...and its number */
+	struct lq_buf buf, hbuf;
+	unsigned long *bad;		/* IDs reported during this scan */
+	size_t nbad, capbad;
+};
+
+struct qmail_msg {
+	unsigned long id;
+	int todo;
+};
+
+/* ---------------------------------------------------------------- names */
+
+/* A name qmail writes: decimal, no leading zero, fits an unsigned long. */
+static int
+parse_id(const char *s, unsigned long *id)
+{
+	unsigned long v = 0;
+	size_t n = 0;
+
+	if (s[0] < '1' || s[0] > '9')
+		return 0;
+	for (; s[n] != '\0'; n++) {
+		unsigned d = (unsigned char)s[n] - '0';
+
+		if (d > 9 || v > (~0UL - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	*id = v;
+	return 1;
+}
+
+/* A split subdirectory's name: "0" or like an ID. */
+static int
+parse_sub(const char *s, unsigned long *n)
+{
+	if (strcmp(s, "0") == 0) {
+		*n = 0;
+		return 1;
+	}
+	return parse_id(s, n);
+}
+
+static int
+qmail_valid_id(const char *id)
+{
+	unsigned long v;
+
+	return parse_id(id, &v);
+}
+
+/* A directory entry's name made fit for a one-line message. */
+static const char *
+shown(const char *name, char out[48])
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < 40; i++)
+		out[i] = name[i] >= 32 && name[i] <= 126 ? name[i] : '?';
+	if (name[i] != '\0')
+		out[i++] = '.', out[i++] = '.', out[i++] = '.';
+	out[i] = '\0';
+	return out;
+}
+
+static int
+is_split(const struct qmail *q, enum kind k)
+{
+	return k <= K_REMOTE || (q->bigtodo && (k == K_TODO || k == K_INTD));
+}
+
+/* "info/7/10971589" or "bounce/10971589", for messages */
+static const char *
+path_of(const struct qmail *q, enum kind k, unsigned long id, char out[64])
+{
+	if (is_split(q, k))
+		snprintf(out, 64, "%s/%lu/%lu", kind_name[k], id % q->split, id);
+	else
+		snprintf(out, 64, "%s/%lu", kind_name[k], id);
+	return out;
+}
+
+/* Rewrite an error from lq_open_file & co (whose text starts with the bare file name, the
+ * ID) to name the message and the file: "ID: info/7/ID: is a symbolic link". */
+static int
+file_err(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id)
+{
+	char was[sizeof err->msg], path[64];
+	enum lq_errcode code;
+	const char *p;
+	size_t n;
+	int e;
+
+	if (err == NULL)
+		return -1;
+	if (err->code == LQ_ENOENT)
+		return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
+	snprintf(was, sizeof was, "%s", err->msg);
+	n = snprintf(path, sizeof path, "%lu: ", id);
+	p = strncmp(was, path, n) == 0 ? was + n : was;
+	code = err->code;
+	e = err->sys_errno;
+	lq_err_set(err, code, "%lu: %s: %s", id, path_of(q, k, id, path), p);
+	err->sys_errno = e;
+	return -1;
+}
+
+/* A split subdirectory that should be there is not: damage, named with the message. */
+static int
+dir_err(struct lq_err *err, unsigned long id)
+{
+	char was[sizeof err->msg];
+
+	if (err == NULL)
+		return -1;
+	snprintf(was, sizeof was, "%s", err->msg);
+	return lq_err_set(err, LQ_ECORRUPT, "%lu: %s", id, was);
+}
+
+static int
+corrupt(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id,
+    const char *what)
+{
+	char path[64];
+
+	return lq_err_set(err, LQ_ECORRUPT, "%lu: %s: %s", id, path_of(q, k, id, path), what);
+}
+
+/* ---------------------------------------------------------------- directories */
+
+/* The directory holding kind k's file for id (a split subdirectory when k is split). */
+static int
+dir_of(struct qmail *q, enum kind k, unsigned long id, struct lq_err *err)
+{
+	unsigned long n;
+	char name[24];
+	int fd;
+
+	if (q->top[k] < 0)
+		return lq_err_set(err, LQ_ENOENT, "%s/: missing", kind_name[k]);
+	if (!is_split(q, k))
+		return q->top[k];
+	n = id % q->split;
+	if (q->sub[k] >= 0 && q->subn[k] == n)
+		return q->sub[k];
+	snprintf(name, sizeof name, "%lu", n);
+	if ((fd = lq_open_dir(q->top[k], name, err)) < 0) {
+		if (err != NULL)
+			lq_err_set(err, err->code, "%s/%lu: %s", kind_name[k], n,
+			    err->code == LQ_ENOENT ? "missing" : "not a directory");
+		return -1;
+	}
+	if (q->sub[k] >= 0)
+		close(q->sub[k]);
+	q->sub[k] = fd;
+	q->subn[k] = n;
+	return fd;
+}
+
+/* Is there an entry (of any type: a symlink counts) for id in kind k? */
+static int
+exists(struct qmail *q, enum kind k, unsigned long id)
+{
+	char name[24];
+	struct stat st;
+	int fd = dir_of(q, k, id, NULL);
+
+	snprintf(name, sizeof name, "%lu", id);
+	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* The split: the numeric subdirectories of info/, which must be 0..split-1 (and as many
+ * in mess/). qmail has it compiled in (conf-split, 23 by default); we never assume it. */
+static int
+count_split(int dirfd, const char *what, unsigned long *split, struct lq_err *err)
+{
+	unsigned long n, count = 0, max = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return lq_err_sys(err, "%s/", what);
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (!parse_sub(de->d_name, &n))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		count++;
+		if (n > max)
+			max = n;
+	}
+	closedir(d);
+	if (count == 0)
+		return lq_err_set(err, LQ_ECORRUPT, "%s/: no split subdirectories", what);
+	if (max + 1 != count || count > MAX_SPLIT)
+		return lq_err_set(err, LQ_ECORRUPT,
+		    "%s/: the split subdirectories are not 0..N-1 (%lu of them, the largest %lu)",
+		    what, count, max);
+	*split = count;
+	return 0;
+}
 
 static int
 qmail_detect(int dirfd)
 {
-	(void)dirfd;
-	return 0;
+	static const char *const need[] = { "mess", "info", "todo", "lock" };
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+		if (fstatat(dirfd, need[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			return 0;
+	return 1;
 }
 
 static char *
 qmail_default_dir(void)
 {
-	return NULL;
+	return strdup("/var/qmail/queue");
+}
+
+static int
+set_queues(struct lq_spool *sp, struct qmail *q, struct lq_err *err)
+{
+	const char *p = sp->queue;
+
+	if (p == NULL) {
+		q->want_queue = q->want_todo = 1;
+		return 0;
+	}
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (n == 5 && strncmp(p, "queue", 5) == 0)
+			q->want_queue = 1;
+		else if (n == 4 && strncmp(p, "todo", 4) == 0)
+			q->want_todo = 1;
+		else if (n > 0)
+			return lq_err_set(err, LQ_EUSAGE,
+			    "%s: no qmail queue named '%.*s' (there are: queue, todo)", sp->dir,
+			    (int)(n > 64 ? 64 : n), p);
+		p += n + (p[n] == ',');
+	}
+	if (!q->want_queue && !q->want_todo)
+		return lq_err_set(err, LQ_EUSAGE, "%s: no queue names in '%s'", sp->dir, sp->queue);
+	return 0;
 }
 
 static int
 qmail_open(struct lq_spool *sp, struct lq_err *err)
 {
-	return lq_err_set(err, LQ_EUSAGE, "%s: the qmail backend is not written yet", sp->dir);
+	struct qmail *q;
+	unsigned long mess_split;
+	struct stat st;
+
+	if ((q = calloc(1, sizeof *q)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	for (int k = 0; k < NKIND; k++)
+		q->top[k] = q->sub[k] = -1;
+	sp->priv = q;
+	if (set_queues(sp, q, err) < 0)
+		return -1;
+	for (int k = 0; k < NKIND; k++) {
+		struct lq_err e;
+
+		if ((q->top[k] = lq_open_dir(sp->dirfd, kind_name[k], &e)) >= 0)
+			continue;
+		/* local/ remote/ intd/ bounce/ may be missing: then they hold nothing */
+		if (e.code != LQ_ENOENT || k == K_MESS || k == K_INFO || k == K_TODO)
+			return lq_err_set(err, e.code, "%s/%s", sp->dir, e.msg);
+	}
+	q->bigtodo = fstatat(q->top[K_TODO], "0", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode);
+	/* qmail-qstat works whatever the split; reading messages needs a sane one */
+	q->split = 1;
+	if (count_split(q->top[K_INFO], "info", &q->split, &q->split_err) == 0 &&
+	    count_split(q->top[K_MESS], "mess", &mess_split, &q->split_err) == 0 &&
+	    mess_split != q->split)
+		lq_err_set(&q->split_err, LQ_ECORRUPT,
+		    "%s: mess/ has %lu split subdirectories but info/ has %lu", sp->dir,
+		    mess_split, q->split);
+	else if (q->split_err.code != LQ_OK) {
+		char was[sizeof q->split_err.msg];
+
+		snprintf(was, sizeof was, "%s", q->split_err.msg);
+		lq_err_set(&q->split_err, q->split_err.code, "%s/%s", sp->dir, was);
+	}
+	return 0;
+}
+
+static void
+qmail_close(struct lq_spool *sp)
+{
+	struct qmail *q = sp->priv;
+
+	for (int k = 0; k < NKIND; k++) {
+		if (q->top[k] >= 0)
+			close(q->top[k]);
+		if (q->sub[k] >= 0)
+			close(q->sub[k]);
+	}
+	lq_buf_free(&q->buf);
+	lq_buf_free(&q->hbuf);
+	free(q->bad);
+	free(q);
+	sp->priv = NULL;
+}
+
+static int
+split_ok(struct qmail *q, struct lq_err *err)
+{
+	if (q->split_err.code == LQ_OK)
+		return 0;
+	if (err != NULL)
+		*err = q->split_err;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- envelope files */
+
+/* Read kind k's file for id into q->buf. */
+static int
+read_env(struct qmail *q, enum kind k, unsigned long id, size_t max, struct stat *st,
+    struct lq_err *err)
+{
+	char name[24];
+	int fd;
+
+	if ((fd = dir_of(q, k, id, err)) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%lu", id);
+	if (lq_read_file(fd, name, max, &q->buf, st, err) < 0)
+		return file_err(err, q, k, id);
+	return 0;
+}
+
+/* The records of q->buf, each ended by a NUL; the count, or -1 when the last has none. */
+static long
+count_records(const struct lq_buf *b)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < b->len; i++)
+		n += b->data[i] == '\0';
+	if (b->len > 0 && b->data[b->len - 1] != '\0')
+		return -1;
+	return n;
+}
+
+/* The message file: its size. A missing one while info/ is still there is damage. */
+static int
+mess_size(struct qmail *q, struct lq_msg *m, unsigned long id, enum kind by,
+    struct lq_err *err)
+{
+	char name[24];
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof name, "%lu", id);
+	if ((fd = dir_of(q, K_MESS, id, err)) < 0)
+		return dir_err(err, id);
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return lq_err_sys(err, "%lu: mess/%lu/%lu", id, id % q->split, id);
+		if (!exists(q, by, id))		/* finished between the two looks */
+			return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
+		return corrupt(err, q, K_MESS, id, by == K_TODO ?
+		    "missing, but todo/ has the envelope" :
+		    "missing, but info/ has the envelope (qmail-qread: trouble with it)");
+	}
+	if (S_ISLNK(st.st_mode))
+		return corrupt(err, q, K_MESS, id, "is a symbolic link");
+	if (!S_ISREG(st.st_mode))
+		return corrupt(err, q, K_MESS, id, "not a regular file");
+	if (st.st_size == 0)
+		return corrupt(err, q, K_MESS, id,
+		    "empty (qmail-queue always writes a Received line): not a message");
+	m->size = st.st_size;
+	return 0;
+}
+
+static void
+set_sender(struct lq_msg *m, const char *s)
+{
+	m->sender = s;
+	if (s[0] == '\0')
+		m->flags |= LQ_MSG_BOUNCE;
+	else if (strcmp(s, "#@[]") == 0)
+		m->flags |= LQ_MSG_DOUBLE_BOUNCE;
+}
+
+static int
+add_rcpt(struct lq_msg *m, size_t *cap, const char *addr, size_t n, unsigned flags,
+    struct lq_err *err)
+{
+	if (m->nrcpt == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct lq_rcpt *r;
+
+		if (ncap > MAX_RCPTS)
+			return lq_err_set(err, LQ_ELIMIT, "%s: more than %d recipients", m->id,
+			    MAX_RCPTS);
+		if ((r = lq_arena_alloc(m->arena, ncap * sizeof *r)) == NULL)
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		if (m->nrcpt)
+			memcpy(r, m->rcpt, m->nrcpt * sizeof *r);
+		m->rcpt = r;
+		*cap = ncap;
+	}
+	if ((addr = lq_arena_strndup(m->arena, addr, n)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	m->rcpt[m->nrcpt++] = (struct lq_rcpt){ addr, NULL, flags };
+	return 0;
+}
+
+/* local/N/ID or remote/N/ID: T<addr>\0 still to do, D<addr>\0 done. */
+static int
+read_channel(struct qmail *q, struct lq_msg *m, enum kind k, unsigned long id,
+    size_t *cap, struct lq_err *err)
+{
+	struct lq_err e;
+
+	if (q->top[k] < 0)
+		return 0;
+	if (dir_of(q, k, id, err) < 0)
+		return dir_err(err, id);
+	if (read_env(q, k, id, ENV_MAX, NULL, &e) < 0) {
+		if (e.code == LQ_ENOENT)
+			return 0;	/* no recipients on this channel, or all done and removed */
+		if (err != NULL)
+			*err = e;
+		return -1;
+	}
+	if (count_records(&q->buf) < 0)
+		return corrupt(err, q, k, id, "the last recipient has no NUL terminator");
+	for (size_t i = 0; i < q->buf.len;) {
+		const char *r = q->buf.data + i;
+		size_t n = strlen(r);
+		unsigned flags = k == K_LOCAL ? LQ_RCPT_LOCAL : 0;
+
+		if (r[0] == 'D')
+			flags |= LQ_RCPT_DONE;
+		else if (r[0] != 'T')
+			return corrupt(err, q, k, id, "a record is neither T nor D");
+		if (add_rcpt(m, cap, r + 1, n - 1, flags, err) < 0)
+			return -1;
+		i += n + 1;
+	}
+	return 0;
+}
+
+static int
+begin(struct lq_msg *m, unsigned long id, int todo, struct lq_err *err)
+{
+	struct qmail_msg *qm = lq_arena_alloc(m->arena, sizeof *qm);
+
+	if (qm == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	qm->id = id;
+	qm->todo = todo;
+	m->priv = qm;
+	snprintf(m->id, sizeof m->id, "%lu", id);
+	m->queue = todo ? "todo" : "queue";
+	return 0;
+}
+
+static void
+set_times(struct lq_msg *m, const struct stat *st)
+{
+	m->arrival = m->id_time = st->st_mtime;
+	m->arrival_usec = st->st_mtim.tv_nsec / 1000;
+}
+
+/* A preprocessed message: info/ (sender, and its mtime: the birth qmail-qread shows),
+ * mess/ (size), bounce/ (bouncing), then local/ and remote/ as qmail-qread reads them. */
+static int
+load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	char name[24];
+	struct stat st;
+	size_t cap = 0;
+	const char *nul;
+	int fd;
+
+	if (begin(m, id, 0, err) < 0)
+		return -1;
+	if (read_env(q, K_INFO, id, INFO_MAX, &st, err) < 0)
+		return -1;
+	if (q->buf.len == 0 || q->buf.data[0] != 'F')
+		return corrupt(err, q, K_INFO, id, "no F (sender) record");
+	if ((nul = memchr(q->buf.data, '\0', q->buf.len)) == NULL)
+		return corrupt(err, q, K_INFO, id, "the sender record has no NUL terminator");
+	set_times(m, &st);
+	if ((m->sender = lq_arena_strndup(m->arena, q->buf.data + 1, nul - q->buf.data - 1)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	set_sender(m, m->sender);
+	if (mess_size(q, m, id, K_INFO, err) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%lu", id);
+	if ((fd = dir_of(q, K_BOUNCE, id, NULL)) >= 0 &&
+	    fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return corrupt(err, q, K_BOUNCE, id, S_ISLNK(st.st_mode) ?
+			    "is a symbolic link" : "not a regular file");
+		m->flags |= LQ_MSG_BOUNCING;
+	}
+	if (read_channel(q, m, K_LOCAL, id, &cap, err) < 0 ||
+	    read_channel(q, m, K_REMOTE, id, &cap, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* A message qmail-send has not preprocessed: todo/ID holds u, p, F and T records. */
+static int
+load_todo(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	int have_sender = 0;
+	struct stat st;
+	size_t cap = 0;
+
+	if (begin(m, id, 1, err) < 0)
+		return -1;
+	if (read_env(q, K_TODO, id, ENV_MAX, &st, err) < 0)
+		return -1;
+	if (q->buf.len == 0)
+		return corrupt(err, q, K_TODO, id, "empty");
+	if (count_records(&q->buf) < 0)
+		return corrupt(err, q, K_TODO, id, "the last record has no NUL terminator");
+	for (size_t i = 0; i < q->buf.len;) {
+		const char *r = q->buf.data + i;
+		size_t n = strlen(r);
+
+		switch (r[0]) {
+		case 'u':
+		case 'p':
+			break;
+		case 'F':
+			if (have_sender++)
+				return corrupt(err, q, K_TODO, id, "two F (sender) records");
+			if ((m->sender = lq_arena_strndup(m->arena, r + 1, n - 1)) == NULL)
+				return lq_err_set(err, LQ_ENOMEM, "out of memory");
+			break;
+		case 'T':
+			if (add_rcpt(m, &cap, r + 1, n - 1, 0, err) < 0)
+				return -1;
+			break;
+		default:	/* qmail-send: "unknown record type in todo/ID", left there */
+			return corrupt(err, q, K_TODO, id, "unknown record type");
+		}
+		i += n + 1;
+	}
+	if (!have_sender)
+		return corrupt(err, q, K_TODO, id, "no F (sender) record");
+	set_sender(m, m->sender);
+	set_times(m, &st);
+	m->flags |= LQ_MSG_UNPROCESSED;
+	return mess_size(q, m, id, K_TODO, err);
+}
+
+/* todo/ first: while todo/ID exists, qmail-send may still be writing info/ local/ remote/
+ * (and throws them away when it restarts). A todo/ID that vanished was just preprocessed. */
+static int
+load_id(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+
+	if (q->want_todo && exists(q, K_TODO, id)) {
+		if (load_todo(sp, id, m, err) == 0)
+			return 0;
+		if (err == NULL || err->code != LQ_ENOENT)
+			return -1;
+		m = lq_msg_begin(sp);	/* preprocessed in the meantime */
+	}
+	if (!q->want_queue)
+		return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
+	return load_info(sp, id, m, err);
+}
+
+/* Why is there no info/ID? Say so when qmail would not see the message either. */
+static int
+diagnose(struct lq_spool *sp, unsigned long id, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	char name[24], sub[24];
+	struct stat st;
+
+	snprintf(name, sizeof name, "%lu", id);
+	for (unsigned long n = 0; n < q->split; n++) {
+		int fd;
+
+		if (n == id % q->split)
+			continue;
+		snprintf(sub, sizeof sub, "%lu", n);
+		if ((fd = lq_open_dir(q->top[K_INFO], sub, NULL)) < 0)
+			continue;
+		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			close(fd);
+			return lq_err_set(err, LQ_ECORRUPT,
+			    "%lu: info/%lu/%lu is in the wrong split subdirectory (%lu %% %lu = %lu):"
+			    " qmail ignores it", id, n, id, id, q->split, id % q->split);
+		}
+		close(fd);
+	}
+	if (exists(q, K_MESS, id))
+		return lq_err_set(err, LQ_ECORRUPT, "%lu: crash leftover: mess/%lu/%lu %s"
+		    " (qmail-queue died, or is still writing it)", id, id % q->split, id,
+		    exists(q, K_INTD, id) ? "and intd/ without todo/" : "without todo/ or info/");
+	return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
+}
+
+static int
+qmail_load(struct lq_spool *sp, const char *idstr, unsigned flags, struct lq_msg *m,
+    struct lq_err *err)
+{
+	struct lq_err e;
+	unsigned long id;
+
+	(void)flags;	/* qmail-send locks no message: nothing tells one being delivered */
+	if (split_ok(sp->priv, err) < 0)
+		return -1;
+	if (!parse_id(idstr, &id))
+		return lq_err_set(err, LQ_EBADID, "%s: not a valid qmail queue ID", idstr);
+	if (load_id(sp, id, m, &e) == 0)
+		return 0;
+	if (e.code == LQ_ENOENT && sp->queue == NULL)
+		return diagnose(sp, id, err);
+	if (err != NULL)
+		*err = e;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- scanning */
+
+struct walk {
+	struct lq_spool *sp;
+	struct lq_scan *sc;
+	struct lq_err *err;	/* the scan's own error (out of memory, unreadable dir) */
+	struct lq_names *names;	/* reverse scans collect "i" or "t" + ID first */
+};
+
+static int
+remember_bad(struct qmail *q, unsigned long id)
+{
+	if (q->nbad == q->capbad) {
+		size_t cap = q->capbad ? q->capbad * 2 : 64;
+		unsigned long *b = reallocarray(q->bad, cap, sizeof *b);
+
+		if (b == NULL)
+			return -1;
+		q->bad = b;
+		q->capbad = cap;
+	}
+	q->bad[q->nbad++] = id;
+	return 0;
+}
+
+static int
+ulong_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+was_bad(const struct qmail *q, unsigned long id)
+{
+	return q->nbad > 0 && bsearch(&id, q->bad, q->nbad, sizeof id, ulong_cmp) != NULL;
+}
+
+/* A problem with one message (or one stray file): to the caller, and the scan goes on. */
+static int
+report(struct walk *w, const char *id, unsigned long idnum, const struct lq_err *e)
+{
+	struct qmail *q = w->sp->priv;
+
+	w->sc->bad++;
+	if (w->sc->problem)
+		w->sc->problem(id, e, w->sc->arg);
+	if (idnum != 0 && remember_bad(q, idnum) < 0)
+		return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int
+report_name(struct walk *w, enum kind k, const char *sub, const char *name, const char *what)
+{
+	struct lq_err e;
+	char s[48];
+
+	lq_err_set(&e, LQ_ECORRUPT, "%s/%s%s%s: %s", kind_name[k], sub ? sub : "", sub ? "/" : "",
+	    shown(name, s), what);
+	return report(w, s, 0, &e);
+}
+
+/* Load and hand over one message. */
+static int
+scan_one(struct walk *w, unsigned long id, int todo)
+{
+	struct lq_msg *m = lq_msg_begin(w->sp);
+	struct lq_err e;
+	char ids[24];
+	int rc;
+
+	snprintf(ids, sizeof ids, "%lu", id);
+	w->sc->seen++;
+	rc = todo ? load_id(w->sp, id, m, &e) : load_info(w->sp, id, m, &e);
+	if (rc < 0) {
+		if (e.code == LQ_ENOENT) {
+			w->sc->vanished++;
+			return 0;
+		}
+		if (e.code == LQ_ENOMEM) {
+			if (w->err != NULL)
+				*w->err = e;
+			return -1;
+		}
+		return report(w, ids, id, &e);
+	}
+	return w->sc->each(m, w->sc->arg);
+}
+
+static int
+take(struct walk *w, unsigned long id, int todo)
+{
+	char s[24];
+
+	if (w->names == NULL)
+		return scan_one(w, id, todo);
+	snprintf(s, sizeof s, "%c%lu", todo ? 't' : 'i', id);
+	if (lq_names_add(w->names, s, strlen(s)) < 0)
+		return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Open subdirectory sub of kind k for reading; NULL (and err set) if it cannot be. */
+static DIR *
+open_sub(struct qmail *q, enum kind k, const char *sub, struct lq_err *err)
+{
+	DIR *d;
+	int fd = sub ? lq_open_dir(q->top[k], sub, err) : dup(q->top[k]);
+
+	if (fd < 0) {
+		if (sub == NULL)
+			lq_err_sys(err, "%s/", kind_name[k]);
+		else if (err != NULL)
+			lq_err_set(err, err->code, "%s/%s: %s", kind_name[k], sub,
+			    err->code == LQ_ENOENT ? "missing" : "not a directory");
+		return NULL;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		lq_err_sys(err, "%s/%s", kind_name[k], sub ? sub : "");
+		close(fd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
+/* info/0 .. info/split-1, each in directory order: exactly qmail-qread's walk (readsubdir). */
+static int
+walk_info(struct walk *w)
+{
+	struct qmail *q = w->sp->priv;
+	struct dirent *de;
+	char sub[24];
+	int rc = 0;
+
+	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
+		DIR *d;
+
+		snprintf(sub, sizeof sub, "%lu", n);
+		if ((d = open_sub(q, K_INFO, sub, w->err)) == NULL)
+			return -1;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			struct lq_err e;
+			unsigned long id;
+			char ids[24];
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (!parse_id(de->d_name, &id)) {
+				rc = report_name(w, K_INFO, sub, de->d_name,
+				    "not a qmail queue file name (qmail ignores it)");
+				continue;
+			}
+			if (id % q->split != n) {
+				snprintf(ids, sizeof ids, "%lu", id);
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: info/%lu/%lu is in the wrong split"
+				    " subdirectory (%lu %% %lu = %lu): qmail ignores it", id, n, id,
+				    id, q->split, id % q->split);
+				rc = report(w, ids, id, &e);
+				continue;
+			}
+			if (q->want_todo && exists(q, K_TODO, id))
+				continue;	/* still being preprocessed: listed from todo/ */
+			rc = take(w, id, 0);
+		}
+		closedir(d);
+	}
+	return rc;
+}
+
+/* todo/ (big-todo: todo/0 .. todo/split-1). */
+static int
+walk_todo(struct walk *w)
+{
+	struct qmail *q = w->sp->priv;
+	unsigned long nsub = q->bigtodo ? q->split : 1;
+	struct dirent *de;
+	char sub[24];
+	int rc = 0;
+
+	for (unsigned long n = 0; rc == 0 && n < nsub; n++) {
+		DIR *d;
+
+		snprintf(sub, sizeof sub, "%lu", n);
+		if ((d = open_sub(q, K_TODO, q->bigtodo ? sub : NULL, w->err)) == NULL)
+			return -1;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			unsigned long id;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (!parse_id(de->d_name, &id)) {
+				rc = report_name(w, K_TODO, q->bigtodo ? sub : NULL, de->d_name,
+				    "not a qmail queue file name (qmail ignores it)");
+				continue;
+			}
+			if (q->bigtodo && id % q->split != n) {
+				struct lq_err e;
+				char ids[24];
+
+				snprintf(ids, sizeof ids, "%lu", id);
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: todo/%lu/%lu is in the wrong split"
+				    " subdirectory: qmail ignores it", id, n, id);
+				rc = report(w, ids, id, &e);
+				continue;
+			}
+			rc = take(w, id, 1);
+		}
+		closedir(d);
+	}
+	return rc;
+}
+
+/* What neither qmail-qread nor qmail-send lists: mess/ files with neither todo/ nor info/
+ * (qmail-queue died: S2 mess only, S3 mess + intd), and intd/ files without mess/. */
+static int
+walk_leftovers(struct walk *w)
+{
+	struct qmail *q = w->sp->priv;
+	struct dirent *de;
+	struct lq_err e;
+	char sub[24], ids[24];
+	int rc = 0;
+
+	if (q->nbad > 1)
+		qsort(q->bad, q->nbad, sizeof *q->bad, ulong_cmp);
+	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
+		DIR *d;
+
+		snprintf(sub, sizeof sub, "%lu", n);
+		if ((d = open_sub(q, K_MESS, sub, w->err)) == NULL)
+			return -1;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			unsigned long id;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (!parse_id(de->d_name, &id)) {
+				rc = report_name(w, K_MESS, sub, de->d_name,
+				    "not a qmail queue file name");
+				continue;
+			}
+			if (was_bad(q, id))
+				continue;	/* said already */
+			snprintf(ids, sizeof ids, "%lu", id);
+			if (id % q->split != n) {
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu is in the wrong split"
+				    " subdirectory (%lu %% %lu = %lu)", id, n, id, id, q->split,
+				    id % q->split);
+			} else if (exists(q, K_INFO, id) || exists(q, K_TODO, id)) {
+				continue;
+			} else if (exists(q, K_INTD, id)) {
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: crash leftover: mess/%lu/%lu and intd/%lu"
+				    " without todo/ (qmail-queue died writing the envelope, or is still"
+				    " writing it); not listed", id, n, id, id);
+			} else {
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: crash leftover: mess/%lu/%lu without"
+				    " todo/ or info/ (qmail-queue died, or is still writing it); not"
+				    " listed", id, n, id);
+			}
+			w->sc->seen++;
+			rc = report(w, ids, 0, &e);
+		}
+		closedir(d);
+	}
+	if (rc != 0 || q->top[K_INTD] < 0)
+		return rc;
+	for (unsigned long n = 0; rc == 0 && n < (q->bigtodo ? q->split : 1); n++) {
+		DIR *d;
+
+		snprintf(sub, sizeof sub, "%lu", n);
+		if ((d = open_sub(q, K_INTD, q->bigtodo ? sub : NULL, w->err)) == NULL)
+			return -1;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			unsigned long id;
+
+			if (!parse_id(de->d_name, &id) || was_bad(q, id) || exists(q, K_MESS, id) ||
+			    exists(q, K_TODO, id))
+				continue;
+			snprintf(ids, sizeof ids, "%lu", id);
+			lq_err_set(&e, LQ_ECORRUPT, "%lu: intd/%lu without mess/ or todo/: a fragment"
+			    " a dead qmail-queue left", id, id);
+			w->sc->seen++;
+			rc = report(w, ids, 0, &e);
+		}
+		closedir(d);
+	}
+	return rc;
+}
+
+/* qmail-qread's order: info/0, info/1, ... each in directory order. Then what qmail-qread
+ * does not show: todo/ (not preprocessed yet), then the leftovers are reported. Sorted and
+ * unsorted scans both stream; a reverse scan collects the names first. */
+static int
+qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	struct lq_names names = { 0 };
+	struct walk w = { sp, sc, err, NULL };
+	int rc = 0;
+
+	if (split_ok(q, err) < 0)
+		return -1;
+	q->nbad = 0;
+	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
+		w.names = &names;
+	if (q->want_queue)
+		rc = walk_info(&w);
+	if (rc == 0 && q->want_todo)
+		rc = walk_todo(&w);
+	for (size_t i = names.n; rc == 0 && i-- > 0;) {
+		const char *s = names.pool + names.off[i];
+		unsigned long id;
+
+		if (parse_id(s + 1, &id))
+			rc = scan_one(&w, id, s[0] == 't');
+	}
+	lq_names_free(&names);
+	if (rc == 0 && sp->queue == NULL)
+		rc = walk_leftovers(&w);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- content */
+
+static int
+open_mess(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	char name[24];
+	int dfd, fd;
+
+	if ((dfd = dir_of(q, K_MESS, qm->id, err)) < 0)
+		return dir_err(err, qm->id);
+	snprintf(name, sizeof name, "%lu", qm->id);
+	if ((fd = lq_open_file(dfd, name, NULL, err)) < 0)
+		return file_err(err, q, K_MESS, qm->id);
+	return fd;
+}
+
+/* Hand over the headers in hbuf[0, end): a header is a line and its continuation lines. */
+static int
+emit_headers(const char *p, size_t end, lq_part_fn fn, void *arg)
+{
+	size_t i = 0, start;
+	int rc = 0;
+
+	while (rc == 0 && i < end) {
+		start = i;
+		do {
+			const char *nl = memchr(p + i, '\n', end - i);
+
+			i = nl ? (size_t)(nl - p) + 1 : end;
+		} while (i < end && (p[i] == ' ' || p[i] == '\t'));
+		rc = fn(LQ_PART_HEADER, p + start, i - start, 0, arg);
+	}
+	return rc;
+}
+
+/* mess/N/ID: qmail-queue's Received line and the message as given, never converted. The
+ * header section ends at the first empty line ("\n", or "\r\n" in a CRLF message). */
+static int
+qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn, void *arg,
+    struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	struct qmail_msg *qm = m->priv;
+	struct lq_buf *h = &q->hbuf;
+	size_t ls = 0, hend = 0, bstart = 0;
+	int fd, rc = 0, found = 0, eof = 0;
+	ssize_t n;
+
+	if ((fd = open_mess(sp, qm, err)) < 0)
+		return -1;
+	h->len = 0;
+	if (lq_buf_reserve(h, 65536) < 0) {
+		close(fd);
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	}
+	while (!found) {
+		const char *nl;
+
+		while ((nl = memchr(h->data + ls, '\n', h->len - ls)) != NULL) {
+			size_t ll = nl - (h->data + ls) + 1;
+
+			if (ll == 1 || (ll == 2 && h->data[ls] == '\r')) {
+				hend = ls;
+				bstart = ls + ll;
+				found = 1;
+				break;
+			}
+			ls += ll;
+		}
+		if (found)
+			break;
+		if (eof) {		/* no empty line: all of it is headers */
+			hend = bstart = h->len;
+			break;
+		}
+		if (h->len >= HDR_MAX) {
+			close(fd);
+			return lq_err_set(err, LQ_ELIMIT, "%s: mess/%lu/%s: a header section larger"
+			    " than %u bytes", m->id, qm->id % q->split, m->id, HDR_MAX);
+		}
+		if (lq_buf_reserve(h, 65536) < 0) {
+			close(fd);
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		}
+		n = read(fd, h->data + h->len, 65536);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = lq_err_sys(err, "%s: mess/%lu/%s", m->id, qm->id % q->split, m->id);
+			close(fd);
+			return rc;
+		}
+		eof = n == 0;
+		h->len += n;
+	}
+	if (parts & LQ_PART_HEADER)
+		rc = emit_headers(h->data, hend, fn, arg);
+	if (rc == 0 && (parts & LQ_PART_BODY)) {
+		char buf[65536];
+
+		if (bstart < h->len)
+			rc = fn(LQ_PART_BODY, h->data + bstart, h->len - bstart, 0, arg);
+		while (rc == 0 && !eof && (n = read(fd, buf, sizeof buf)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = lq_err_sys(err, "%s: mess/%lu/%s", m->id, qm->id % q->split, m->id);
+				break;
+			}
+			rc = fn(LQ_PART_BODY, buf, n, 0, arg);
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* Bytes outside printable ASCII, and backslash, as \xNN. */
+static void
+put_escaped(FILE *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		if (c >= 32 && c <= 126 && c != '\\')
+			putc(c, out);
+		else
+			fprintf(out, "\\x%02x", c);
+	}
+}
+
+/* "kind: record" for each NUL-terminated record of q->buf */
+static void
+put_records(FILE *out, const struct lq_buf *b, const char *kind)
+{
+	for (size_t i = 0; i < b->len;) {
+		const char *r = b->data + i;
+		size_t n = strnlen(r, b->len - i);
+
+		fprintf(out, "%s: ", kind);
+		put_escaped(out, r, n);
+		putc('\n', out);
+		i += n + 1;
+	}
+}
+
+/* The envelope files, one record (or bounce line) per line, prefixed by the file's kind:
+ * todo: for a message not preprocessed, else info:, local:, remote:, bounce:. */
+static int
+qmail_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	static const enum kind order[] = { K_INFO, K_LOCAL, K_REMOTE, K_BOUNCE };
+	struct qmail *q = sp->priv;
+	struct qmail_msg *qm = m->priv;
+
+	if (qm->todo) {
+		if (read_env(q, K_TODO, qm->id, ENV_MAX, NULL, err) < 0)
+			return -1;
+		put_records(out, &q->buf, "todo");
+		return ferror(out) ? lq_err_sys(err, "stdout") : 0;
+	}
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		enum kind k = order[i];
+		struct lq_err e;
+
+		if (q->top[k] < 0)
+			continue;
+		if (read_env(q, k, qm->id, k == K_BOUNCE ? BOUNCE_MAX : ENV_MAX, NULL, &e) < 0) {
+			if (e.code == LQ_ENOENT && k != K_INFO)
+				continue;
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+		if (k != K_BOUNCE) {
+			put_records(out, &q->buf, kind_name[k]);
+			continue;
+		}
+		for (size_t j = 0; j < q->buf.len;) {
+			const char *l = q->buf.data + j, *nl = memchr(l, '\n', q->buf.len - j);
+			size_t n = nl ? (size_t)(nl - l) : q->buf.len - j;
+
+			fputs(n ? "bounce: " : "bounce:", out);
+			put_escaped(out, l, n);
+			putc('\n', out);
+			j += n + 1;
+		}
+	}
+	return ferror(out) ? lq_err_sys(err, "stdout") : 0;
+}
+
+/* ---------------------------------------------------------------- qmail-qread */
+
+/* qmail-qread prints every byte outside 32..126 as '_' */
+static void
+put_qread(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++)
+		putc(*s >= 32 && *s <= 126 ? *s : '_', out);
+}
+
+/* "22 Nov 2026 18:29:00 GMT  #ID  SIZE  <sender> [ bouncing]", then "\tlocal\taddr" or
+ * "  done\tremote\taddr" per recipient. A message still in todo/ (qmail-qread does not
+ * show those) is marked " todo", its recipients "\ttodo\taddr", its date the todo file's. */
+static int
+qmail_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
+{
+	static const char mon[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	int todo = (m->flags & LQ_MSG_UNPROCESSED) != 0;
+	struct tm tm;
+
+	(void)now;
+	if (gmtime_r(&m->arrival, &tm) == NULL)
+		memset(&tm, 0, sizeof tm);
+	fprintf(out, "%d %s %d %02d:%02d:%02d GMT  #%s  %lld  <", tm.tm_mday, mon[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, m->id, (long long)m->size);
+	put_qread(out, m->sender);
+	fputs("> ", out);
+	if (m->flags & LQ_MSG_BOUNCING)
+		fputs(" bouncing", out);
+	if (todo)
+		fputs(" todo", out);
+	putc('\n', out);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const struct lq_rcpt *r = &m->rcpt[i];
+
+		if ((r->flags & LQ_RCPT_DONE) && (flags & LQ_LIST_UNDELIVERED))
+			continue;
+		if (r->flags & LQ_RCPT_DONE)
+			fputs("  done", out);
+		fputs(todo ? "\ttodo\t" : (r->flags & LQ_RCPT_LOCAL) ? "\tlocal\t" : "\tremote\t",
+		    out);
+		put_qread(out, r->address);
+		putc('\n', out);
+	}
+	return ferror(out) ? -1 : 0;
+}
+
+static int
+qmail_write_listing_head(FILE *out, const struct lq_spool *sp)
+{
+	(void)out, (void)sp;
+	return 0;
+}
+
+static int
+qmail_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n, int64_t b)
+{
+	(void)out, (void)sp, (void)n, (void)b;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- qmail-qstat */
+
+/* find DIR -type f | wc -l: regular files below dirfd, symlinks not followed. */
+static int
+count_files(int dirfd, const char *what, int top, int depth, unsigned long *count,
+    struct lq_err *err)
+{
+	struct dirent *de;
+	int fd, rc = 0;
+	DIR *d;
+
+	if (depth > STAT_DEPTH)
+		return lq_err_set(err, LQ_ELIMIT, "%s: more than %d directories deep", what,
+		    STAT_DEPTH);
+	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return lq_err_sys(err, "%s", what);
+	}
+	rewinddir(d);
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		unsigned char type = de->d_type;
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (top && de->d_name[0] == '.')
+			continue;	/* the shell's mess/ glob skips dot files */
+		if (type == DT_UNKNOWN) {
+			if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			type = S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : DT_LNK;
+		}
+		if (type == DT_REG)
+			(*count)++;
+		else if (type == DT_DIR) {
+			int sub = lq_open_dir(dirfd, de->d_name, NULL);
+
+			if (sub >= 0) {
+				rc = count_files(sub, what, 0, depth + 1, count, err);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* notqmail's qmail-qstat: every file under mess/ (crash leftovers too), every file under
+ * todo/. It reads no envelope, so it works whatever the split. */
+static int
+qmail_write_stat(FILE *out, struct lq_spool *sp, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	unsigned long mess = 0, todo = 0;
+
+	if (count_files(q->top[K_MESS], "mess/", 1, 0, &mess, err) < 0 ||
+	    count_files(q->top[K_TODO], "todo/", 0, 0, &todo, err) < 0)
+		return -1;
+	fprintf(out, "messages in queue: %lu\nmessages in queue but not yet preprocessed: %lu\n",
+	    mess, todo);
+	return ferror(out) ? lq_err_sys(err, "stdout") : 0;
 }
 
 const struct lq_backend lq_qmail_backend = {
@@ -26,4 +1328,14 @@ const struct lq_backend lq_qmail_backend = {
 	.detect = qmail_detect,
 	.default_dir = qmail_default_dir,
 	.open = qmail_open,
+	.close = qmail_close,
+	.valid_id = qmail_valid_id,
+	.scan = qmail_scan,
+	.load = qmail_load,
+	.read = qmail_read,
+	.write_envelope = qmail_write_envelope,
+	.write_listing = qmail_write_listing,
+	.write_listing_head = qmail_write_listing_head,
+	.write_listing_tail = qmail_write_listing_tail,
+	.write_stat = qmail_write_stat,
 };

@@ -181,6 +181,9 @@ int lq_write_listing(FILE *out, const struct lq_msg *, unsigned listflags, time_
 int lq_write_listing_head(FILE *out, const struct lq_spool *);
 int lq_write_listing_tail(FILE *out, const struct lq_spool *, unsigned long nmsg,
     int64_t bytes);
+/* The MTA's queue statistics, as its own tool prints them (qmail-qstat). MTAs without one
+ * get the same two lines: messages in the queue, and how many are frozen or on hold. */
+int lq_write_stat(FILE *out, struct lq_spool *, struct lq_err *);
 /* exiqgrep's output of one message, on any MTA: LQ_LIST_ALL shows delivered recipients
  * as "D addr" (exiqgrep -a); brief: exiqgrep -b's one line. */
 int lq_write_exiqgrep(FILE *out, const struct lq_msg *, unsigned listflags, int brief,

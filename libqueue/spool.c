@@ -224,6 +224,46 @@ lq_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n, int
 	return sp->be->write_listing_tail(out, sp, n, bytes);
 }
 
+struct stat_count {
+	unsigned long n, frozen;
+};
+
+static int
+stat_count_one(struct lq_msg *m, void *arg)
+{
+	struct stat_count *c = arg;
+
+	c->n++;
+	c->frozen += (m->flags & LQ_MSG_FROZEN) != 0;
+	return 0;
+}
+
+/* Without a native statistics tool: qmail-qstat's two lines, counted by a scan (a message
+ * that cannot be read is still in the queue). */
+static int
+stat_by_scan(FILE *out, struct lq_spool *sp, struct lq_err *err)
+{
+	struct stat_count c = { 0, 0 };
+	struct lq_scan sc = { .flags = LQ_SCAN_UNSORTED, .each = stat_count_one, .arg = &c };
+
+	if (lq_scan(sp, &sc, err) < 0)
+		return -1;
+	fprintf(out, "messages in queue: %lu\nmessages in queue but %s: %lu\n", c.n + sc.bad,
+	    sp->be->mta == LQ_MTA_EXIM ? "frozen" : "on hold", c.frozen);
+	return ferror(out) ? lq_err_sys(err, "writing the statistics") : 0;
+}
+
+int
+lq_write_stat(FILE *out, struct lq_spool *sp, struct lq_err *err)
+{
+	if (sp->be->write_stat != NULL)
+		return sp->be->write_stat(out, sp, err);
+	if (sp->be->scan != NULL)
+		return stat_by_scan(out, sp, err);
+	return lq_err_set(err, LQ_EUSAGE, "%s: queue statistics are not supported for %s",
+	    sp->dir, sp->be->name);
+}
+
 const char *
 lq_state_name(const struct lq_msg *m)
 {
