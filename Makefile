@@ -18,7 +18,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-par
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpopt -lpcre2-8 -lbsd)
 
-TOOLS    = qls qgrep qsumm qcat
+TOOLS    = $(filter-out cli,$(basename $(notdir $(wildcard cmd/*.c))))
 LIBSRC   = $(wildcard libqueue/*.c)
 LIBOBJ   = $(LIBSRC:.c=.o)
 CLIOBJ   = cmd/cli.o

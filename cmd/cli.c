@@ -2,7 +2,14 @@
  * cli.c -- the command-line side the tools share: option tables, ID input, the walk over
  * the selected messages, error reports and exit codes.
  */
+#include <sys/stat.h>
+
+#include <bsd/stdlib.h>
 #include <err.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <syslog.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,4 +293,211 @@ cli_exit_code(void)
 	if (cli.trouble)
 		return EXIT_TROUBLE;
 	return cli.matched > 0 ? EXIT_MATCH : EXIT_NONE;
+}
+
+/* ---------------------------------------------------------------- acting */
+
+struct cli_act cli_act;
+
+struct poptOption cli_act_table[] = {
+	{ "dry-run", 'n', POPT_ARG_NONE, &cli_act.dry_run, 0,
+	  "print what would be done, do nothing", NULL },
+	{ "max", '\0', POPT_ARG_STRING, &cli_act.max, 0,
+	  "refuse to act when more than N messages would be affected", "N" },
+	{ "mainlog", '\0', POPT_ARG_STRING, &cli_act.mainlog, 0,
+	  "Exim: the mainlog to append Exim's own log lines to", "FILE" },
+	POPT_TABLEEND
+};
+
+static void
+target_add(struct cli_targets *t, const char *id)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		char **ids = reallocarray(t->ids, cap, sizeof *ids);
+
+		if (ids == NULL)
+			err(EXIT_TROUBLE, NULL);
+		t->ids = ids;
+		t->cap = cap;
+	}
+	if ((t->ids[t->n++] = strdup(id)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+}
+
+static int
+collect_one(struct lq_msg *m, void *t)
+{
+	target_add(t, m->id);
+	return 0;
+}
+
+void
+cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct cli_targets *t)
+{
+	const char **args = poptGetArgs(pc);
+	struct lq_scan sc = { 0 };
+	struct lq_err e;
+	int bad = 0;
+
+	memset(t, 0, sizeof *t);
+	if (args != NULL && strcmp(args[0], "ALL") == 0 && args[1] == NULL) {
+		args = NULL;
+		t->all = lq_select_is_empty(sel);
+	} else if (args == NULL && lq_select_is_empty(sel))
+		errx(EXIT_TROUBLE, "which messages? give IDs, - to read them from stdin, "
+		    "selection options, or ALL (in capitals) for the whole queue");
+	if (args != NULL) {
+		for (const char **a = args; *a; a++) {
+			if (strcmp(*a, "ALL") == 0)
+				errx(EXIT_TROUBLE, "ALL goes alone: not with IDs");
+			if (strcmp(*a, "-") != 0 && !lq_valid_id(sp, *a)) {
+				warnx("%s: not a valid %s queue ID", *a, lq_mta_name(lq_spool_mta(sp)));
+				bad = 1;
+			} else if (strcmp(*a, "-") != 0)
+				target_add(t, *a);
+		}
+		for (const char **a = args; *a; a++) {
+			char *line = NULL;
+			size_t cap = 0;
+			ssize_t n;
+
+			if (strcmp(*a, "-") != 0)
+				continue;
+			while ((n = getdelim(&line, &cap, cli.nul ? '\0' : '\n', stdin)) > 0) {
+				if (line[n - 1] == (cli.nul ? '\0' : '\n'))
+					line[--n] = '\0';
+				if (n == 0)
+					continue;
+				if (strlen(line) != (size_t)n || !lq_valid_id(sp, line)) {
+					warnx("%s: not a valid %s queue ID", line,
+					    lq_mta_name(lq_spool_mta(sp)));
+					bad = 1;
+				} else
+					target_add(t, line);
+			}
+			free(line);
+		}
+		/* nothing is touched when any ID was malformed */
+		if (bad)
+			errx(EXIT_TROUBLE, "nothing done: fix the IDs above");
+		return;
+	}
+	sc.flags = LQ_SCAN_UNSORTED;
+	sc.each = consider;
+	sc.problem = problem;
+	{
+		struct walk w = { sp, sel, collect_one, t };
+
+		sc.arg = &w;
+		if (lq_scan(sp, &sc, &e) < 0)
+			errx(EXIT_TROUBLE, "%s", e.msg);
+	}
+}
+
+void
+cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
+{
+	const char *errstr;
+	long long max;
+
+	if (cli_act.max != NULL) {
+		max = strtonum(cli_act.max, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL)
+			errx(EXIT_TROUBLE, "--max %s: %s", cli_act.max, errstr);
+		if (t->n > (unsigned long long)max)
+			errx(EXIT_TROUBLE, "%zu messages selected, more than --max %lld: nothing done",
+			    t->n, max);
+	}
+	if (!cli_act.dry_run && faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
+		errx(EXIT_TROUBLE, "%s: no permission to change the spool (run as root or the "
+		    "MTA's user): nothing done", lq_spool_dir(sp));
+}
+
+static const char *
+user_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	static char uid[32];
+
+	if (pw != NULL)
+		return pw->pw_name;
+	snprintf(uid, sizeof uid, "uid %ld", (long)getuid());
+	return uid;
+}
+
+static int
+open_mainlog(struct lq_spool *sp)
+{
+	struct lq_err e;
+	int fd = lq_open_mta_log(sp, cli_act.mainlog, &e);
+
+	if (fd < 0 && e.code != LQ_ENOENT)
+		errx(EXIT_TROUBLE, "%s", e.msg);
+	return fd;
+}
+
+void
+cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *sel,
+    enum lq_action act, const char *verb)
+{
+	struct lq_act_opts o = { .user = user_name(), .mainlog_fd = -1, .save_dirfd = -1 };
+	unsigned long done = 0, locked = 0, gone = 0, changed = 0, failed = 0, already = 0;
+	struct lq_msg *m;
+	struct lq_err e;
+
+	if (cli_act.save != NULL) {
+		if (mkdir(cli_act.save, 0750) < 0 && errno != EEXIST)
+			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+		if ((o.save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+	}
+	o.mainlog_fd = open_mainlog(sp);
+	openlog(program_invocation_short_name, LOG_PID, LOG_MAIL);
+	for (size_t i = 0; i < t->n; i++) {
+		const char *id = t->ids[i];
+
+		if (cli_act.dry_run) {
+			printf("would have %s %s\n", verb, id);
+			done++;
+			continue;
+		}
+		if (lq_act(sp, id, act, sel, &o, &m, &e) == 0) {
+			syslog(LOG_NOTICE, "user=%s action=%s id=%s from=<%s> nrcpt=%zu", o.user,
+			    verb, id, m->sender ? m->sender : "", m->nrcpt);
+			if (cli.ids || cli.nul)
+				printf("%s%c", id, cli.nul ? '\0' : '\n');
+			done++;
+			continue;
+		}
+		switch (e.code) {
+		case LQ_ELOCKED: locked++; break;
+		case LQ_ENOENT: gone++; break;
+		case LQ_ENOMATCH: changed++; break;
+		case LQ_EALREADY: already++; continue;
+		default: failed++; break;
+		}
+		warnx("%s", e.msg);
+		if (e.code != LQ_ENOMATCH)
+			cli.trouble = 1;
+	}
+	closelog();
+	cli.matched = done;
+	fprintf(stderr, "%s: %lu %s", program_invocation_short_name, done,
+	    cli_act.dry_run ? "would be acted on" : verb);
+	if (already)
+		fprintf(stderr, ", %lu already so", already);
+	if (locked)
+		fprintf(stderr, ", %lu locked (being delivered) and skipped", locked);
+	if (gone)
+		fprintf(stderr, ", %lu gone", gone);
+	if (changed)
+		fprintf(stderr, ", %lu no longer matching", changed);
+	if (failed)
+		fprintf(stderr, ", %lu failed", failed);
+	fputc('\n', stderr);
+	if (o.mainlog_fd >= 0)
+		close(o.mainlog_fd);
+	if (o.save_dirfd >= 0)
+		close(o.save_dirfd);
 }

@@ -61,4 +61,33 @@ int cli_flush_stdout(void);
 /* The exit code: 2 on trouble, else 0 when something matched, else 1. */
 int cli_exit_code(void);
 
+/* ---------------------------------------------------------------- acting */
+
+struct cli_act {
+	int dry_run;
+	const char *max;	/* --max N: refuse when more would be affected */
+	const char *save;	/* qrm --save DIR */
+	const char *mainlog;	/* Exim's mainlog (default: asked of exim) */
+};
+extern struct cli_act cli_act;
+extern struct poptOption cli_act_table[];
+
+/* The messages to act on: the IDs given ('-' reads stdin), or what the selection matches,
+ * or everything when the only argument is ALL. No selection and no ALL is an error, never
+ * "everything". Exits 2 on a usage error, before anything is touched. */
+struct cli_targets {
+	char **ids;
+	size_t n, cap;
+	int all;		/* ALL with no selection */
+};
+void cli_collect(struct lq_spool *, poptContext, struct lq_select *, struct cli_targets *);
+
+/* Check --max and the permission to write the spool; exits 2 before anything is touched. */
+void cli_act_validate(struct lq_spool *, const struct cli_targets *);
+
+/* Act on every target under the MTA's lock (re-checking sel), log to syslog (LOG_MAIL),
+ * report what was skipped, and print the counts on stderr. verb: "removed", "frozen"... */
+void cli_act_all(struct lq_spool *, const struct cli_targets *, struct lq_select *,
+    enum lq_action, const char *verb);
+
 #endif

@@ -33,6 +33,13 @@ struct lq_backend {
 	int (*write_listing_tail)(FILE *, const struct lq_spool *, unsigned long, int64_t);
 	/* the MTA's queue statistics (qmail-qstat); NULL: lq_write_stat counts with lq_scan */
 	int (*write_stat)(FILE *, struct lq_spool *, struct lq_err *);
+	/* acting (NULL: not supported on this MTA yet) */
+	int (*act)(struct lq_spool *, const char *, enum lq_action, struct lq_select *,
+	    const struct lq_act_opts *, struct lq_msg **, struct lq_err *);
+	int (*run_argv)(struct lq_spool *, const char *, const char *const *, size_t,
+	    const char **, size_t, struct lq_err *);
+	/* the MTA's log path when none is given; NULL: none */
+	char *(*log_path)(struct lq_spool *);
 };
 
 extern const struct lq_backend lq_exim_backend;

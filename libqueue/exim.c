@@ -25,7 +25,10 @@
 #define MAX_TREE 1000000
 
 struct exim {
-	int inputfd;		/* <spool>/[queue/]input */
+	char *qflag;		/* "-qGNAME" for exim's command line, or NULL */
+	char *qrunflag;		/* "-qffGNAME": a forced run of that queue */
+	int queuefd;		/* <spool> or <spool>/<named queue> */
+	int inputfd;		/* its input/ */
 	int subfd[62];		/* input/X, opened on first use; -1 unknown, -2 absent */
 	struct lq_buf hbuf;	/* the current -H */
 	struct lq_buf jbuf;
@@ -34,6 +37,7 @@ struct exim {
 /* What a loaded message remembers for lq_read. */
 struct exim_msg {
 	int dirfd;		/* directory holding its files (input or input/X) */
+	int lockfd;		/* the -D we hold Exim's lock on, or -1: never close it early */
 	size_t hdr_off;		/* where the header section starts in hbuf */
 	int wireformat;		/* -D holds CRLF as received over BDAT */
 };
@@ -142,7 +146,7 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 
 	if ((ex = calloc(1, sizeof *ex)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
-	ex->inputfd = -1;
+	ex->inputfd = ex->queuefd = -1;
 	for (int i = 0; i < 62; i++)
 		ex->subfd[i] = -1;
 	sp->priv = ex;
@@ -156,10 +160,15 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 			return -1;
 		}
 	}
-	fd = lq_open_dir(qfd, "input", err);
-	if (qfd != sp->dirfd)
-		close(qfd);
-	if (fd < 0)
+	if (sp->queue != NULL && (asprintf(&ex->qflag, "-qG%s", sp->queue) < 0 ||
+	    asprintf(&ex->qrunflag, "-qffG%s", sp->queue) < 0)) {
+		ex->qflag = ex->qrunflag = NULL;
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	}
+	if (qfd == sp->dirfd && (qfd = dup(sp->dirfd)) < 0)
+		return lq_err_sys(err, "%s", sp->dir);
+	ex->queuefd = qfd;
+	if ((fd = lq_open_dir(qfd, "input", err)) < 0)
 		return -1;
 	ex->inputfd = fd;
 	return 0;
@@ -172,11 +181,15 @@ exim_close(struct lq_spool *sp)
 
 	if (ex->inputfd >= 0)
 		close(ex->inputfd);
+	if (ex->queuefd >= 0)
+		close(ex->queuefd);
 	for (int i = 0; i < 62; i++)
 		if (ex->subfd[i] >= 0)
 			close(ex->subfd[i]);
 	lq_buf_free(&ex->hbuf);
 	lq_buf_free(&ex->jbuf);
+	free(ex->qflag);
+	free(ex->qrunflag);
 	free(ex);
 	sp->priv = NULL;
 }
@@ -528,6 +541,7 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	memset(xm, 0, sizeof *xm);
 	xm->dirfd = dirfd;
+	xm->lockfd = -1;
 	m->priv = xm;
 	snprintf(name, sizeof name, "%s-H", id);
 	if (lq_read_file(dirfd, name, HFILE_MAX, &ex->hbuf, NULL, err) < 0) {
@@ -755,10 +769,14 @@ read_body(struct lq_msg *m, struct exim_msg *xm, lq_part_fn fn, void *arg,
 	int fd, rc = 0, held_cr = 0;
 	ssize_t n;
 
+	off_t at = 0;
+
 	snprintf(name, sizeof name, "%s-D", m->id);
-	if ((fd = lq_open_file(xm->dirfd, name, NULL, err)) < 0)
+	/* under Exim's lock, read through the locked descriptor: closing any descriptor of
+	 * the file would drop the lock */
+	if ((fd = xm->lockfd) < 0 && (fd = lq_open_file(xm->dirfd, name, NULL, err)) < 0)
 		return lq_err_set(err, err ? err->code : LQ_ENOENT, "%s: no data file", m->id);
-	while (rc == 0 && (n = read(fd, buf, sizeof buf)) != 0) {
+	while (rc == 0 && (n = pread(fd, buf, sizeof buf, at)) != 0) {
 		char *p = buf;
 
 		if (n < 0) {
@@ -767,6 +785,7 @@ read_body(struct lq_msg *m, struct exim_msg *xm, lq_part_fn fn, void *arg,
 			rc = lq_err_sys(err, "%s: data file", m->id);
 			break;
 		}
+		at += n;
 		if (skip > 0) {
 			size_t k = (size_t)n < skip ? (size_t)n : skip;
 
@@ -797,7 +816,8 @@ read_body(struct lq_msg *m, struct exim_msg *xm, lq_part_fn fn, void *arg,
 	}
 	if (rc == 0 && held_cr)
 		rc = fn(LQ_PART_BODY, "\r", 1, 0, arg);
-	close(fd);
+	if (fd != xm->lockfd)
+		close(fd);
 	return rc;
 }
 
@@ -886,6 +906,402 @@ exim_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n, i
 	return 0;
 }
 
+/* ---------------------------------------------------------------- acting (exim -M*) */
+
+#define SAVE_COPY_MAX (1u << 30)
+
+/* The directory holding a message's -H (or its -D alone): input/, then input/X/. */
+static int
+message_dir(struct exim *ex, const char *id)
+{
+	char h[LQ_ID_MAX + 3], d[LQ_ID_MAX + 3];
+	struct stat st;
+	int fd;
+
+	snprintf(h, sizeof h, "%s-H", id);
+	snprintf(d, sizeof d, "%s-D", id);
+	if (fstatat(ex->inputfd, h, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    fstatat(ex->inputfd, d, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return ex->inputfd;
+	if ((fd = subdir_fd(ex, id[5])) >= 0 && (fstatat(fd, h, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    fstatat(fd, d, &st, AT_SYMLINK_NOFOLLOW) == 0))
+		return fd;
+	return -1;
+}
+
+/* Exim's lock: a POSIX write lock on the first ID-length+3 bytes of -D, never waited for. */
+static int
+lock_data(int dirfd, const char *id, struct lq_err *err)
+{
+	char name[LQ_ID_MAX + 3];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0 };
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof name, "%s-D", id);
+	fl.l_len = strlen(id) + 3;
+	fd = openat(dirfd, name, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return lq_err_set(err, LQ_ECORRUPT, "%s: the -D file is a symbolic link", id);
+		return lq_err_sys(err, "%s: %s", id, name);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return lq_err_set(err, LQ_ECORRUPT, "%s: the -D file is not a regular file", id);
+	}
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EAGAIN || e == EACCES)
+			return lq_err_set(err, LQ_ELOCKED,
+			    "%s: locked (being delivered, or another tool acts on it): skipped", id);
+		errno = e;
+		return lq_err_sys(err, "%s: locking %s", id, name);
+	}
+	return fd;
+}
+
+/* One line of Exim's log: "YYYY-MM-DD HH:MM:SS ID text", in a single write. */
+static void
+log_line(int fd, const char *id, const char *fmt, const char *arg)
+{
+	char line[1024], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	if (fd < 0)
+		return;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+	n = snprintf(line, sizeof line, "%s %s ", stamp, id);
+	if (n > 0 && (size_t)n < sizeof line)
+		n += snprintf(line + n, sizeof line - n, fmt, arg);
+	if (n > 0 && (size_t)n < sizeof line - 1) {
+		line[n++] = '\n';
+		(void)!write(fd, line, n);
+	}
+}
+
+static int
+unlink_quiet(int dirfd, const char *name, const char *id, struct lq_err *err)
+{
+	if (dirfd >= 0 && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return lq_err_sys(err, "%s: removing %s", id, name);
+	return 0;
+}
+
+/* Copy one file into dirfd with the same name; never overwrites. */
+static int
+copy_file(int from_dir, int from_fd, const char *name, int to_dir, const char *id,
+    struct lq_err *err)
+{
+	char buf[65536];
+	int in = from_fd, out;
+	off_t at = 0, total = 0;
+	ssize_t n;
+
+	if (in < 0 && (in = lq_open_file(from_dir, name, NULL, err)) < 0)
+		return err != NULL && err->code == LQ_ENOENT ? 0 : -1;
+	out = openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (out < 0) {
+		lq_err_sys(err, "%s: saving %s", id, name);
+		goto fail;
+	}
+	while ((n = pread(in, buf, sizeof buf, at)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, n) != n || (total += n) > SAVE_COPY_MAX) {
+			lq_err_sys(err, "%s: saving %s", id, name);
+			goto fail;
+		}
+		at += n;
+	}
+	if (fsync(out) < 0 || close(out) < 0) {
+		out = -1;
+		lq_err_sys(err, "%s: saving %s", id, name);
+		goto fail;
+	}
+	if (in != from_fd)
+		close(in);
+	return 0;
+fail:
+	if (out >= 0) {
+		close(out);
+		unlinkat(to_dir, name, 0);
+	}
+	if (in != from_fd)
+		close(in);
+	return -1;
+}
+
+/* Keep the message as a one-message Exim spool in the save directory: DIR/input/ID-*. */
+static int
+save_message(int save_dirfd, int dirfd, int lockfd, const char *id, struct lq_err *err)
+{
+	static const char *const suffix[] = { "-H", "-J" };
+	char name[LQ_ID_MAX + 3];
+	int in;
+
+	if (mkdirat(save_dirfd, "input", 0750) < 0 && errno != EEXIST)
+		return lq_err_sys(err, "%s: saving into input/", id);
+	if ((in = lq_open_dir(save_dirfd, "input", err)) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%s-D", id);
+	if (copy_file(dirfd, lockfd, name, in, id, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(name, sizeof name, "%s%s", id, suffix[i]);
+		if (copy_file(dirfd, -1, name, in, id, err) < 0)
+			goto fail;
+	}
+	fsync(in);
+	close(in);
+	return 0;
+fail:
+	close(in);
+	return -1;
+}
+
+/* exim -Mrm: with the lock held, msglog, -D, -H, -J, in the split directory and at the top. */
+static int
+remove_files(struct exim *ex, const char *id, struct lq_err *err)
+{
+	static const char *const suffix[] = { "-D", "-H", "-J" };
+	char name[LQ_ID_MAX + 3], sub[2] = { id[5], '\0' };
+	int logdir = lq_open_dir(ex->queuefd, "msglog", NULL), logsub = -1, rc = 0;
+	int dirs[2] = { subdir_fd(ex, id[5]), ex->inputfd };
+
+	if (logdir >= 0)
+		logsub = lq_open_dir(logdir, sub, NULL);
+	if (unlink_quiet(logsub, id, id, err) < 0 || unlink_quiet(logdir, id, id, err) < 0)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < 3; i++) {
+		snprintf(name, sizeof name, "%s%s", id, suffix[i]);
+		for (size_t d = 0; rc == 0 && d < 2; d++)
+			rc = unlink_quiet(dirs[d], name, id, err);
+	}
+	if (logsub >= 0)
+		close(logsub);
+	if (logdir >= 0)
+		close(logdir);
+	return rc;
+}
+
+/*
+ * exim -Mf / -Mt: a new -H with "-frozen TIME" added (freeze) or dropped and "-manual_thaw"
+ * added (thaw), every other byte kept; written to hdr.ID, synced, renamed over ID-H. Exim's
+ * reader ignores the order of the option lines, so the new one goes at their end.
+ */
+static int
+rewrite_frozen(int dirfd, const char *id, int freeze, struct lq_err *err)
+{
+	char hname[LQ_ID_MAX + 3], tname[LQ_ID_MAX + 5], add[64];
+	struct lq_buf old = { 0 }, out = { 0 };
+	struct cursor c;
+	struct stat st;
+	size_t n, end = 0;
+	char *line, *p;
+	int fd = -1, was_frozen = 0, tries = 0;
+
+	snprintf(hname, sizeof hname, "%s-H", id);
+	snprintf(tname, sizeof tname, "hdr.%s", id);
+	if (lq_read_file(dirfd, hname, HFILE_MAX, &old, &st, err) < 0)
+		goto fail;
+	if (lq_buf_reserve(&out, old.len + sizeof add) < 0) {
+		lq_err_set(err, LQ_ENOMEM, "out of memory");
+		goto fail;
+	}
+	/* copy lines 1-4 and the option lines, leaving out the frozen state ones */
+	c = (struct cursor){ old.data, old.data + old.len };
+	for (int i = 0; i < 4; i++) {
+		if ((line = next_line(&c, &n)) == NULL) {
+			corrupt(err, id, "truncated before the option lines");
+			goto fail;
+		}
+		line[n] = '\n';	/* next_line cut it: this is a copy, not a parse */
+	}
+	out.len = 0;
+	lq_buf_append(&out, old.data, c.p - old.data);
+	for (;;) {
+		char *start = c.p;
+		int drop = 0;
+
+		if ((line = next_line(&c, &n)) == NULL) {
+			corrupt(err, id, "truncated in the option lines");
+			goto fail;
+		}
+		line[n] = '\n';		/* next_line cut it: this is a copy, not a parse */
+		if (line[0] != '-') {
+			end = start - old.data;
+			break;
+		}
+		p = line + 1 + (line[1] == '-');
+		line[n] = '\0';
+		if (strncmp(p, "aclc ", 5) == 0 || strncmp(p, "aclm ", 5) == 0 ||
+		    strncmp(p, "acl ", 4) == 0) {
+			if (skip_acl_value(&c, p) < 0) {
+				corrupt(err, id, "bad ACL variable length");
+				goto fail;
+			}
+		} else if (strncmp(p, "frozen", 6) == 0)
+			drop = was_frozen = 1;
+		else if (strcmp(p, "manual_thaw") == 0)
+			drop = 1;
+		line[n] = '\n';		/* next_line cut it */
+		if (!drop)
+			lq_buf_append(&out, start, c.p - start);
+	}
+	if (freeze == was_frozen) {
+		lq_err_set(err, LQ_EALREADY, "%s: %s", id, freeze ? "already frozen" : "not frozen");
+		goto fail;
+	}
+	if (freeze)
+		snprintf(add, sizeof add, "-frozen %lld\n", (long long)time(NULL));
+	else
+		snprintf(add, sizeof add, "-manual_thaw\n");
+	lq_buf_append(&out, add, strlen(add));
+	if (lq_buf_append(&out, old.data + end, old.len - end) < 0) {
+		lq_err_set(err, LQ_ENOMEM, "out of memory");
+		goto fail;
+	}
+	/* hdr.ID: a leftover from a crash is removed once, as Exim does */
+	while ((fd = openat(dirfd, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0640)) < 0) {
+		if (errno != EEXIST || tries++ > 0 || unlinkat(dirfd, tname, 0) < 0) {
+			lq_err_sys(err, "%s: creating %s", id, tname);
+			goto fail;
+		}
+	}
+	if ((fchown(fd, st.st_uid, st.st_gid) < 0 && (st.st_uid != geteuid())) ||
+	    fchmod(fd, 0640) < 0 || write(fd, out.data, out.len) != (ssize_t)out.len ||
+	    fsync(fd) < 0) {
+		lq_err_sys(err, "%s: writing %s", id, tname);
+		close(fd);
+		unlinkat(dirfd, tname, 0);
+		goto fail;
+	}
+	close(fd);
+	if (renameat(dirfd, tname, dirfd, hname) < 0) {
+		lq_err_sys(err, "%s: renaming %s", id, tname);
+		unlinkat(dirfd, tname, 0);
+		goto fail;
+	}
+	fsync(dirfd);
+	lq_buf_free(&old);
+	lq_buf_free(&out);
+	return 0;
+fail:
+	lq_buf_free(&old);
+	lq_buf_free(&out);
+	return -1;
+}
+
+static int
+exim_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
+    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	struct lq_msg *m = lq_msg_begin(sp);
+	int dirfd, lockfd, rc = -1, match;
+
+	if ((dirfd = message_dir(ex, id)) < 0)
+		return lq_err_set(err, LQ_ENOENT, "%s: no such message", id);
+	lockfd = lock_data(dirfd, id, err);
+	/* a -H without its -D: nothing to lock; Exim still removes what is left */
+	if (lockfd < 0 && !(act == LQ_ACT_REMOVE && err != NULL && err->code == LQ_ENOENT))
+		return -1;
+	/* read it again, under the lock: it may have changed since it was selected */
+	if (load_in(sp, dirfd, queue_name(sp), id, 0, m, err) < 0) {
+		if (err != NULL && err->code == LQ_ENOENT)
+			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered meanwhile)", id);
+		if (!(act == LQ_ACT_REMOVE && err != NULL && err->code == LQ_ECORRUPT))
+			goto out;
+		/* a damaged -H can still be removed by ID, as exim -Mrm does; never by
+		 * a selection, which cannot be checked */
+		if (sel != NULL && !lq_select_is_empty(sel))
+			goto out;
+	} else if (sel != NULL) {
+		((struct exim_msg *)m->priv)->lockfd = lockfd;
+		match = lq_select_match(sel, sp, m, err);
+		if (match <= 0) {
+			if (match == 0)
+				lq_err_set(err, LQ_ENOMATCH, "%s: no longer matches: left alone", id);
+			goto out;
+		}
+	}
+	switch (act) {
+	case LQ_ACT_REMOVE:
+		if (o->save_dirfd >= 0 && save_message(o->save_dirfd, dirfd, lockfd, id, err) < 0)
+			goto out;
+		if ((rc = remove_files(ex, id, err)) == 0) {
+			log_line(o->mainlog_fd, id, "removed by %s", o->user);
+			log_line(o->mainlog_fd, id, "Completed%s", "");
+		}
+		break;
+	case LQ_ACT_FREEZE:
+	case LQ_ACT_THAW:
+		if ((rc = rewrite_frozen(dirfd, id, act == LQ_ACT_FREEZE, err)) == 0)
+			log_line(o->mainlog_fd, id, act == LQ_ACT_FREEZE ? "frozen by %s" :
+			    "unfrozen by %s", o->user);
+		break;
+	}
+out:
+	if (m->priv != NULL)
+		((struct exim_msg *)m->priv)->lockfd = -1;
+	if (lockfd >= 0)
+		close(lockfd);		/* releases Exim's lock */
+	if (mp != NULL)
+		*mp = m;
+	return rc;
+}
+
+/* Exim's log_file_path, for the default spool: "/var/log/exim4/%slog" means mainlog there;
+ * syslog only (no path) means none. */
+static char *
+exim_log_path(struct lq_spool *sp)
+{
+	static const char *const ask[] = { "exim4", "-bP", "-n", "log_file_path", NULL };
+	char *def = exim_default_dir(), *path = NULL, *pct, *p = NULL;
+
+	if (def != NULL && strcmp(def, sp->dir) == 0)
+		path = lq_ask_program(ask);
+	free(def);
+	if (path == NULL)
+		return NULL;
+	if ((pct = strstr(path, "%s")) != NULL && strchr(path, ':') == NULL &&
+	    asprintf(&p, "%.*smain%s", (int)(pct - path), path, pct + 2) < 0)
+		p = NULL;
+	free(path);
+	return p;
+}
+
+/* exim -M ID... delivers those (forced, thawing frozen ones); exim -qff the whole queue. */
+static int
+exim_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, size_t n,
+    const char **argv, size_t max, struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	size_t k = 0, took = 0;
+
+	if (max < 8)
+		return lq_err_set(err, LQ_EUSAGE, "argument vector too small");
+	argv[k++] = path != NULL ? path : "exim4";
+	if (n == 0)
+		argv[k++] = ex->qrunflag ? ex->qrunflag : "-qff";
+	else {
+		if (ex->qflag != NULL)
+			argv[k++] = ex->qflag;
+		argv[k++] = "-M";
+		while (took < n && k < max - 1)
+			argv[k++] = ids[took++];
+	}
+	argv[k] = NULL;
+	return (int)took;
+}
+
 const struct lq_backend lq_exim_backend = {
 	.mta = LQ_MTA_EXIM,
 	.name = "exim",
@@ -901,4 +1317,7 @@ const struct lq_backend lq_exim_backend = {
 	.write_listing = exim_write_listing,
 	.write_listing_head = exim_write_listing_head,
 	.write_listing_tail = exim_write_listing_tail,
+	.act = exim_act,
+	.run_argv = exim_run_argv,
+	.log_path = exim_log_path,
 };

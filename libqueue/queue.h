@@ -28,6 +28,8 @@ enum lq_errcode {
 	LQ_ESYS,	/* a system call failed (errno kept in sys_errno) */
 	LQ_ENOMEM,
 	LQ_ELIMIT,	/* a bound was hit (line too long, too many recipients...) */
+	LQ_ENOMATCH,	/* acting: the message no longer matches the selection */
+	LQ_EALREADY,	/* acting: already frozen, or not frozen to thaw */
 };
 
 struct lq_err {
@@ -260,5 +262,48 @@ int lq_summary_add(struct lq_summary *, const struct lq_msg *);
 /* exiqsumm's table. */
 int lq_summary_write(FILE *out, struct lq_summary *);
 int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host);
+
+/* ---------------------------------------------------------------- acting */
+
+enum lq_action {
+	LQ_ACT_REMOVE,		/* delete the message and every file of it */
+	LQ_ACT_FREEZE,		/* Exim: freeze; Postfix, qmail: put on hold */
+	LQ_ACT_THAW,		/* undo LQ_ACT_FREEZE */
+};
+
+struct lq_act_opts {
+	const char *user;	/* who acts, for the MTA's own log ("removed by USER") */
+	int mainlog_fd;		/* Exim: its mainlog, open for appending; -1: none */
+	int save_dirfd;		/* >= 0: keep a copy of the message there before removing it,
+				 * as a spool of the same MTA (qcat --spool DIR ID reads it) */
+};
+
+/*
+ * Act on one message under the MTA's own locking protocol: take the lock (never wait for
+ * it), read the message again under the lock, check that it still matches sel (NULL: no
+ * check; the queue moves and IDs are reused), then act. m (may be NULL) is set to the
+ * message as it was acted on, valid until the next call. Returns 0 when done, or -1 with
+ * err: LQ_ELOCKED being delivered (skipped), LQ_ENOENT gone, LQ_ENOMATCH no longer
+ * selected, LQ_EALREADY nothing to do, others failures (nothing half done).
+ */
+int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *sel,
+    const struct lq_act_opts *, struct lq_msg **m, struct lq_err *);
+
+/*
+ * The MTA's own log, opened for appending (never created) so that actions leave the lines
+ * the MTA itself would write (Exim: "removed by USER"). path NULL: the MTA's setting, for
+ * the MTA's default spool only. Returns the fd, or -1 with err (LQ_ENOENT: no such log,
+ * which is not an error; anything else is, for a path given).
+ */
+int lq_open_mta_log(struct lq_spool *, const char *path, struct lq_err *);
+
+/*
+ * The MTA command that delivers now: the IDs given (n > 0), or the whole queue (n == 0).
+ * mta_path: the MTA's binary (NULL: its usual name). Fills argv (at most max entries,
+ * NULL-terminated) with pointers into ids and static strings; returns how many IDs it
+ * took (the caller runs it again for the rest), or -1 with err.
+ */
+int lq_run_argv(struct lq_spool *, const char *mta_path, const char *const *ids, size_t n,
+    const char **argv, size_t max, struct lq_err *);
 
 #endif

@@ -279,3 +279,49 @@ lq_state_name(const struct lq_msg *m)
 		return m->queue;
 	return "queued";
 }
+
+int
+lq_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
+    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+{
+	if (!lq_valid_id(sp, id))
+		return lq_err_set(err, LQ_EBADID, "%s: not a valid %s queue ID", id,
+		    sp->be->name);
+	if (sp->be->act == NULL)
+		return lq_err_set(err, LQ_EUSAGE, "%s: changing the queue is not supported yet",
+		    sp->be->name);
+	return sp->be->act(sp, id, act, sel, o, mp, err);
+}
+
+int
+lq_run_argv(struct lq_spool *sp, const char *mta_path, const char *const *ids, size_t n,
+    const char **argv, size_t max, struct lq_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!lq_valid_id(sp, ids[i]))
+			return lq_err_set(err, LQ_EBADID, "%s: not a valid %s queue ID", ids[i],
+			    sp->be->name);
+	if (sp->be->run_argv == NULL)
+		return lq_err_set(err, LQ_EUSAGE, "%s: delivering now is not supported yet",
+		    sp->be->name);
+	return sp->be->run_argv(sp, mta_path, ids, n, argv, max, err);
+}
+
+int
+lq_open_mta_log(struct lq_spool *sp, const char *path, struct lq_err *err)
+{
+	char *def = NULL;
+	int fd;
+
+	if (path == NULL && (sp->be->log_path == NULL || (def = sp->be->log_path(sp)) == NULL))
+		return lq_err_set(err, LQ_ENOENT, "no log");
+	fd = open(path ? path : def, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (path != NULL)
+			lq_err_sys(err, "%s", path);
+		else
+			lq_err_set(err, LQ_ENOENT, "no log");
+	}
+	free(def);
+	return fd;
+}
