@@ -9,7 +9,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
-ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 
 CC      ?= cc
 PKGS     = popt libpcre2-8 libbsd
@@ -59,11 +59,11 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 0644 $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
 	for t in $(TOOLS); do \
-		[ ! -f man/$$t.1 ] || install -m 0644 man/$$t.1 $(DESTDIR)$(MANDIR)/man1; \
-		[ ! -f completions/qtools.bash ] || install -m 0644 completions/qtools.bash $(DESTDIR)$(BASHCOMPDIR)/$$t; \
+		install -m 0644 completions/qtools.bash $(DESTDIR)$(BASHCOMPDIR)/$$t || exit 1; \
 	done
-	[ ! -f completions/_qtools ] || install -m 0644 completions/_qtools $(DESTDIR)$(ZSHCOMPDIR)/_qtools
+	install -m 0644 completions/_qtools $(DESTDIR)$(ZSHCOMPDIR)/_qtools
 
 clean:
 	rm -rf bin libqueue/*.o libqueue/*.a cmd/*.o $(UNITBINS)
