@@ -80,21 +80,46 @@ struct poptOption cli_output_table[] = {
 	POPT_TABLEEND
 };
 
-/* A copy of a table without the given short letters. */
-static struct poptOption *
-without_letters(const struct poptOption *t, const char *drop)
+/* Does the tool's own table (with the tables it includes) use this letter or name? */
+static int
+own_uses(const struct poptOption *own, char letter, const char *name)
 {
-	size_t n = 0;
+	for (; own->longName || own->shortName || own->argInfo; own++) {
+		if ((own->argInfo & POPT_ARG_MASK) == POPT_ARG_INCLUDE_TABLE) {
+			if (own_uses(own->arg, letter, name))
+				return 1;
+		} else if ((letter && own->shortName == letter) ||
+		    (name && own->longName && strcmp(own->longName, name) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A copy of a shared table without what the tool's own options use: a shared option whose
+ * letter the tool uses keeps only its long name (qsumm -c is exiqsumm's, --sender stays);
+ * one whose long name the tool uses is left out (qcat --body shows the body). drop: more
+ * letters to leave out.
+ */
+static struct poptOption *
+without_own(const struct poptOption *t, const struct poptOption *own, const char *drop)
+{
+	size_t n = 0, k = 0;
 	struct poptOption *copy;
 
 	while (t[n].longName || t[n].shortName || t[n].argInfo)
 		n++;
 	if ((copy = calloc(n + 1, sizeof *copy)) == NULL)
 		err(EXIT_TROUBLE, NULL);
-	memcpy(copy, t, n * sizeof *copy);
-	for (size_t i = 0; i < n; i++)
-		if (copy[i].shortName && drop && strchr(drop, copy[i].shortName))
-			copy[i].shortName = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].longName && own_uses(own, 0, t[i].longName))
+			continue;
+		copy[k] = t[i];
+		if (copy[k].shortName && (own_uses(own, copy[k].shortName, NULL) ||
+		    (drop && strchr(drop, copy[k].shortName))))
+			copy[k].shortName = '\0';
+		k++;
+	}
 	return copy;
 }
 
@@ -104,7 +129,7 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *drop,
 {
 	struct poptOption table[] = {
 		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, own, 0, "Options:", NULL },
-		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, without_letters(cli_select_table, drop), 0,
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, without_own(cli_select_table, own, drop), 0,
 		  "Selection (all must match):", NULL },
 		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, cli_spool_table, 0, "Spool:", NULL },
 		POPT_AUTOHELP

@@ -26,7 +26,7 @@ done
 
 # Options that --help lists twice: popt reaches only the first, so only that one needs
 # documenting. Each is a known bug (TOOL:--name), reported as TODO until it is fixed.
-KNOWN_SHADOWED="qcat:--body"
+KNOWN_SHADOWED=""
 
 tools=$(for f in cmd/*.c; do t=${f##*/}; t=${t%.c}; [ "$t" = cli ] || echo "$t"; done)
 [ -n "$tools" ] || bail_out "no tools in cmd/"
