@@ -48,13 +48,19 @@ show(struct lq_msg *m, void *arg)
 	int rc = 0;
 
 	(void)arg;
-	if (opt.message) {
+	/* the MTA's own viewer where it has one (Postfix: postcat's sections and markers;
+	 * -m is postcat -h -b, the blank line being the body's first line there) */
+	rc = lq_write_view(opt.sp, m, opt.message ? LQ_PART_HEADER | LQ_PART_BODY :
+	    (opt.envelope ? LQ_VIEW_ENVELOPE : 0) | (opt.headers ? LQ_PART_HEADER : 0) |
+	    (opt.body ? LQ_PART_BODY : 0), stdout, &e);
+	if (rc == 1 && opt.message) {
 		rc = lq_read(opt.sp, m, LQ_PART_HEADER, write_part, NULL, &e);
 		if (rc == 0) {
 			putchar('\n');
 			rc = lq_read(opt.sp, m, LQ_PART_BODY, write_part, NULL, &e);
 		}
-	} else {
+	} else if (rc == 1) {
+		rc = 0;
 		if (rc == 0 && opt.envelope && section("ENVELOPE", m->id) >= 0)
 			rc = lq_write_envelope(opt.sp, m, stdout, &e);
 		if (rc == 0 && opt.headers && section("HEADERS", m->id) >= 0)

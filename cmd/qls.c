@@ -12,6 +12,8 @@ static struct {
 	int all, undelivered;
 	unsigned listflags;
 	struct lq_spool *sp;
+	int headed;		/* postqueue -p: the headings come with the first message */
+	int64_t bytes;		/* and the trailer counts the listed sizes */
 } opt;
 
 static struct poptOption options[] = {
@@ -33,8 +35,12 @@ list_one(struct lq_msg *m, void *arg)
 		printf("%s%c", m->id, cli.nul ? '\0' : '\n');
 	else if (cli.json)
 		lq_write_json(stdout, m, NULL);
-	else
+	else {
+		if (!opt.headed++)
+			lq_write_listing_head(stdout, opt.sp);
+		opt.bytes += m->size;
 		lq_write_listing(stdout, m, opt.listflags, cli.now);
+	}
 	return ferror(stdout) ? -1 : 0;
 }
 
@@ -55,13 +61,11 @@ main(int argc, const char **argv)
 	sel = cli_select();
 	opt.sp = cli_open_spool();
 
-	if (!cli.count && !cli.ids && !cli.nul && !cli.json)
-		lq_write_listing_head(stdout, opt.sp);
 	cli_each(opt.sp, pc, sel, cli.json ? LQ_SCAN_LOCKS : 0, list_one, NULL);
 	if (cli.count)
 		printf("%lu\n", cli.matched);
 	else if (!cli.ids && !cli.nul && !cli.json)
-		lq_write_listing_tail(stdout, opt.sp, cli.matched, 0);
+		lq_write_listing_tail(stdout, opt.sp, cli.matched, opt.bytes);
 
 	cli_flush_stdout();
 	lq_select_free(sel);

@@ -6,8 +6,37 @@
 #include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+
+/* --shape: Postfix's qshape, its options by their long names (and the letters qsumm does
+ * not use otherwise); the arguments are queue names, as qshape's */
+static struct {
+	int on, by_sender;
+	struct lq_shape_opts o;
+} shape;
+
+static struct poptOption shape_options[] = {
+	{ "shape", '\0', POPT_ARG_NONE, &shape.on, 0,
+	  "qshape's table: domains by message age; arguments are queue names "
+	  "(default: incoming active)", NULL },
+	{ "by-sender", '\0', POPT_ARG_NONE, &shape.by_sender, 0,
+	  "--shape: sender domains (qshape -s; -s works too)", NULL },
+	{ "parent-domains", 'p', POPT_ARG_NONE, &shape.o.parents, 0,
+	  "--shape: parent domains too (qshape -p)", NULL },
+	{ "min-subdomains", 'm', POPT_ARG_INT, &shape.o.min_subdomains, 0,
+	  "--shape: a parent domain needs N subdomains (qshape -m, default 5)", "N" },
+	{ "buckets", '\0', POPT_ARG_INT, &shape.o.buckets, 0,
+	  "--shape: N age buckets (qshape -b, default 10)", "N" },
+	{ "bucket-time", 't', POPT_ARG_DOUBLE, &shape.o.bucket_time, 0,
+	  "--shape: the first bucket is T minutes (qshape -t, default 5)", "T" },
+	{ "linear", 'l', POPT_ARG_NONE, &shape.o.linear, 0,
+	  "--shape: buckets are multiples of the first (qshape -l)", NULL },
+	{ "width", 'w', POPT_ARG_INT, &shape.o.width, 0,
+	  "--shape: terminal width (qshape -w, default 80)", "N" },
+	POPT_TABLEEND
+};
 
 static struct {
 	int by_age, bounces, by_count, frozen, source, json;
@@ -15,6 +44,7 @@ static struct {
 static int stat_only;
 
 static struct poptOption options[] = {
+	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, shape_options, 0, NULL, NULL },
 	{ "by-age", 'a', POPT_ARG_NONE, &opt.by_age, 0, "oldest domains first", NULL },
 	{ "mark-bounces", 'b', POPT_ARG_NONE, &opt.bounces, 0,
 	  "count bounces apart, marked (b)", NULL },
@@ -28,6 +58,65 @@ static struct poptOption options[] = {
 	  "only the totals, as qmail-qstat prints them", NULL },
 	POPT_TABLEEND
 };
+
+static int
+shape_add(struct lq_msg *m, void *sh)
+{
+	if (lq_shape_add(sh, m) < 0)
+		err(EXIT_TROUBLE, "shape");
+	return 0;
+}
+
+/* qshape [options] [queue...]: the queue names narrow the Postfix spool that is read */
+static int
+shape_main(poptContext pc)
+{
+	struct lq_shape *sh;
+	struct lq_select *sel;
+	struct lq_spool *sp;
+	const char *arg;
+	char *queues = NULL;
+	struct lq_err e;
+	size_t n = 0;
+
+	if (opt.by_age || opt.bounces || opt.by_count || opt.frozen || opt.json)
+		errx(EXIT_TROUBLE, "--shape goes with none of -a -b -c -f --json");
+	shape.o.by_sender = shape.by_sender || opt.source;
+	while ((arg = poptGetArg(pc)) != NULL) {
+		size_t k = strlen(arg);
+
+		if ((queues = realloc(queues, n + k + 2)) == NULL)
+			err(EXIT_TROUBLE, NULL);
+		if (n > 0)
+			queues[n++] = ',';
+		memcpy(queues + n, arg, k + 1);
+		n += k;
+	}
+	if (queues != NULL && cli.named_queue != NULL)
+		errx(EXIT_TROUBLE, "--shape: name the queues either with -G or as arguments");
+	if ((sh = lq_shape_new(&shape.o, cli.now, &e)) == NULL)
+		errx(EXIT_TROUBLE, "%s", e.msg);
+	sel = cli_select();
+	sp = cli_open_spool();
+	if (lq_spool_mta(sp) == LQ_MTA_POSTFIX && cli.named_queue == NULL) {
+		lq_spool_close(sp);
+		cli.named_queue = queues != NULL ? queues : "incoming,active";
+		sp = cli_open_spool();
+	} else if (queues != NULL)
+		errx(EXIT_TROUBLE, "--shape: queue names are Postfix's (%s)", queues);
+
+	cli.unsorted = 1;
+	cli_each(sp, pc, sel, 0, shape_add, sh);
+	lq_shape_write(stdout, sh);
+
+	cli_flush_stdout();
+	lq_shape_free(sh);
+	lq_select_free(sel);
+	lq_spool_close(sp);
+	poptFreeContext(pc);
+	free(queues);
+	return cli.trouble ? EXIT_TROUBLE : EXIT_MATCH;
+}
 
 static int
 add(struct lq_msg *m, void *summary)
@@ -46,6 +135,8 @@ main(int argc, const char **argv)
 	struct lq_select *sel;
 	struct lq_spool *sp;
 
+	if (shape.on)
+		return shape_main(pc);
 	flags |= opt.by_age ? LQ_SUM_BY_AGE : 0;
 	flags |= opt.by_count ? LQ_SUM_BY_COUNT : 0;
 	flags |= opt.bounces ? LQ_SUM_MARK_BOUNCE : 0;

@@ -28,6 +28,8 @@ struct lq_backend {
 	int (*read)(struct lq_spool *, struct lq_msg *, unsigned parts, lq_part_fn, void *,
 	    struct lq_err *);
 	int (*write_envelope)(struct lq_spool *, struct lq_msg *, FILE *, struct lq_err *);
+	/* the MTA's viewer for several sections at once (postcat); NULL: none */
+	int (*write_view)(struct lq_spool *, struct lq_msg *, unsigned, FILE *, struct lq_err *);
 	int (*write_listing)(FILE *, const struct lq_msg *, unsigned, time_t);
 	int (*write_listing_head)(FILE *, const struct lq_spool *);
 	int (*write_listing_tail)(FILE *, const struct lq_spool *, unsigned long, int64_t);

@@ -45,8 +45,11 @@ lq_format_size(char buf[LQ_COLSIZE], int64_t size)
 int
 lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 {
-	const char *sep = "";
+	const char *sep = "", *sender = m->sender;
 
+	/* showq lists the null sender as empty_address_recipient */
+	if (m->mta == LQ_MTA_POSTFIX && sender[0] == '\0')
+		sender = "MAILER-DAEMON";
 	fputs("{\"queue_name\": ", out);
 	lq_json_string(out, m->queue ? m->queue : "", m->queue ? strlen(m->queue) : 0);
 	fputs(", \"queue_id\": ", out);
@@ -54,7 +57,7 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 	fprintf(out, ", \"arrival_time\": %lld, \"message_size\": %lld, \"forced_expire\": %s, "
 	    "\"sender\": ", (long long)m->arrival, (long long)m->size,
 	    (m->flags & LQ_MSG_EXPIRED) ? "true" : "false");
-	lq_json_string(out, m->sender, strlen(m->sender));
+	lq_json_string(out, sender, strlen(sender));
 	fputs(", \"recipients\": [", out);
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		const struct lq_rcpt *r = &m->rcpt[i];

@@ -66,12 +66,18 @@ enum lq_msgflag {
 	LQ_MSG_MANUAL_THAW = 1 << 7,	/* Exim: thawed by an admin */
 	LQ_MSG_NO_SIZE = 1 << 8,	/* size unknown (data file missing) */
 	LQ_MSG_DOUBLE_BOUNCE = 1 << 9,	/* qmail: sender #@[] */
+	LQ_MSG_POSTDROP = 1 << 10,	/* Postfix: not written by cleanup (no size record
+					 * first): qshape does not count it */
 };
 
 enum lq_rcptflag {
 	LQ_RCPT_DONE = 1 << 0,		/* delivered, failed for good, or cancelled */
 	LQ_RCPT_EXTRA = 1 << 1,		/* Exim: in the non-recipients tree only (generated child) */
 	LQ_RCPT_LOCAL = 1 << 2,		/* qmail: local/ rather than remote/ */
+	LQ_RCPT_LOGGED = 1 << 3,	/* Postfix: listed from the delay log (defer/), with
+					 * its reason, as showq lists it */
+	LQ_RCPT_SHADOW = 1 << 4,	/* Postfix (with EXTRA): a pending recipient record that
+					 * the listing shows through its LOGGED entry instead */
 };
 
 struct lq_rcpt {
@@ -169,6 +175,14 @@ int lq_read(struct lq_spool *, struct lq_msg *, unsigned parts, lq_part_fn fn, v
  * written to out. Returns 0 or -1. */
 int lq_write_envelope(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
 
+/* The MTA's own viewer's output for several sections at once, where it has one that
+ * interleaves them (postcat -q -e -h -b: the envelope records around the content).
+ * sections: LQ_VIEW_ENVELOPE and/or enum lq_part. Returns 0, -1 with err, or 1 when the
+ * MTA has no such viewer (then compose lq_write_envelope and lq_read). */
+#define LQ_VIEW_ENVELOPE 4
+int lq_write_view(struct lq_spool *, struct lq_msg *, unsigned sections, FILE *out,
+    struct lq_err *);
+
 /* ---------------------------------------------------------------- listings */
 
 enum lq_listflag {
@@ -262,6 +276,31 @@ int lq_summary_add(struct lq_summary *, const struct lq_msg *);
 /* exiqsumm's table. */
 int lq_summary_write(FILE *out, struct lq_summary *);
 int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host);
+
+/* ---------------------------------------------------------------- qshape */
+
+/* Postfix's qshape: recipient (or sender) domains by message age, in buckets. The table
+ * is qshape's to the byte, except that rows qshape leaves in Perl's hash order (equal
+ * count and equal name length) come in name order. */
+struct lq_shape;
+
+struct lq_shape_opts {
+	int by_sender;		/* qshape -s */
+	int parents;		/* -p: also parent domains (".example.com") */
+	int min_subdomains;	/* -m: a parent needs this many subdomains (default 5) */
+	int buckets;		/* -b: number of age buckets (default 10) */
+	double bucket_time;	/* -t: minutes of the first bucket (default 5) */
+	int linear;		/* -l: buckets are multiples of bucket_time */
+	int width;		/* -w: terminal width (default 80, only wider counts) */
+};
+
+/* Returns NULL with err naming a bad option. now: the time ages are computed against. */
+struct lq_shape *lq_shape_new(const struct lq_shape_opts *, time_t now, struct lq_err *);
+void lq_shape_free(struct lq_shape *);
+/* Count one message (qshape skips forced expiries, postdrop files, and messages with no
+ * recipient left). Returns 0 or -1 (out of memory). */
+int lq_shape_add(struct lq_shape *, const struct lq_msg *);
+int lq_shape_write(FILE *out, struct lq_shape *);
 
 /* ---------------------------------------------------------------- acting */
 

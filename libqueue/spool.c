@@ -207,6 +207,15 @@ lq_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_er
 }
 
 int
+lq_write_view(struct lq_spool *sp, struct lq_msg *m, unsigned sections, FILE *out,
+    struct lq_err *err)
+{
+	if (sp->be->write_view == NULL)
+		return 1;
+	return sp->be->write_view(sp, m, sections, out, err);
+}
+
+int
 lq_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 {
 	return backend_of(m->mta)->write_listing(out, m, flags, now);
