@@ -2,9 +2,13 @@
  * qrm -- remove messages from the queue, under the MTA's own lock, each one checked
  * again against the selection once locked:   qgrep -f '^<>$' -o 7d -i | qrm -
  */
+#include <sys/wait.h>
+
 #include <err.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -16,6 +20,40 @@ static struct poptOption options[] = {
 	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, cli_act_table, 0, NULL, NULL },
 	POPT_TABLEEND
 };
+
+/* Once, after the last removal, when the removals wait for the MTA's next queue run (qmail
+ * while qmail-send runs: its recipients are all marked done, and an ALRM makes qmail-send
+ * finish the messages now). Exim and Postfix never ask for it. */
+static void
+run_mta(struct lq_spool *sp)
+{
+	const char *cmd[8];
+	struct lq_err e;
+	int status;
+	pid_t pid;
+
+	if (cli_act.dry_run || !lq_act_needs_run(sp))
+		return;
+	if (lq_run_argv(sp, NULL, NULL, 0, cmd, 8, &e) < 0) {
+		warnx("%s (the messages are removed as soon as the MTA runs its queue)", e.msg);
+		cli.trouble = 1;
+		return;
+	}
+	if ((pid = fork()) < 0)
+		err(EXIT_TROUBLE, "fork");
+	if (pid == 0) {
+		execvp(cmd[0], (char *const *)cmd);
+		warn("%s", cmd[0]);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			err(EXIT_TROUBLE, "waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		warnx("%s: exited with %d", cmd[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		cli.trouble = 1;
+	}
+}
 
 int
 main(int argc, const char **argv)
@@ -31,6 +69,7 @@ main(int argc, const char **argv)
 	cli_act_validate(sp, &targets);
 
 	cli_act_all(sp, &targets, sel, LQ_ACT_REMOVE, "removed");
+	run_mta(sp);
 
 	cli_flush_stdout();
 	lq_select_free(sel);

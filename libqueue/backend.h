@@ -56,6 +56,7 @@ struct lq_spool {
 	struct lq_msg msg;	/* the message being looked at */
 	struct lq_arena *arena;	/* msg's memory, reset per message */
 	void *priv;		/* the backend's */
+	int run_needed;		/* an action waits for the MTA's next queue run (lq_act_needs_run) */
 };
 
 /* Reset spool->msg for a new message and return it. */

@@ -7,12 +7,21 @@
  * Diagnostics: a file that does not follow the format, is a symlink, sits in the wrong
  * split subdirectory or has a name qmail would never write is LQ_ECORRUPT naming the ID and
  * the file; a file that vanished mid-scan is counted, not reported.
+ *
+ * Acting: qmail has no per-message lock and no hold, so what is safe depends on whether
+ * qmail-send runs (it holds the flock on lock/sendmutex): stopped, files are unlinked or
+ * renamed into the hold area QUEUE/qtools-hold/ (same layout) in an order qmail never
+ * minds; running, a removal only marks the recipients done, as qmail-send does, and
+ * qmail-send is sent ALRM to finish the message itself. libqueue/README, "qmail", acting.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,14 +42,29 @@ static const char *const kind_name[NKIND] = {
 	"mess", "info", "local", "remote", "todo", "intd", "bounce"
 };
 
+/* Where qfreeze puts messages on hold: the queue's own layout one level down (HOLD/mess/N/ID,
+ * HOLD/info/N/ID...), on the same file system, so a rename keeps the inode and the ID. */
+#define HOLD "qtools-hold"
+
+/* A tree of queue directories: the queue itself, or the hold area. */
+struct area {
+	int top[NKIND];			/* mess/, info/...; -1 when absent */
+	int sub[NKIND];			/* one cached split subdirectory per kind... */
+	unsigned long subn[NKIND];	/* ...and its number */
+	const char *prefix;		/* "" or HOLD "/", for messages */
+};
+
 struct qmail {
 	unsigned long split;
 	int bigtodo;			/* big-todo patch: todo/N/ID, intd/N/ID */
 	struct lq_err split_err;	/* set when the split subdirectories make no sense */
 	int want_queue, want_todo;	/* which of the two queues to read */
-	int top[NKIND];			/* mess/, info/...; -1 when absent */
-	int sub[NKIND];			/* one cached split subdirectory per kind... */
-	unsigned long subn[NKIND];	/* ...and its number */
+	int want_hold;			/* and the hold area */
+	struct area queue, hold;
+	struct area *cur;		/* the tree being read: every entry point sets it */
+	int holdfd;			/* HOLD/, or -1 */
+	struct lq_err hold_err;		/* HOLD/ or a directory in it is not a directory */
+	char pid[24];			/* run_argv: qmail-send's PID, as an argument */
 	struct lq_buf buf, hbuf;
 	unsigned long *bad;		/* IDs reported during this scan */
 	size_t nbad, capbad;
@@ -49,6 +73,8 @@ struct qmail {
 struct qmail_msg {
 	unsigned long id;
 	int todo;
+	int hold;		/* read from the hold area */
+	struct stat st;		/* info/ (todo/ before preprocessing) as it was read */
 };
 
 /* ---------------------------------------------------------------- names */
@@ -112,15 +138,25 @@ is_split(const struct qmail *q, enum kind k)
 	return k <= K_REMOTE || (q->bigtodo && (k == K_TODO || k == K_INTD));
 }
 
-/* "info/7/10971589" or "bounce/10971589", for messages */
+#define PATH_MAX_LEN 96
+
+/* "info/7/10971589" or "bounce/10971589" (under HOLD/ in the hold area), for messages */
 static const char *
-path_of(const struct qmail *q, enum kind k, unsigned long id, char out[64])
+path_in(const struct qmail *q, const struct area *a, enum kind k, unsigned long id,
+    char out[PATH_MAX_LEN])
 {
 	if (is_split(q, k))
-		snprintf(out, 64, "%s/%lu/%lu", kind_name[k], id % q->split, id);
+		snprintf(out, PATH_MAX_LEN, "%s%s/%lu/%lu", a->prefix, kind_name[k], id % q->split,
+		    id);
 	else
-		snprintf(out, 64, "%s/%lu", kind_name[k], id);
+		snprintf(out, PATH_MAX_LEN, "%s%s/%lu", a->prefix, kind_name[k], id);
 	return out;
+}
+
+static const char *
+path_of(const struct qmail *q, enum kind k, unsigned long id, char out[PATH_MAX_LEN])
+{
+	return path_in(q, q->cur, k, id, out);
 }
 
 /* Rewrite an error from lq_open_file & co (whose text starts with the bare file name, the
@@ -128,7 +164,7 @@ path_of(const struct qmail *q, enum kind k, unsigned long id, char out[64])
 static int
 file_err(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id)
 {
-	char was[sizeof err->msg], path[64];
+	char was[sizeof err->msg], path[PATH_MAX_LEN];
 	enum lq_errcode code;
 	const char *p;
 	size_t n;
@@ -164,40 +200,53 @@ static int
 corrupt(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id,
     const char *what)
 {
-	char path[64];
+	char path[PATH_MAX_LEN];
 
 	return lq_err_set(err, LQ_ECORRUPT, "%lu: %s: %s", id, path_of(q, k, id, path), what);
 }
 
 /* ---------------------------------------------------------------- directories */
 
-/* The directory holding kind k's file for id (a split subdirectory when k is split). */
+/* The directory of tree a holding kind k's file for id (a split subdirectory when k is
+ * split). */
 static int
-dir_of(struct qmail *q, enum kind k, unsigned long id, struct lq_err *err)
+dir_in(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct lq_err *err)
 {
 	unsigned long n;
 	char name[24];
 	int fd;
 
-	if (q->top[k] < 0)
-		return lq_err_set(err, LQ_ENOENT, "%s/: missing", kind_name[k]);
+	if (a->top[k] < 0)
+		return lq_err_set(err, LQ_ENOENT, "%s%s/: missing", a->prefix, kind_name[k]);
 	if (!is_split(q, k))
-		return q->top[k];
+		return a->top[k];
 	n = id % q->split;
-	if (q->sub[k] >= 0 && q->subn[k] == n)
-		return q->sub[k];
+	if (a->sub[k] >= 0 && a->subn[k] == n)
+		return a->sub[k];
 	snprintf(name, sizeof name, "%lu", n);
-	if ((fd = lq_open_dir(q->top[k], name, err)) < 0) {
+	if ((fd = lq_open_dir(a->top[k], name, err)) < 0) {
 		if (err != NULL)
-			lq_err_set(err, err->code, "%s/%lu: %s", kind_name[k], n,
+			lq_err_set(err, err->code, "%s%s/%lu: %s", a->prefix, kind_name[k], n,
 			    err->code == LQ_ENOENT ? "missing" : "not a directory");
 		return -1;
 	}
-	if (q->sub[k] >= 0)
-		close(q->sub[k]);
-	q->sub[k] = fd;
-	q->subn[k] = n;
+	if (a->sub[k] >= 0)
+		close(a->sub[k]);
+	a->sub[k] = fd;
+	a->subn[k] = n;
 	return fd;
+}
+
+static int
+dir_of(struct qmail *q, enum kind k, unsigned long id, struct lq_err *err)
+{
+	return dir_in(q, q->cur, k, id, err);
+}
+
+static void
+use_area(struct qmail *q, int hold)
+{
+	q->cur = hold ? &q->hold : &q->queue;
 }
 
 /* Is there an entry (of any type: a symlink counts) for id in kind k? */
@@ -211,6 +260,25 @@ exists(struct qmail *q, enum kind k, unsigned long id)
 	snprintf(name, sizeof name, "%lu", id);
 	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
+
+/* Has the hold area any file of id? Then a qfreeze or qfreeze -u on it was interrupted. */
+static int
+partly_held(struct qmail *q, unsigned long id)
+{
+	struct area *was = q->cur;
+	int r = 0;
+
+	if (q->holdfd < 0 || q->hold_err.code != LQ_OK)
+		return 0;
+	q->cur = &q->hold;
+	for (int k = 0; k < NKIND && !r; k++)
+		r = exists(q, k, id);
+	q->cur = was;
+	return r;
+}
+
+#define PARTLY "partly on hold: an interrupted qfreeze or qfreeze -u left its files split" \
+	" between the queue and " HOLD "/ (libqueue/README says how to mend it)"
 
 /* The split: the numeric subdirectories of info/, which must be 0..split-1 (and as many
  * in mess/). qmail has it compiled in (conf-split, 23 by default); we never assume it. */
@@ -273,7 +341,7 @@ set_queues(struct lq_spool *sp, struct qmail *q, struct lq_err *err)
 	const char *p = sp->queue;
 
 	if (p == NULL) {
-		q->want_queue = q->want_todo = 1;
+		q->want_queue = q->want_todo = q->want_hold = 1;
 		return 0;
 	}
 	while (*p != '\0') {
@@ -283,15 +351,43 @@ set_queues(struct lq_spool *sp, struct qmail *q, struct lq_err *err)
 			q->want_queue = 1;
 		else if (n == 4 && strncmp(p, "todo", 4) == 0)
 			q->want_todo = 1;
+		else if (n == 4 && strncmp(p, "hold", 4) == 0)
+			q->want_hold = 1;
 		else if (n > 0)
 			return lq_err_set(err, LQ_EUSAGE,
-			    "%s: no qmail queue named '%.*s' (there are: queue, todo)", sp->dir,
+			    "%s: no qmail queue named '%.*s' (there are: queue, todo, hold)", sp->dir,
 			    (int)(n > 64 ? 64 : n), p);
 		p += n + (p[n] == ',');
 	}
-	if (!q->want_queue && !q->want_todo)
+	if (!q->want_queue && !q->want_todo && !q->want_hold)
 		return lq_err_set(err, LQ_EUSAGE, "%s: no queue names in '%s'", sp->dir, sp->queue);
 	return 0;
+}
+
+/* The hold area, when there is one: HOLD/ and whichever of its kind directories exist. Damage
+ * (a symlink or a file where a directory should be) is kept in hold_err: the queue is still
+ * read, the scan reports it, and acting refuses. */
+static void
+open_hold(struct lq_spool *sp, struct qmail *q)
+{
+	struct lq_err e;
+
+	if (q->holdfd < 0 && (q->holdfd = lq_open_dir(sp->dirfd, HOLD, &e)) < 0) {
+		if (e.code != LQ_ENOENT)
+			lq_err_set(&q->hold_err, LQ_ECORRUPT, "%s/%s/: not a directory (qtools keeps"
+			    " held messages there): held messages are not read", sp->dir, HOLD);
+		return;
+	}
+	for (int k = 0; k < NKIND; k++) {
+		if (q->hold.top[k] >= 0)
+			continue;
+		if ((q->hold.top[k] = lq_open_dir(q->holdfd, kind_name[k], &e)) < 0 &&
+		    e.code != LQ_ENOENT) {
+			lq_err_set(&q->hold_err, LQ_ECORRUPT, "%s/%s/%s/: not a directory: held"
+			    " messages are not read", sp->dir, HOLD, kind_name[k]);
+			return;
+		}
+	}
 }
 
 static int
@@ -303,26 +399,32 @@ qmail_open(struct lq_spool *sp, struct lq_err *err)
 
 	if ((q = calloc(1, sizeof *q)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
-	for (int k = 0; k < NKIND; k++)
-		q->top[k] = q->sub[k] = -1;
+	for (int k = 0; k < NKIND; k++) {
+		q->queue.top[k] = q->queue.sub[k] = -1;
+		q->hold.top[k] = q->hold.sub[k] = -1;
+	}
+	q->queue.prefix = "";
+	q->hold.prefix = HOLD "/";
+	q->holdfd = -1;
+	use_area(q, 0);
 	sp->priv = q;
 	if (set_queues(sp, q, err) < 0)
 		return -1;
 	for (int k = 0; k < NKIND; k++) {
 		struct lq_err e;
 
-		if ((q->top[k] = lq_open_dir(sp->dirfd, kind_name[k], &e)) >= 0)
+		if ((q->queue.top[k] = lq_open_dir(sp->dirfd, kind_name[k], &e)) >= 0)
 			continue;
 		/* local/ remote/ intd/ bounce/ may be missing: then they hold nothing */
 		if (e.code != LQ_ENOENT || k == K_MESS || k == K_INFO || k == K_TODO)
 			return lq_err_set(err, e.code, "%s/%s", sp->dir, e.msg);
 	}
-	q->bigtodo = fstatat(q->top[K_TODO], "0", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	q->bigtodo = fstatat(q->queue.top[K_TODO], "0", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode);
 	/* qmail-qstat works whatever the split; reading messages needs a sane one */
 	q->split = 1;
-	if (count_split(q->top[K_INFO], "info", &q->split, &q->split_err) == 0 &&
-	    count_split(q->top[K_MESS], "mess", &mess_split, &q->split_err) == 0 &&
+	if (count_split(q->queue.top[K_INFO], "info", &q->split, &q->split_err) == 0 &&
+	    count_split(q->queue.top[K_MESS], "mess", &mess_split, &q->split_err) == 0 &&
 	    mess_split != q->split)
 		lq_err_set(&q->split_err, LQ_ECORRUPT,
 		    "%s: mess/ has %lu split subdirectories but info/ has %lu", sp->dir,
@@ -333,6 +435,7 @@ qmail_open(struct lq_spool *sp, struct lq_err *err)
 		snprintf(was, sizeof was, "%s", q->split_err.msg);
 		lq_err_set(&q->split_err, q->split_err.code, "%s/%s", sp->dir, was);
 	}
+	open_hold(sp, q);
 	return 0;
 }
 
@@ -342,11 +445,17 @@ qmail_close(struct lq_spool *sp)
 	struct qmail *q = sp->priv;
 
 	for (int k = 0; k < NKIND; k++) {
-		if (q->top[k] >= 0)
-			close(q->top[k]);
-		if (q->sub[k] >= 0)
-			close(q->sub[k]);
+		struct area *a[2] = { &q->queue, &q->hold };
+
+		for (int i = 0; i < 2; i++) {
+			if (a[i]->top[k] >= 0)
+				close(a[i]->top[k]);
+			if (a[i]->sub[k] >= 0)
+				close(a[i]->sub[k]);
+		}
 	}
+	if (q->holdfd >= 0)
+		close(q->holdfd);
 	lq_buf_free(&q->buf);
 	lq_buf_free(&q->hbuf);
 	free(q->bad);
@@ -400,7 +509,7 @@ static int
 mess_size(struct qmail *q, struct lq_msg *m, unsigned long id, enum kind by,
     struct lq_err *err)
 {
-	char name[24];
+	char name[24], path[PATH_MAX_LEN];
 	struct stat st;
 	int fd;
 
@@ -409,9 +518,11 @@ mess_size(struct qmail *q, struct lq_msg *m, unsigned long id, enum kind by,
 		return dir_err(err, id);
 	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			return lq_err_sys(err, "%lu: mess/%lu/%lu", id, id % q->split, id);
+			return lq_err_sys(err, "%lu: %s", id, path_of(q, K_MESS, id, path));
 		if (!exists(q, by, id))		/* finished between the two looks */
 			return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
+		if (q->cur == &q->hold)
+			return corrupt(err, q, K_MESS, id, "missing: " PARTLY);
 		return corrupt(err, q, K_MESS, id, by == K_TODO ?
 		    "missing, but todo/ has the envelope" :
 		    "missing, but info/ has the envelope (qmail-qread: trouble with it)");
@@ -468,10 +579,15 @@ read_channel(struct qmail *q, struct lq_msg *m, enum kind k, unsigned long id,
 {
 	struct lq_err e;
 
-	if (q->top[k] < 0)
+	if (q->cur->top[k] < 0)
 		return 0;
-	if (dir_of(q, k, id, err) < 0)
+	if (dir_of(q, k, id, &e) < 0) {
+		if (e.code == LQ_ENOENT && q->cur == &q->hold)
+			return 0;	/* made only when a held message needs it */
+		if (err != NULL)
+			*err = e;
 		return dir_err(err, id);
+	}
 	if (read_env(q, k, id, ENV_MAX, NULL, &e) < 0) {
 		if (e.code == LQ_ENOENT)
 			return 0;	/* no recipients on this channel, or all done and removed */
@@ -497,18 +613,24 @@ read_channel(struct qmail *q, struct lq_msg *m, enum kind k, unsigned long id,
 	return 0;
 }
 
+/* A held message is LQ_MSG_FROZEN in the queue "hold" (state "hold"), whether it was
+ * preprocessed or not (qm->todo tells). */
 static int
-begin(struct lq_msg *m, unsigned long id, int todo, struct lq_err *err)
+begin(struct qmail *q, struct lq_msg *m, unsigned long id, int todo, struct lq_err *err)
 {
 	struct qmail_msg *qm = lq_arena_alloc(m->arena, sizeof *qm);
 
 	if (qm == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	memset(qm, 0, sizeof *qm);
 	qm->id = id;
 	qm->todo = todo;
+	qm->hold = q->cur == &q->hold;
 	m->priv = qm;
 	snprintf(m->id, sizeof m->id, "%lu", id);
-	m->queue = todo ? "todo" : "queue";
+	m->queue = qm->hold ? "hold" : todo ? "todo" : "queue";
+	if (qm->hold)
+		m->flags |= LQ_MSG_FROZEN;
 	return 0;
 }
 
@@ -531,10 +653,11 @@ load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err
 	const char *nul;
 	int fd;
 
-	if (begin(m, id, 0, err) < 0)
+	if (begin(q, m, id, 0, err) < 0)
 		return -1;
 	if (read_env(q, K_INFO, id, INFO_MAX, &st, err) < 0)
 		return -1;
+	((struct qmail_msg *)m->priv)->st = st;
 	if (q->buf.len == 0 || q->buf.data[0] != 'F')
 		return corrupt(err, q, K_INFO, id, "no F (sender) record");
 	if ((nul = memchr(q->buf.data, '\0', q->buf.len)) == NULL)
@@ -568,10 +691,11 @@ load_todo(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err
 	struct stat st;
 	size_t cap = 0;
 
-	if (begin(m, id, 1, err) < 0)
+	if (begin(q, m, id, 1, err) < 0)
 		return -1;
 	if (read_env(q, K_TODO, id, ENV_MAX, &st, err) < 0)
 		return -1;
+	((struct qmail_msg *)m->priv)->st = st;
 	if (q->buf.len == 0)
 		return corrupt(err, q, K_TODO, id, "empty");
 	if (count_records(&q->buf) < 0)
@@ -603,7 +727,8 @@ load_todo(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err
 		return corrupt(err, q, K_TODO, id, "no F (sender) record");
 	set_sender(m, m->sender);
 	set_times(m, &st);
-	m->flags |= LQ_MSG_UNPROCESSED;
+	if (!(m->flags & LQ_MSG_FROZEN))
+		m->flags |= LQ_MSG_UNPROCESSED;
 	return mess_size(q, m, id, K_TODO, err);
 }
 
@@ -613,17 +738,49 @@ static int
 load_id(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
+	int hold = q->cur == &q->hold;
 
-	if (q->want_todo && exists(q, K_TODO, id)) {
+	if ((q->want_todo || hold) && exists(q, K_TODO, id)) {
 		if (load_todo(sp, id, m, err) == 0)
 			return 0;
 		if (err == NULL || err->code != LQ_ENOENT)
 			return -1;
 		m = lq_msg_begin(sp);	/* preprocessed in the meantime */
 	}
-	if (!q->want_queue)
+	if (!q->want_queue && !hold)
 		return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
 	return load_info(sp, id, m, err);
+}
+
+/* The queue first (todo/, then info/), then the hold area. */
+static int
+load_any(struct lq_spool *sp, unsigned long id, struct lq_msg **mp, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	struct lq_msg *m = *mp;
+	struct lq_err e;
+
+	use_area(q, 0);
+	if (q->want_queue || q->want_todo) {
+		if (load_id(sp, id, m, &e) == 0)
+			return 0;
+		if (e.code != LQ_ENOENT) {
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+	} else
+		lq_err_set(&e, LQ_ENOENT, "%lu: no such message", id);
+	if (q->want_hold && q->holdfd >= 0 && q->hold_err.code == LQ_OK) {
+		*mp = m = lq_msg_begin(sp);
+		use_area(q, 1);
+		if (load_id(sp, id, m, &e) == 0)
+			return 0;
+		use_area(q, 0);
+	}
+	if (err != NULL)
+		*err = e;
+	return -1;
 }
 
 /* Why is there no info/ID? Say so when qmail would not see the message either. */
@@ -641,7 +798,7 @@ diagnose(struct lq_spool *sp, unsigned long id, struct lq_err *err)
 		if (n == id % q->split)
 			continue;
 		snprintf(sub, sizeof sub, "%lu", n);
-		if ((fd = lq_open_dir(q->top[K_INFO], sub, NULL)) < 0)
+		if ((fd = lq_open_dir(q->queue.top[K_INFO], sub, NULL)) < 0)
 			continue;
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			close(fd);
@@ -651,6 +808,8 @@ diagnose(struct lq_spool *sp, unsigned long id, struct lq_err *err)
 		}
 		close(fd);
 	}
+	if (partly_held(q, id))
+		return lq_err_set(err, LQ_ECORRUPT, "%lu: %s", id, PARTLY);
 	if (exists(q, K_MESS, id))
 		return lq_err_set(err, LQ_ECORRUPT, "%lu: crash leftover: mess/%lu/%lu %s"
 		    " (qmail-queue died, or is still writing it)", id, id % q->split, id,
@@ -670,7 +829,7 @@ qmail_load(struct lq_spool *sp, const char *idstr, unsigned flags, struct lq_msg
 		return -1;
 	if (!parse_id(idstr, &id))
 		return lq_err_set(err, LQ_EBADID, "%s: not a valid qmail queue ID", idstr);
-	if (load_id(sp, id, m, &e) == 0)
+	if (load_any(sp, id, &m, &e) == 0)
 		return 0;
 	if (e.code == LQ_ENOENT && sp->queue == NULL)
 		return diagnose(sp, id, err);
@@ -685,7 +844,8 @@ struct walk {
 	struct lq_spool *sp;
 	struct lq_scan *sc;
 	struct lq_err *err;	/* the scan's own error (out of memory, unreadable dir) */
-	struct lq_names *names;	/* reverse scans collect "i" or "t" + ID first */
+	struct lq_names *names;	/* reverse scans collect "i" or "t" + ID first ("I", "T": held) */
+	int hold;		/* walking the hold area */
 };
 
 static int
@@ -738,8 +898,8 @@ report_name(struct walk *w, enum kind k, const char *sub, const char *name, cons
 	struct lq_err e;
 	char s[48];
 
-	lq_err_set(&e, LQ_ECORRUPT, "%s/%s%s%s: %s", kind_name[k], sub ? sub : "", sub ? "/" : "",
-	    shown(name, s), what);
+	lq_err_set(&e, LQ_ECORRUPT, "%s%s/%s%s%s: %s", w->hold ? HOLD "/" : "", kind_name[k],
+	    sub ? sub : "", sub ? "/" : "", shown(name, s), what);
 	return report(w, s, 0, &e);
 }
 
@@ -754,6 +914,7 @@ scan_one(struct walk *w, unsigned long id, int todo)
 
 	snprintf(ids, sizeof ids, "%lu", id);
 	w->sc->seen++;
+	use_area(w->sp->priv, w->hold);
 	rc = todo ? load_id(w->sp, id, m, &e) : load_info(w->sp, id, m, &e);
 	if (rc < 0) {
 		if (e.code == LQ_ENOENT) {
@@ -767,7 +928,9 @@ scan_one(struct walk *w, unsigned long id, int todo)
 		}
 		return report(w, ids, id, &e);
 	}
-	return w->sc->each(m, w->sc->arg);
+	rc = w->sc->each(m, w->sc->arg);
+	use_area(w->sp->priv, w->hold);		/* the callback may have read another tree */
+	return rc;
 }
 
 static int
@@ -777,7 +940,7 @@ take(struct walk *w, unsigned long id, int todo)
 
 	if (w->names == NULL)
 		return scan_one(w, id, todo);
-	snprintf(s, sizeof s, "%c%lu", todo ? 't' : 'i', id);
+	snprintf(s, sizeof s, "%c%lu", w->hold ? (todo ? 'T' : 'I') : (todo ? 't' : 'i'), id);
 	if (lq_names_add(w->names, s, strlen(s)) < 0)
 		return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
 	return 0;
@@ -788,18 +951,18 @@ static DIR *
 open_sub(struct qmail *q, enum kind k, const char *sub, struct lq_err *err)
 {
 	DIR *d;
-	int fd = sub ? lq_open_dir(q->top[k], sub, err) : dup(q->top[k]);
+	int fd = sub ? lq_open_dir(q->cur->top[k], sub, err) : dup(q->cur->top[k]);
 
 	if (fd < 0) {
 		if (sub == NULL)
-			lq_err_sys(err, "%s/", kind_name[k]);
+			lq_err_sys(err, "%s%s/", q->cur->prefix, kind_name[k]);
 		else if (err != NULL)
-			lq_err_set(err, err->code, "%s/%s: %s", kind_name[k], sub,
+			lq_err_set(err, err->code, "%s%s/%s: %s", q->cur->prefix, kind_name[k], sub,
 			    err->code == LQ_ENOENT ? "missing" : "not a directory");
 		return NULL;
 	}
 	if ((d = fdopendir(fd)) == NULL) {
-		lq_err_sys(err, "%s/%s", kind_name[k], sub ? sub : "");
+		lq_err_sys(err, "%s%s/%s", q->cur->prefix, kind_name[k], sub ? sub : "");
 		close(fd);
 		return NULL;
 	}
@@ -807,7 +970,20 @@ open_sub(struct qmail *q, enum kind k, const char *sub, struct lq_err *err)
 	return d;
 }
 
-/* info/0 .. info/split-1, each in directory order: exactly qmail-qread's walk (readsubdir). */
+/* In the hold area a kind or split subdirectory is made when the first message needs it:
+ * a missing one holds nothing. Is that the case here (in the tree being read)? */
+static int
+hold_lacks(struct walk *w, enum kind k, const char *sub)
+{
+	struct qmail *q = w->sp->priv;
+	struct stat st;
+
+	return q->cur == &q->hold && (q->cur->top[k] < 0 || (sub != NULL &&
+	    fstatat(q->cur->top[k], sub, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT));
+}
+
+/* info/0 .. info/split-1, each in directory order: exactly qmail-qread's walk (readsubdir).
+ * The same for the hold area. */
 static int
 walk_info(struct walk *w)
 {
@@ -820,6 +996,9 @@ walk_info(struct walk *w)
 		DIR *d;
 
 		snprintf(sub, sizeof sub, "%lu", n);
+		use_area(q, w->hold);
+		if (hold_lacks(w, K_INFO, sub))
+			continue;
 		if ((d = open_sub(q, K_INFO, sub, w->err)) == NULL)
 			return -1;
 		while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -836,13 +1015,13 @@ walk_info(struct walk *w)
 			}
 			if (id % q->split != n) {
 				snprintf(ids, sizeof ids, "%lu", id);
-				lq_err_set(&e, LQ_ECORRUPT, "%lu: info/%lu/%lu is in the wrong split"
-				    " subdirectory (%lu %% %lu = %lu): qmail ignores it", id, n, id,
-				    id, q->split, id % q->split);
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: %sinfo/%lu/%lu is in the wrong split"
+				    " subdirectory (%lu %% %lu = %lu): qmail ignores it", id,
+				    q->cur->prefix, n, id, id, q->split, id % q->split);
 				rc = report(w, ids, id, &e);
 				continue;
 			}
-			if (q->want_todo && exists(q, K_TODO, id))
+			if ((q->want_todo || w->hold) && exists(q, K_TODO, id))
 				continue;	/* still being preprocessed: listed from todo/ */
 			rc = take(w, id, 0);
 		}
@@ -865,6 +1044,9 @@ walk_todo(struct walk *w)
 		DIR *d;
 
 		snprintf(sub, sizeof sub, "%lu", n);
+		use_area(q, w->hold);
+		if (hold_lacks(w, K_TODO, q->bigtodo ? sub : NULL))
+			continue;
 		if ((d = open_sub(q, K_TODO, q->bigtodo ? sub : NULL, w->err)) == NULL)
 			return -1;
 		while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -882,8 +1064,8 @@ walk_todo(struct walk *w)
 				char ids[24];
 
 				snprintf(ids, sizeof ids, "%lu", id);
-				lq_err_set(&e, LQ_ECORRUPT, "%lu: todo/%lu/%lu is in the wrong split"
-				    " subdirectory: qmail ignores it", id, n, id);
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: %stodo/%lu/%lu is in the wrong split"
+				    " subdirectory: qmail ignores it", id, q->cur->prefix, n, id);
 				rc = report(w, ids, id, &e);
 				continue;
 			}
@@ -932,6 +1114,9 @@ walk_leftovers(struct walk *w)
 				    id % q->split);
 			} else if (exists(q, K_INFO, id) || exists(q, K_TODO, id)) {
 				continue;
+			} else if (partly_held(q, id)) {
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu: %s; not listed", id, n,
+				    id, PARTLY);
 			} else if (exists(q, K_INTD, id)) {
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: crash leftover: mess/%lu/%lu and intd/%lu"
 				    " without todo/ (qmail-queue died writing the envelope, or is still"
@@ -946,7 +1131,7 @@ walk_leftovers(struct walk *w)
 		}
 		closedir(d);
 	}
-	if (rc != 0 || q->top[K_INTD] < 0)
+	if (rc != 0 || q->queue.top[K_INTD] < 0)
 		return rc;
 	for (unsigned long n = 0; rc == 0 && n < (q->bigtodo ? q->split : 1); n++) {
 		DIR *d;
@@ -971,6 +1156,49 @@ walk_leftovers(struct walk *w)
 	return rc;
 }
 
+/* The hold area: a mess file there without info/ or todo/ there is half of a message (its
+ * other files are in the queue, or a held info/ was reported by its load already). */
+static int
+walk_hold_leftovers(struct walk *w)
+{
+	struct qmail *q = w->sp->priv;
+	struct dirent *de;
+	struct lq_err e;
+	char sub[24], ids[24];
+	int rc = 0;
+
+	if (q->nbad > 1)
+		qsort(q->bad, q->nbad, sizeof *q->bad, ulong_cmp);
+	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
+		DIR *d;
+
+		snprintf(sub, sizeof sub, "%lu", n);
+		use_area(q, 1);
+		if (hold_lacks(w, K_MESS, sub))
+			continue;
+		if ((d = open_sub(q, K_MESS, sub, w->err)) == NULL)
+			return -1;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			unsigned long id;
+
+			if (!parse_id(de->d_name, &id) || was_bad(q, id) || exists(q, K_INFO, id) ||
+			    exists(q, K_TODO, id))
+				continue;
+			snprintf(ids, sizeof ids, "%lu", id);
+			if (id % q->split != n)
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: %smess/%lu/%lu is in the wrong split"
+				    " subdirectory", id, HOLD "/", n, id);
+			else
+				lq_err_set(&e, LQ_ECORRUPT, "%lu: %smess/%lu/%lu without info/ or todo/"
+				    " there: %s; not listed", id, HOLD "/", n, id, PARTLY);
+			w->sc->seen++;
+			rc = report(w, ids, 0, &e);
+		}
+		closedir(d);
+	}
+	return rc;
+}
+
 /* qmail-qread's order: info/0, info/1, ... each in directory order. Then what qmail-qread
  * does not show: todo/ (not preprocessed yet), then the leftovers are reported. Sorted and
  * unsorted scans both stream; a reverse scan collects the names first. */
@@ -979,7 +1207,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
 	struct lq_names names = { 0 };
-	struct walk w = { sp, sc, err, NULL };
+	struct walk w = { sp, sc, err, NULL, 0 };
 	int rc = 0;
 
 	if (split_ok(q, err) < 0)
@@ -987,20 +1215,37 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	q->nbad = 0;
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.names = &names;
+	use_area(q, 0);
 	if (q->want_queue)
 		rc = walk_info(&w);
 	if (rc == 0 && q->want_todo)
 		rc = walk_todo(&w);
+	if (rc == 0 && q->want_hold && q->hold_err.code != LQ_OK)
+		rc = report(&w, HOLD, 0, &q->hold_err);
+	else if (rc == 0 && q->want_hold && q->holdfd >= 0) {
+		w.hold = 1;
+		rc = walk_info(&w);
+		if (rc == 0)
+			rc = walk_todo(&w);
+		w.hold = 0;
+	}
 	for (size_t i = names.n; rc == 0 && i-- > 0;) {
 		const char *s = names.pool + names.off[i];
 		unsigned long id;
 
+		w.hold = s[0] == 'I' || s[0] == 'T';
 		if (parse_id(s + 1, &id))
-			rc = scan_one(&w, id, s[0] == 't');
+			rc = scan_one(&w, id, s[0] == 't' || s[0] == 'T');
 	}
+	w.hold = 0;
 	lq_names_free(&names);
-	if (rc == 0 && sp->queue == NULL)
+	if (rc == 0 && sp->queue == NULL) {
+		use_area(q, 0);
 		rc = walk_leftovers(&w);
+		if (rc == 0 && q->holdfd >= 0 && q->hold_err.code == LQ_OK)
+			rc = walk_hold_leftovers(&w);
+	}
+	use_area(q, 0);
 	return rc;
 }
 
@@ -1013,6 +1258,7 @@ open_mess(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 	char name[24];
 	int dfd, fd;
 
+	use_area(q, qm->hold);
 	if ((dfd = dir_of(q, K_MESS, qm->id, err)) < 0)
 		return dir_err(err, qm->id);
 	snprintf(name, sizeof name, "%lu", qm->id);
@@ -1082,8 +1328,8 @@ qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn,
 		}
 		if (h->len >= HDR_MAX) {
 			close(fd);
-			return lq_err_set(err, LQ_ELIMIT, "%s: mess/%lu/%s: a header section larger"
-			    " than %u bytes", m->id, qm->id % q->split, m->id, HDR_MAX);
+			return lq_err_set(err, LQ_ELIMIT, "%s: %smess/%lu/%s: a header section larger"
+			    " than %u bytes", m->id, q->cur->prefix, qm->id % q->split, m->id, HDR_MAX);
 		}
 		if (lq_buf_reserve(h, 65536) < 0) {
 			close(fd);
@@ -1093,7 +1339,8 @@ qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = lq_err_sys(err, "%s: mess/%lu/%s", m->id, qm->id % q->split, m->id);
+			rc = lq_err_sys(err, "%s: %smess/%lu/%s", m->id, q->cur->prefix,
+			    qm->id % q->split, m->id);
 			close(fd);
 			return rc;
 		}
@@ -1111,7 +1358,8 @@ qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn,
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				rc = lq_err_sys(err, "%s: mess/%lu/%s", m->id, qm->id % q->split, m->id);
+				rc = lq_err_sys(err, "%s: %smess/%lu/%s", m->id, q->cur->prefix,
+				    qm->id % q->split, m->id);
 				break;
 			}
 			rc = fn(LQ_PART_BODY, buf, n, 0, arg);
@@ -1159,6 +1407,7 @@ qmail_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq
 	struct qmail *q = sp->priv;
 	struct qmail_msg *qm = m->priv;
 
+	use_area(q, qm->hold);
 	if (qm->todo) {
 		if (read_env(q, K_TODO, qm->id, ENV_MAX, NULL, err) < 0)
 			return -1;
@@ -1169,7 +1418,7 @@ qmail_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq
 		enum kind k = order[i];
 		struct lq_err e;
 
-		if (q->top[k] < 0)
+		if (q->cur->top[k] < 0)
 			continue;
 		if (read_env(q, k, qm->id, k == K_BOUNCE ? BOUNCE_MAX : ENV_MAX, NULL, &e) < 0) {
 			if (e.code == LQ_ENOENT && k != K_INFO)
@@ -1207,14 +1456,16 @@ put_qread(FILE *out, const char *s)
 
 /* "22 Nov 2026 18:29:00 GMT  #ID  SIZE  <sender> [ bouncing]", then "\tlocal\taddr" or
  * "  done\tremote\taddr" per recipient. A message still in todo/ (qmail-qread does not
- * show those) is marked " todo", its recipients "\ttodo\taddr", its date the todo file's. */
+ * show those) is marked " todo", its recipients "\ttodo\taddr", its date the todo file's.
+ * A held message (qmail-qread does not see those either) is marked " hold" at the end. */
 static int
 qmail_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 {
 	static const char mon[12][4] = {
 		"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 	};
-	int todo = (m->flags & LQ_MSG_UNPROCESSED) != 0;
+	const struct qmail_msg *qm = m->priv;
+	int todo = (m->flags & LQ_MSG_UNPROCESSED) != 0 || (qm != NULL && qm->todo);
 	struct tm tm;
 
 	(void)now;
@@ -1228,6 +1479,8 @@ qmail_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t no
 		fputs(" bouncing", out);
 	if (todo)
 		fputs(" todo", out);
+	if (m->flags & LQ_MSG_FROZEN)
+		fputs(" hold", out);
 	putc('\n', out);
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		const struct lq_rcpt *r = &m->rcpt[i];
@@ -1314,12 +1567,609 @@ qmail_write_stat(FILE *out, struct lq_spool *sp, struct lq_err *err)
 	struct qmail *q = sp->priv;
 	unsigned long mess = 0, todo = 0;
 
-	if (count_files(q->top[K_MESS], "mess/", 1, 0, &mess, err) < 0 ||
-	    count_files(q->top[K_TODO], "todo/", 0, 0, &todo, err) < 0)
+	if (count_files(q->queue.top[K_MESS], "mess/", 1, 0, &mess, err) < 0 ||
+	    count_files(q->queue.top[K_TODO], "todo/", 0, 0, &todo, err) < 0)
 		return -1;
 	fprintf(out, "messages in queue: %lu\nmessages in queue but not yet preprocessed: %lu\n",
 	    mess, todo);
 	return ferror(out) ? lq_err_sys(err, "stdout") : 0;
+}
+
+/* ---------------------------------------------------------------- acting */
+
+/*
+ * Whether qmail-send runs decides how a message can be changed (libqueue/README, "qmail",
+ * acting). qmail-send holds flock(LOCK_EX) on lock/sendmutex for its whole life. We try the
+ * same lock on a read-only descriptor, never waiting, and let go of it at once: holding it
+ * would keep qmail-send from starting, and another qtools process testing at that moment
+ * would take us for qmail-send. Returns 1 running, 0 stopped (no lock/sendmutex at all:
+ * qmail-send cannot start without it), -1 with err. st: the lock file, for /proc/locks.
+ */
+static int
+send_state(struct lq_spool *sp, const char *who, struct stat *st, struct lq_err *err)
+{
+	struct lq_err e;
+	struct stat sb;
+	int dfd, fd, saved;
+
+	if (st == NULL)
+		st = &sb;
+	if ((dfd = lq_open_dir(sp->dirfd, "lock", &e)) < 0) {
+		if (e.code == LQ_ENOENT)
+			return 0;
+		return lq_err_set(err, e.code, "%s%s/%s", who, sp->dir, e.msg);
+	}
+	fd = openat(dfd, "sendmutex", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	saved = errno;
+	close(dfd);
+	if (fd < 0) {
+		if (saved == ENOENT)
+			return 0;
+		if (saved == ELOOP)
+			return lq_err_set(err, LQ_ECORRUPT, "%s%s/lock/sendmutex: is a symbolic link",
+			    who, sp->dir);
+		errno = saved;
+		return lq_err_sys(err, "%s%s/lock/sendmutex", who, sp->dir);
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return lq_err_set(err, LQ_ECORRUPT, "%s%s/lock/sendmutex: not a regular file", who,
+		    sp->dir);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		close(fd);		/* releases it */
+		return 0;
+	}
+	saved = errno;
+	close(fd);
+	if (saved == EWOULDBLOCK)
+		return 1;
+	errno = saved;
+	return lq_err_sys(err, "%s%s/lock/sendmutex: flock", who, sp->dir);
+}
+
+/* Has process pid a descriptor on the file st? (/proc/PID/fd; -1 when that cannot be read) */
+static int
+has_open(long pid, const struct stat *st)
+{
+	char path[64];
+	struct dirent *de;
+	struct stat s;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while (!found && (de = readdir(d)) != NULL)
+		found = de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &s, 0) == 0 &&
+		    s.st_dev == st->st_dev && s.st_ino == st->st_ino;
+	closedir(d);
+	return found;
+}
+
+/* The PID holding the flock on st (lock/sendmutex), from /proc/locks: "N: FLOCK ADVISORY
+ * WRITE PID MAJ:MIN:INODE 0 EOF" (waiters, "N: -> FLOCK ...", are not holders). Where the
+ * device numbers differ from stat's (btrfs subvolumes) the process must be seen to have the
+ * file open. comm: its /proc/PID/comm. -1 when there is none. */
+static long
+sendmutex_holder(const struct stat *st, char comm[32])
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char *line = NULL, type[16], how[16], mode[16], path[64];
+	unsigned maj, min;
+	unsigned long ino;
+	size_t cap = 0;
+	long pid = -1, p;
+	int fd;
+
+	if (f == NULL)
+		return -1;
+	while (pid < 0 && getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%*[^:]: %15s %15s %15s %ld %x:%x:%lu", type, how, mode, &p, &maj,
+		    &min, &ino) != 7 || strcmp(type, "FLOCK") != 0 || ino != st->st_ino || p <= 1)
+			continue;
+		if ((maj == major(st->st_dev) && min == minor(st->st_dev)) || has_open(p, st) == 1)
+			pid = p;
+	}
+	free(line);
+	fclose(f);
+	comm[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+	if (pid > 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		ssize_t n = read(fd, comm, 31);
+
+		comm[n > 0 ? n : 0] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		close(fd);
+	}
+	return pid;
+}
+
+/* qmail has no message to run: an ALRM makes qmail-send retry every message now (pqrun), so
+ * the IDs, when given, are all taken by one command. Only qmail-send itself is signalled:
+ * the holder of lock/sendmutex, and its name must be qmail-send. */
+static int
+qmail_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, size_t n,
+    const char **argv, size_t max, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	char comm[32];
+	struct stat st;
+	long pid;
+	int running;
+
+	(void)ids;
+	if (max < 4)
+		return lq_err_set(err, LQ_EUSAGE, "argument vector too small");
+	if ((running = send_state(sp, "", &st, err)) < 0)
+		return -1;
+	if (!running)
+		return lq_err_set(err, LQ_EUSAGE, "%s: qmail-send is not running (nobody holds"
+		    " lock/sendmutex): nothing to wake; it tries the queue when it starts (e.g."
+		    " svc -u /service/qmail-send)", sp->dir);
+	if ((pid = sendmutex_holder(&st, comm)) < 0)
+		return lq_err_set(err, LQ_ESYS, "%s: lock/sendmutex is held, but /proc/locks does"
+		    " not say by whom: send qmail-send ALRM yourself (svc -a /service/qmail-send)",
+		    sp->dir);
+	if (strcmp(comm, "qmail-send") != 0)
+		return lq_err_set(err, LQ_ESYS, "%s: lock/sendmutex is held by PID %ld (%s), which"
+		    " is not qmail-send: no signal sent", sp->dir, pid, comm[0] ? comm : "?");
+	snprintf(q->pid, sizeof q->pid, "%ld", pid);
+	argv[0] = path != NULL ? path : "/bin/kill";
+	argv[1] = "-ALRM";
+	argv[2] = q->pid;
+	argv[3] = NULL;
+	return (int)n;
+}
+
+/* A directory made (0700, owned like the queue) if missing, and opened; never a symlink. */
+static int
+mkdir_open(int parent, const char *name, const struct stat *owner, const char *what,
+    struct lq_err *err)
+{
+	int made, fd;
+
+	made = mkdirat(parent, name, 0700) == 0;
+	if (!made && errno != EEXIST)
+		return lq_err_sys(err, "%s", what);
+	if ((fd = lq_open_dir(parent, name, err)) < 0) {
+		if (err != NULL)
+			lq_err_set(err, err->code, "%s: %s", what, err->code == LQ_ECORRUPT ?
+			    "not a directory" : "cannot be opened");
+		return -1;
+	}
+	if (made && owner != NULL && ((fchown(fd, owner->st_uid, owner->st_gid) < 0 &&
+	    geteuid() == 0) || fchmod(fd, 0700) < 0)) {
+		lq_err_sys(err, "%s", what);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The hold area's directory for kind k's file of id, made when missing. */
+static int
+hold_dir(struct lq_spool *sp, struct qmail *q, enum kind k, unsigned long id,
+    struct lq_err *err)
+{
+	char what[PATH_MAX_LEN + 512], sub[24];
+	struct stat owner;
+	int fd;
+
+	if (fstat(sp->dirfd, &owner) < 0)
+		return lq_err_sys(err, "%lu: %s", id, sp->dir);
+	if (q->holdfd < 0) {
+		snprintf(what, sizeof what, "%lu: %s/%s", id, sp->dir, HOLD);
+		if ((q->holdfd = mkdir_open(sp->dirfd, HOLD, &owner, what, err)) < 0)
+			return -1;
+	}
+	if (q->hold.top[k] < 0) {
+		snprintf(what, sizeof what, "%lu: %s/%s/%s", id, sp->dir, HOLD, kind_name[k]);
+		if ((q->hold.top[k] = mkdir_open(q->holdfd, kind_name[k], &owner, what, err)) < 0)
+			return -1;
+	}
+	if (!is_split(q, k) || (fd = dir_in(q, &q->hold, k, id, NULL)) >= 0)
+		return is_split(q, k) ? fd : q->hold.top[k];
+	snprintf(sub, sizeof sub, "%lu", id % q->split);
+	snprintf(what, sizeof what, "%lu: %s/%s/%s/%s", id, sp->dir, HOLD, kind_name[k], sub);
+	if ((fd = mkdir_open(q->hold.top[k], sub, &owner, what, err)) < 0)
+		return -1;
+	close(fd);
+	if ((fd = dir_in(q, &q->hold, k, id, err)) < 0)
+		return dir_err(err, id);
+	return fd;
+}
+
+/* ---- --save: the message's files copied into DIR as a qmail queue (qcat --spool DIR ID) */
+
+static int
+copy_file(int in, const struct stat *st, int todir, const char *name, const char *what,
+    struct lq_err *err)
+{
+	struct timespec t[2] = { st->st_atim, st->st_mtim };	/* info's mtime is the birth */
+	char buf[65536];
+	off_t at = 0;
+	ssize_t n;
+	int out;
+
+	out = openat(todir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    st->st_mode & 0600);
+	if (out < 0)
+		return lq_err_sys(err, "%s", what);
+	while ((n = pread(in, buf, sizeof buf, at)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, n) != n)
+			goto fail;
+		at += n;
+	}
+	if (fchmod(out, st->st_mode & 0644) < 0 || futimens(out, t) < 0 || fsync(out) < 0)
+		goto fail;
+	if (close(out) < 0) {
+		out = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	lq_err_sys(err, "%s", what);
+	if (out >= 0)
+		close(out);
+	unlinkat(todir, name, 0);
+	return -1;
+}
+
+/* DIR/kind/ (and its split subdirectories 0 .. split-1 when split): every one, since the
+ * reader counts them. */
+static int
+save_kind(struct qmail *q, int savefd, enum kind k, unsigned long id, struct lq_err *err)
+{
+	char what[64], sub[24];
+	int fd, sfd;
+
+	snprintf(what, sizeof what, "%lu: --save: %s/", id, kind_name[k]);
+	if ((fd = mkdir_open(savefd, kind_name[k], NULL, what, err)) < 0)
+		return -1;
+	for (unsigned long n = 0; is_split(q, k) && n < q->split; n++) {
+		snprintf(sub, sizeof sub, "%lu", n);
+		snprintf(what, sizeof what, "%lu: --save: %s/%s/", id, kind_name[k], sub);
+		if ((sfd = mkdir_open(fd, sub, NULL, what, err)) < 0) {
+			close(fd);
+			return -1;
+		}
+		close(sfd);
+	}
+	return fd;
+}
+
+static int
+save_message(struct qmail *q, const struct qmail_msg *qm, int savefd, struct lq_err *err)
+{
+	struct area *a = qm->hold ? &q->hold : &q->queue;
+	char name[24], path[PATH_MAX_LEN], what[PATH_MAX_LEN + 48], sub[24];
+	int fd, dfd, in, to, rc = 0;
+	struct lq_err e;
+	struct stat st;
+
+	snprintf(name, sizeof name, "%lu", qm->id);
+	snprintf(sub, sizeof sub, "%lu", qm->id % q->split);
+	snprintf(what, sizeof what, "%lu: --save: lock/", qm->id);
+	if ((fd = mkdir_open(savefd, "lock", NULL, what, err)) < 0)
+		return -1;
+	close(fd);
+	for (int k = 0; rc == 0 && k < NKIND; k++) {
+		if ((fd = save_kind(q, savefd, k, qm->id, err)) < 0)
+			return -1;
+		if ((dfd = dir_in(q, a, k, qm->id, NULL)) < 0 ||
+		    (in = lq_open_file(dfd, name, &st, &e)) < 0) {
+			if (dfd >= 0 && e.code != LQ_ENOENT) {
+				*err = e;
+				rc = file_err(err, q, k, qm->id);
+			}
+			close(fd);
+			continue;
+		}
+		to = is_split(q, k) ? lq_open_dir(fd, sub, err) : fd;
+		snprintf(what, sizeof what, "%lu: --save: %s", qm->id,
+		    path_in(q, &q->queue, k, qm->id, path));
+		if (to < 0 || copy_file(in, &st, to, name, what, err) < 0)
+			rc = -1;
+		else
+			fsync(to);
+		if (to >= 0 && to != fd)
+			close(to);
+		close(in);
+		close(fd);
+	}
+	fsync(savefd);
+	return rc;
+}
+
+/* ---- removing */
+
+/*
+ * What qmail-send reads first goes first and mess last: qmail's own order for a finished
+ * message (channel files, bounce, info; then qmail-clean: intd, mess). Every step leaves a
+ * state of INTERNALS' table, whoever looks in between: S5 -> S5 without bounce or channel
+ * files (qmail-send would finish it) -> S2 (mess alone: cleaned after 36 hours) -> nothing;
+ * S4 -> S4 without the stale preprocessing files -> S3 -> S2 -> nothing. mess goes last also
+ * because its inode is the ID: while it exists no new message can get this ID.
+ */
+static const enum kind remove_order[] = {
+	K_BOUNCE, K_LOCAL, K_REMOTE, K_INFO, K_TODO, K_INTD, K_MESS
+};
+
+static int
+unlink_message(struct qmail *q, const struct qmail_msg *qm, struct lq_err *err)
+{
+	struct area *a = qm->hold ? &q->hold : &q->queue;
+	char name[24], path[PATH_MAX_LEN];
+	int dfd;
+
+	snprintf(name, sizeof name, "%lu", qm->id);
+	for (size_t i = 0; i < sizeof remove_order / sizeof remove_order[0]; i++) {
+		enum kind k = remove_order[i];
+
+		if ((dfd = dir_in(q, a, k, qm->id, NULL)) < 0)
+			continue;	/* no such directory: no such file */
+		if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+			return lq_err_sys(err, "%lu: removing %s", qm->id,
+			    path_in(q, a, k, qm->id, path));
+	}
+	return 0;
+}
+
+/* Is info/ID still the file read when the message was loaded? (Not finished meanwhile, and
+ * its ID given to a new message.) */
+static int
+same_info(struct qmail *q, const struct qmail_msg *qm)
+{
+	char name[24];
+	struct stat st;
+	int dfd = dir_in(q, &q->queue, K_INFO, qm->id, NULL);
+
+	snprintf(name, sizeof name, "%lu", qm->id);
+	return dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == qm->st.st_dev && st.st_ino == qm->st.st_ino &&
+	    st.st_mtim.tv_sec == qm->st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == qm->st.st_mtim.tv_nsec &&
+	    st.st_ctim.tv_sec == qm->st.st_ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == qm->st.st_ctim.tv_nsec;
+}
+
+/*
+ * While qmail-send runs: every T record of local/ and remote/ becomes D, by a one-byte write
+ * at its offset (qmail-send's own markdone), then fsync. qmail-send finishes the message at
+ * its next pass over it (an ALRM: lq_act_needs_run), as if every recipient were delivered.
+ * Both files are read and checked before any byte is written; bounce/ID goes first, so that
+ * the sender is not told about earlier failures (as when removing with qmail-send stopped,
+ * and as exim -Mrm).
+ */
+static int
+mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	static const enum kind chan[2] = { K_LOCAL, K_REMOTE };
+	struct lq_buf b[2] = { { 0 }, { 0 } };
+	char name[24], path[PATH_MAX_LEN], what[PATH_MAX_LEN + 24];
+	int fd[2] = { -1, -1 }, dfd, rc = -1;
+	struct stat st;
+
+	use_area(q, 0);
+	snprintf(name, sizeof name, "%lu", qm->id);
+	for (int i = 0; i < 2; i++) {
+		path_of(q, chan[i], qm->id, path);
+		if ((dfd = dir_of(q, chan[i], qm->id, NULL)) < 0)
+			continue;
+		fd[i] = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd[i] < 0) {
+			if (errno == ENOENT)
+				continue;	/* none on this channel, or all done already */
+			if (errno == ELOOP)
+				corrupt(err, q, chan[i], qm->id, "is a symbolic link");
+			else
+				lq_err_sys(err, "%lu: %s", qm->id, path);
+			goto out;
+		}
+		if (fstat(fd[i], &st) < 0 || !S_ISREG(st.st_mode)) {
+			corrupt(err, q, chan[i], qm->id, "not a regular file");
+			goto out;
+		}
+		snprintf(what, sizeof what, "%lu: %s", qm->id, path);
+		if (lq_read_fd(fd[i], what, ENV_MAX, &b[i], err) < 0)
+			goto out;
+		if (count_records(&b[i]) < 0) {
+			corrupt(err, q, chan[i], qm->id, "the last recipient has no NUL terminator");
+			goto out;
+		}
+		for (size_t at = 0; at < b[i].len; at += strlen(b[i].data + at) + 1)
+			if (b[i].data[at] != 'T' && b[i].data[at] != 'D') {
+				corrupt(err, q, chan[i], qm->id, "a record is neither T nor D");
+				goto out;
+			}
+	}
+	if (!same_info(q, qm) || exists(q, K_TODO, qm->id)) {
+		lq_err_set(err, LQ_ENOMATCH, "%lu: changed meanwhile (finished, and the ID given to"
+		    " a new message?): left alone", qm->id);
+		goto out;
+	}
+	if ((dfd = dir_of(q, K_BOUNCE, qm->id, NULL)) >= 0 && unlinkat(dfd, name, 0) < 0 &&
+	    errno != ENOENT) {
+		lq_err_sys(err, "%lu: removing %s", qm->id, path_of(q, K_BOUNCE, qm->id, path));
+		goto out;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (fd[i] < 0)
+			continue;
+		for (size_t at = 0; at < b[i].len; at += strlen(b[i].data + at) + 1)
+			if (b[i].data[at] == 'T' && pwrite(fd[i], "D", 1, at) != 1) {
+				lq_err_sys(err, "%lu: marking a recipient done in %s", qm->id,
+				    path_of(q, chan[i], qm->id, path));
+				goto out;
+			}
+		if (fsync(fd[i]) < 0) {
+			lq_err_sys(err, "%lu: %s", qm->id, path_of(q, chan[i], qm->id, path));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (fd[i] >= 0)
+			close(fd[i]);
+		lq_buf_free(&b[i]);
+	}
+	return rc;
+}
+
+/* ---- hold */
+
+/*
+ * qfreeze renames every file of the message into the hold area, info/ (todo/) first: the
+ * message is out of qmail's sight at once, and what is left for a moment are files qmail-send
+ * ignores (a qmail-send started meanwhile never sees the message). For a message in todo/,
+ * stale info/ goes before todo/, so that it never looks preprocessed. qfreeze -u renames them
+ * back the other way round: info/ (todo/) last, once everything else is in place. A rename
+ * keeps the inode: mess/'s inode is the ID, kept while on hold. Never over an existing file.
+ */
+static const enum kind freeze_order[] = {
+	K_INFO, K_TODO, K_LOCAL, K_REMOTE, K_BOUNCE, K_INTD, K_MESS
+};
+#define NORDER (sizeof freeze_order / sizeof freeze_order[0])
+
+static int
+move_message(struct lq_spool *sp, const struct qmail_msg *qm, int freeze, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	struct area *from = freeze ? &q->queue : &q->hold, *to = freeze ? &q->hold : &q->queue;
+	char name[24], path[PATH_MAX_LEN];
+	enum kind moved[NORDER];
+	size_t nmoved = 0;
+	struct stat st;
+	int sdir, ddir;
+
+	snprintf(name, sizeof name, "%lu", qm->id);
+	for (size_t i = 0; i < NORDER; i++) {
+		enum kind k = freeze_order[freeze ? i : NORDER - 1 - i];
+
+		if ((sdir = dir_in(q, from, k, qm->id, NULL)) < 0)
+			continue;
+		if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			lq_err_sys(err, "%lu: %s", qm->id, path_in(q, from, k, qm->id, path));
+			goto undo;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			lq_err_set(err, LQ_ECORRUPT, "%lu: %s: not a regular file: left alone", qm->id,
+			    path_in(q, from, k, qm->id, path));
+			goto undo;
+		}
+		ddir = freeze ? hold_dir(sp, q, k, qm->id, err) : dir_in(q, to, k, qm->id, err);
+		if (ddir < 0) {
+			if (!freeze)
+				dir_err(err, qm->id);
+			goto undo;
+		}
+		if (renameat2(sdir, name, ddir, name, RENAME_NOREPLACE) < 0) {
+			if (errno == EEXIST)
+				lq_err_set(err, LQ_ECORRUPT, "%lu: %s exists already: left alone", qm->id,
+				    path_in(q, to, k, qm->id, path));
+			else
+				lq_err_sys(err, "%lu: moving %s", qm->id,
+				    path_in(q, from, k, qm->id, path));
+			goto undo;
+		}
+		moved[nmoved++] = k;
+	}
+	for (size_t i = 0; i < nmoved; i++) {
+		fsync(dir_in(q, to, moved[i], qm->id, NULL));
+		fsync(dir_in(q, from, moved[i], qm->id, NULL));
+	}
+	return 0;
+undo:	/* put back what was moved, last first: the message is where it was */
+	while (nmoved-- > 0) {
+		enum kind k = moved[nmoved];
+
+		renameat2(dir_in(q, to, k, qm->id, NULL), name, dir_in(q, from, k, qm->id, NULL),
+		    name, RENAME_NOREPLACE);
+	}
+	return -1;
+}
+
+static int
+qmail_act(struct lq_spool *sp, const char *idstr, enum lq_action act, struct lq_select *sel,
+    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	struct lq_msg *m = lq_msg_begin(sp);
+	struct qmail_msg *qm;
+	unsigned long id;
+	int running, rc = -1, match;
+	char who[32];
+
+	if (mp != NULL)
+		*mp = m;
+	if (split_ok(q, err) < 0)
+		return -1;
+	if (!parse_id(idstr, &id))
+		return lq_err_set(err, LQ_EBADID, "%s: not a valid qmail queue ID", idstr);
+	open_hold(sp, q);	/* another qfreeze may have made it since the spool was opened */
+	if (q->hold_err.code != LQ_OK)
+		return lq_err_set(err, LQ_ECORRUPT, "%lu: %s", id, q->hold_err.msg);
+	snprintf(who, sizeof who, "%lu: ", id);
+	if ((running = send_state(sp, who, NULL, err)) < 0)
+		return -1;
+	if (running && act != LQ_ACT_REMOVE)
+		return lq_err_set(err, LQ_EUSAGE, "%lu: qmail-send is running (it holds"
+		    " lock/sendmutex), and qmail has no hold it would respect: stop it first (svc -d"
+		    " /service/qmail-send, or your init system's stop), then %s, then start it;"
+		    " nothing done", id, act == LQ_ACT_FREEZE ? "qfreeze" : "qfreeze -u");
+	/* read it again now: the queue moves, and IDs are reused */
+	if (load_any(sp, id, &m, err) < 0) {
+		if (err != NULL && err->code == LQ_ENOENT && sp->queue == NULL)
+			diagnose(sp, id, err);
+		goto out;
+	}
+	qm = m->priv;
+	if (sel != NULL) {
+		match = lq_select_match(sel, sp, m, err);
+		if (match <= 0) {
+			if (match == 0)
+				lq_err_set(err, LQ_ENOMATCH, "%lu: no longer matches: left alone", id);
+			goto out;
+		}
+	}
+	switch (act) {
+	case LQ_ACT_REMOVE:
+		if (running && !qm->hold && qm->todo) {
+			lq_err_set(err, LQ_ELOCKED, "%lu: not preprocessed yet (still in todo/): it"
+			    " belongs to qmail-send until then; skipped, try again in a moment", id);
+			goto out;
+		}
+		if (o != NULL && o->save_dirfd >= 0 && save_message(q, qm, o->save_dirfd, err) < 0)
+			goto out;
+		if (running && !qm->hold) {
+			if ((rc = mark_done(sp, qm, err)) == 0)
+				sp->run_needed = 1;
+		} else		/* stopped, or on hold: qmail-send never reads the hold area */
+			rc = unlink_message(q, qm, err);
+		break;
+	case LQ_ACT_FREEZE:
+	case LQ_ACT_THAW:
+		if (qm->hold == (act == LQ_ACT_FREEZE)) {
+			lq_err_set(err, LQ_EALREADY, "%lu: %s", id, qm->hold ? "already on hold" :
+			    "not on hold");
+			goto out;
+		}
+		rc = move_message(sp, qm, act == LQ_ACT_FREEZE, err);
+		break;
+	}
+out:
+	use_area(q, 0);
+	if (mp != NULL)
+		*mp = m;
+	return rc;
 }
 
 const struct lq_backend lq_qmail_backend = {
@@ -1338,4 +2188,7 @@ const struct lq_backend lq_qmail_backend = {
 	.write_listing_head = qmail_write_listing_head,
 	.write_listing_tail = qmail_write_listing_tail,
 	.write_stat = qmail_write_stat,
+	.act = qmail_act,
+	.run_argv = qmail_run_argv,
+	.log_path = NULL,	/* qmail-send logs to its stdout: there is no file to append to */
 };

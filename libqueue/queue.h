@@ -345,4 +345,12 @@ int lq_open_mta_log(struct lq_spool *, const char *path, struct lq_err *);
 int lq_run_argv(struct lq_spool *, const char *mta_path, const char *const *ids, size_t n,
     const char **argv, size_t max, struct lq_err *);
 
+/*
+ * 1 when actions done through lq_act take effect only at the MTA's next queue run, so the
+ * caller should run lq_run_argv(sp, NULL, NULL, 0, ...) once after the last one. qmail: a
+ * message removed while qmail-send runs has every recipient marked done, and qmail-send
+ * finishes it at its next pass (the command sends it ALRM). 0 for Exim and Postfix.
+ */
+int lq_act_needs_run(const struct lq_spool *);
+
 #endif

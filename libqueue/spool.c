@@ -317,6 +317,12 @@ lq_run_argv(struct lq_spool *sp, const char *mta_path, const char *const *ids, s
 }
 
 int
+lq_act_needs_run(const struct lq_spool *sp)
+{
+	return sp->run_needed;
+}
+
+int
 lq_open_mta_log(struct lq_spool *sp, const char *path, struct lq_err *err)
 {
 	char *def = NULL;
