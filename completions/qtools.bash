@@ -19,7 +19,9 @@ _qtools_opts()
     case $1 in
     qls)   echo "--all --undelivered $_qtools_output_opts" ;;
     qgrep) echo "--all --brief --long $_qtools_output_opts" ;;
-    qsumm) echo "--by-age --mark-bounces --by-count --mark-frozen --source --json --stat" ;;
+    qsumm) echo "--by-age --mark-bounces --by-count --mark-frozen --source --json --stat
+                 --shape --by-sender --parent-domains --min-subdomains --buckets
+                 --bucket-time --linear --width" ;;
     qcat)  echo "--envelope --headers --body --message --null" ;;
     qrm)   echo "--save --ids --null --dry-run --max --mainlog" ;;
     qfreeze) echo "--thaw --ids --null --dry-run --max --mainlog" ;;
@@ -36,6 +38,7 @@ _qtools_takes_arg()
     --queue|--spool|--mta|--named-queue|-r|-y|-o|-G) return 0 ;;
     --body) [[ $1 != qcat ]] ;;
     -f|-s) [[ $1 != qsumm ]] ;;
+    --min-subdomains|--buckets|--bucket-time|--width|-m|-t|-w) [[ $1 == qsumm ]] ;;
     --max) [[ $1 == qrm || $1 == qfreeze || $1 == qrun ]] ;;
     --mainlog) [[ $1 == qrm || $1 == qfreeze ]] ;;
     --save) [[ $1 == qrm ]] ;;
@@ -142,7 +145,16 @@ _qtools()
         return 0
     fi
 
-    # operands: queue IDs (or -, and for the tools that change the queue ALL)
+    # operands: qsumm --shape takes Postfix queue names, the others queue IDs (or -, and
+    # for the tools that change the queue ALL)
+    if [[ $name == qsumm ]]; then
+        for w in "${joined[@]}"; do
+            if [[ $w == --shape ]]; then
+                COMPREPLY=($(compgen -W "$_qtools_postfix_queues" -- "$cur"))
+                return 0
+            fi
+        done
+    fi
     local IFS=$'\n'
     COMPREPLY=($(compgen -W "$(_qtools_ids "$tool" "${joined[@]}")" -- "$cur"))
     [[ -z $cur || $cur == - ]] && COMPREPLY+=(-)
