@@ -31,6 +31,11 @@ struct exim {
 	int inputfd;		/* its input/ */
 	int subfd[62];		/* input/X, opened on first use; -1 unknown, -2 absent */
 	struct lq_buf hbuf;	/* the current -H */
+	/* during a sorted scan: the IDs that have a -J (readdir saw them), sorted, so that
+	 * the other messages cost no failed open of a journal */
+	char **journals;
+	size_t njournals;
+	int journals_known;
 	struct lq_buf jbuf;
 };
 
@@ -44,12 +49,18 @@ struct exim_msg {
 
 static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/* the value of each base-62 digit, -1 for anything else; filled once */
+static signed char b62value[256];
+
 static int
 b62digit(int c)
 {
-	const char *p = c ? strchr(b62, c) : NULL;
-
-	return p ? (int)(p - b62) : -1;
+	if (b62value[0] == 0) {
+		memset(b62value, -1, sizeof b62value);
+		for (int i = 0; i < 62; i++)
+			b62value[(unsigned char)b62[i]] = (signed char)i;
+	}
+	return b62value[(unsigned char)c];
 }
 
 static long long
@@ -91,20 +102,6 @@ static long
 id_subsecond(const char *id, size_t n)
 {
 	return n == 16 ? b62num(id + 14, 2) * 5000 : b62num(id + 19, 4);
-}
-
-/* exim -bp's order: the time field, then the sub-second part; the pid is ignored. */
-static int
-id_cmp(const char *a, const char *b)
-{
-	int c = strncmp(a, b, 6);
-	long sa, sb;
-
-	if (c != 0)
-		return c;
-	sa = id_subsecond(a, strlen(a));
-	sb = id_subsecond(b, strlen(b));
-	return (sa > sb) - (sa < sb);
 }
 
 /* ---------------------------------------------------------------- locating */
@@ -553,7 +550,9 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 	}
 	if (parse_header_file(ex, xm, m, &hdrsize, &done, &ndone, err) < 0)
 		return -1;
-	if (read_journal(ex, dirfd, m, &done, &ndone, err) < 0)
+	if ((!ex->journals_known || bsearch(&id, ex->journals, ex->njournals,
+	    sizeof *ex->journals, strptr_cmp) != NULL) &&
+	    read_journal(ex, dirfd, m, &done, &ndone, err) < 0)
 		return -1;
 	if (apply_done(m, done, ndone, err) < 0)
 		return -1;
@@ -611,19 +610,6 @@ exim_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg *m,
 
 /* ---------------------------------------------------------------- scanning */
 
-/* A -H file name: a valid ID followed by "-H". Copies the ID into id. */
-static int
-header_file_id(const char *name, char id[LQ_ID_MAX + 1])
-{
-	size_t n = strlen(name);
-
-	if ((n != 18 && n != 25) || strcmp(name + n - 2, "-H") != 0)
-		return 0;
-	memcpy(id, name, n - 2);
-	id[n - 2] = '\0';
-	return exim_valid_id(id);
-}
-
 static int
 scan_one(struct lq_spool *sp, int dirfd, const char *id, struct lq_scan *sc,
     struct lq_err *err)
@@ -648,26 +634,79 @@ scan_one(struct lq_spool *sp, int dirfd, const char *id, struct lq_scan *sc,
 	return sc->each(m, sc->arg);
 }
 
-/* Sorted scans collect "X" + ID, X the subdirectory or '.' for input/ itself. */
-static int
-collect_dir(DIR *d, char sub, struct lq_names *names, struct lq_spool *sp,
-    struct lq_scan *sc, struct lq_err *err, int *rc)
+/* exim -bp's order as one number: the time field, then the sub-second part (< 2^20). */
+static uint64_t
+sort_key(const char *id)
 {
-	struct exim *ex = sp->priv;
+	return ((uint64_t)b62num(id, 6) << 20) | (uint64_t)id_subsecond(id, strlen(id));
+}
+
+struct entry {
+	uint64_t key;
+	size_t name;		/* offset of "X" + ID in the name pool */
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct entry *)a)->key, y = ((const struct entry *)b)->key;
+
+	return (x > y) - (x < y);
+}
+
+static int
+entry_cmp_reverse(const void *a, const void *b)
+{
+	return entry_cmp(b, a);
+}
+
+struct collect {
+	struct lq_spool *sp;
+	struct lq_scan *sc;
+	struct lq_names names;		/* sorted scans: "X" + ID, X the subdirectory or '.' */
+	struct lq_names journals;	/* sorted scans: IDs with a -J */
+	char subs[63];			/* one-character subdirectories seen in input/ */
+	size_t nsubs;
+	int sorted, rc;
+};
+
+/* One pass over a directory: messages, journals and (in input/) the split subdirectories. */
+static int
+collect_dir(DIR *d, char sub, struct collect *c, struct lq_err *err)
+{
+	struct exim *ex = c->sp->priv;
 	char id[LQ_ID_MAX + 2];
 	struct dirent *de;
+	size_t n;
 
 	while ((de = readdir(d)) != NULL) {
-		if (!header_file_id(de->d_name, id + 1))
+		const char *name = de->d_name;
+
+		n = strlen(name);
+		if (n == 1 && sub == '.' && b62digit((unsigned char)name[0]) >= 0) {
+			if (c->nsubs < sizeof c->subs - 1)
+				c->subs[c->nsubs++] = name[0];
 			continue;
-		if (names != NULL) {
+		}
+		if ((n != 18 && n != 25) || name[n - 2] != '-')
+			continue;
+		memcpy(id + 1, name, n - 2);
+		id[n - 1] = '\0';
+		if (name[n - 1] == 'J' && c->sorted && exim_valid_id(id + 1)) {
+			if (lq_names_add(&c->journals, id + 1, n - 2) < 0)
+				return lq_err_set(err, LQ_ENOMEM, "out of memory");
+			continue;
+		}
+		if (name[n - 1] != 'H' || !exim_valid_id(id + 1))
+			continue;
+		if (c->sorted) {
 			id[0] = sub;
-			if (lq_names_add(names, id, strlen(id)) < 0)
+			if (lq_names_add(&c->names, id, n - 1) < 0)
 				return lq_err_set(err, LQ_ENOMEM, "out of memory");
 		} else {
 			int fd = sub == '.' ? ex->inputfd : subdir_fd(ex, sub);
 
-			if ((*rc = scan_one(sp, fd, id + 1, sc, err)) != 0)
+			if ((c->rc = scan_one(c->sp, fd, id + 1, c->sc, err)) != 0)
 				return 0;
 		}
 	}
@@ -675,86 +714,76 @@ collect_dir(DIR *d, char sub, struct lq_names *names, struct lq_spool *sp,
 }
 
 static int
-name_cmp(const void *a, const void *b)
+read_dir(int fd, char sub, struct collect *c, struct lq_err *err)
 {
-	return id_cmp(*(const char *const *)a + 1, *(const char *const *)b + 1);
-}
+	DIR *d;
+	int rc;
 
-static int
-name_cmp_reverse(const void *a, const void *b)
-{
-	return name_cmp(b, a);
+	if ((fd = dup(fd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return lq_err_sys(err, "%s: input%s%c", c->sp->dir, sub == '.' ? "" : "/",
+		    sub == '.' ? '\0' : sub);
+	}
+	rewinddir(d);		/* the descriptor is shared with earlier scans */
+	rc = collect_dir(d, sub, c, err);
+	closedir(d);
+	return rc;
 }
 
 static int
 exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
 	struct exim *ex = sp->priv;
-	struct lq_names names = { 0 }, *np = (sc->flags & LQ_SCAN_UNSORTED) ? NULL : &names;
-	struct dirent *de;
-	char **order = NULL;
-	int fd, rc = 0;
-	DIR *d;
+	struct collect c = { .sp = sp, .sc = sc, .sorted = !(sc->flags & LQ_SCAN_UNSORTED) };
+	struct entry *order = NULL;
+	char **jl = NULL;
+	int rc = -1, fd;
 
 	/* input/ itself, then every one-character subdirectory, whatever split says */
-	if ((fd = dup(ex->inputfd)) < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return lq_err_sys(err, "%s: input", sp->dir);
+	if (read_dir(ex->inputfd, '.', &c, err) < 0)
+		goto out;
+	for (size_t i = 0; c.rc == 0 && i < c.nsubs; i++)
+		if ((fd = subdir_fd(ex, c.subs[i])) >= 0 && read_dir(fd, c.subs[i], &c, err) < 0)
+			goto out;
+	if (!c.sorted || c.rc != 0) {
+		rc = c.rc;
+		goto out;
 	}
-	rewinddir(d);
-	if (collect_dir(d, '.', np, sp, sc, err, &rc) < 0)
-		goto fail;
-	rewinddir(d);
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		DIR *sd;
-		int sfd;
-
-		if (strlen(de->d_name) != 1 || (sfd = subdir_fd(ex, de->d_name[0])) < 0)
-			continue;
-		if ((sfd = dup(sfd)) < 0 || (sd = fdopendir(sfd)) == NULL) {
-			if (sfd >= 0)
-				close(sfd);
-			continue;
-		}
-		rewinddir(sd);
-		if (collect_dir(sd, de->d_name[0], np, sp, sc, err, &rc) < 0) {
-			closedir(sd);
-			goto fail;
-		}
-		closedir(sd);
-	}
-	closedir(d);
-	d = NULL;
-	if (np == NULL || rc != 0) {
-		lq_names_free(&names);
-		return rc;
-	}
-	if ((order = reallocarray(NULL, names.n ? names.n : 1, sizeof *order)) == NULL) {
+	if ((order = reallocarray(NULL, c.names.n + 1, sizeof *order)) == NULL ||
+	    (jl = reallocarray(NULL, c.journals.n + 1, sizeof *jl)) == NULL) {
 		lq_err_set(err, LQ_ENOMEM, "out of memory");
-		goto fail;
+		goto out;
 	}
-	for (size_t i = 0; i < names.n; i++)
-		order[i] = names.pool + names.off[i];
+	for (size_t i = 0; i < c.names.n; i++)
+		order[i] = (struct entry){ sort_key(c.names.pool + c.names.off[i] + 1), c.names.off[i] };
 	/* stable, so equal keys keep readdir order as in exim's own merge sort */
-	if (names.n > 1 && mergesort(order, names.n, sizeof *order,
-	    (sc->flags & LQ_SCAN_REVERSE) ? name_cmp_reverse : name_cmp) < 0) {
+	if (c.names.n > 1 && mergesort(order, c.names.n, sizeof *order,
+	    (sc->flags & LQ_SCAN_REVERSE) ? entry_cmp_reverse : entry_cmp) < 0) {
 		lq_err_sys(err, "sorting the queue");
-		goto fail;
+		goto out;
 	}
-	for (size_t i = 0; i < names.n && rc == 0; i++) {
-		fd = order[i][0] == '.' ? ex->inputfd : subdir_fd(ex, order[i][0]);
-		rc = scan_one(sp, fd, order[i] + 1, sc, err);
+	for (size_t i = 0; i < c.journals.n; i++)
+		jl[i] = c.journals.pool + c.journals.off[i];
+	qsort(jl, c.journals.n, sizeof *jl, strptr_cmp);
+	ex->journals = jl;
+	ex->njournals = c.journals.n;
+	ex->journals_known = 1;
+	rc = 0;
+	for (size_t i = 0; i < c.names.n && rc == 0; i++) {
+		const char *name = c.names.pool + order[i].name;
+
+		fd = name[0] == '.' ? ex->inputfd : subdir_fd(ex, name[0]);
+		rc = scan_one(sp, fd, name + 1, sc, err);
 	}
+out:
+	ex->journals_known = 0;
+	ex->journals = NULL;
+	free(jl);
 	free(order);
-	lq_names_free(&names);
+	lq_names_free(&c.names);
+	lq_names_free(&c.journals);
 	return rc;
-fail:
-	if (d != NULL)
-		closedir(d);
-	free(order);
-	lq_names_free(&names);
-	return -1;
 }
 
 /* ---------------------------------------------------------------- content */
