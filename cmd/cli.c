@@ -148,6 +148,8 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *drop,
 		exit(EXIT_TROUBLE);
 	}
 	cli.now = time(NULL);
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	for (const char **h = cli.headers; h && *h; h++)
 		cli.sel.nheaders++;
 	cli.sel.headers = cli.headers;
@@ -271,6 +273,8 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 	int rc = 0;
 
 	scanflags |= lq_select_scanflags(sel);
+	if (lq_select_needs_size(sel))
+		scanflags &= ~LQ_SCAN_NO_SIZE;
 	if (cli.unsorted)
 		scanflags |= LQ_SCAN_UNSORTED;
 	if (cli.reverse)

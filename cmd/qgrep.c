@@ -48,7 +48,8 @@ main(int argc, const char **argv)
 	sel = cli_select();
 	sp = cli_open_spool();
 
-	cli_each(sp, pc, sel, cli.json ? LQ_SCAN_LOCKS : 0, show, NULL);
+	cli_each(sp, pc, sel, cli.json ? LQ_SCAN_LOCKS :
+	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE : 0, show, NULL);
 	if (cli.count)
 		printf("%lu matches out of %lu messages\n", cli.matched, cli.seen);
 

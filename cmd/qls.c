@@ -61,7 +61,8 @@ main(int argc, const char **argv)
 	sel = cli_select();
 	opt.sp = cli_open_spool();
 
-	cli_each(opt.sp, pc, sel, cli.json ? LQ_SCAN_LOCKS : 0, list_one, NULL);
+	cli_each(opt.sp, pc, sel, cli.json ? LQ_SCAN_LOCKS :
+	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE : 0, list_one, NULL);
 	if (cli.count)
 		printf("%lu\n", cli.matched);
 	else if (!cli.ids && !cli.nul && !cli.json)

@@ -557,7 +557,10 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 	if (apply_done(m, done, ndone, err) < 0)
 		return -1;
 	snprintf(name, sizeof name, "%s-D", id);
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+	if (flags & LQ_SCAN_NO_SIZE) {
+		m->size = 0;
+		m->flags |= LQ_MSG_NO_SIZE;
+	} else if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
 		/* Exim's $message_size: live headers + body + the blank line between them */
 		m->size = hdrsize + (int64_t)st.st_size - (int64_t)(strlen(id) + 3) + 1;
 	} else {

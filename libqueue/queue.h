@@ -129,6 +129,8 @@ enum lq_scanflag {
 	LQ_SCAN_UNSORTED = 1 << 0,	/* stream in directory order; memory stays flat */
 	LQ_SCAN_REVERSE = 1 << 1,	/* newest first (sorted scans only) */
 	LQ_SCAN_LOCKS = 1 << 2,		/* find out which messages are being delivered */
+	LQ_SCAN_NO_SIZE = 1 << 3,	/* sizes are not wanted: data files need not be
+					 * stat'ed (the message gets LQ_MSG_NO_SIZE) */
 };
 
 /* Return 0 to go on, anything else stops the scan (and is returned by lq_scan). */
@@ -248,6 +250,8 @@ void lq_select_free(struct lq_select *);
 int lq_select_needs_content(const struct lq_select *);
 /* The lq_scan flags the selection needs (LQ_SCAN_LOCKS for --active). */
 unsigned lq_select_scanflags(const struct lq_select *);
+/* Does the selection test message sizes (then LQ_SCAN_NO_SIZE must not be used)? */
+int lq_select_needs_size(const struct lq_select *);
 /* Does the selection test anything at all? */
 int lq_select_is_empty(const struct lq_select *);
 /* 1 selected, 0 not, -1 error (content could not be read: err set). */

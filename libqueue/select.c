@@ -281,6 +281,12 @@ lq_select_is_empty(const struct lq_select *sel)
 	return sel->empty;
 }
 
+int
+lq_select_needs_size(const struct lq_select *sel)
+{
+	return sel->size_re.code != NULL || sel->larger >= 0 || sel->smaller >= 0;
+}
+
 unsigned
 lq_select_scanflags(const struct lq_select *sel)
 {

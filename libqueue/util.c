@@ -273,15 +273,57 @@ lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *b, struct lq_err
 	return 0;
 }
 
+/*
+ * Most spool files fit the first read: a short read of a regular file is its end, so such
+ * a file costs open, one read, close. Only a file that fills the buffer is fstat'ed (and
+ * must be regular) before reading on. A FIFO or device under a spool name cannot block
+ * (O_NONBLOCK) nor feed us more than max bytes; a symlink is never opened (O_NOFOLLOW).
+ * With st, the file is fstat'ed and checked first, as lq_open_file does.
+ */
 int
 lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct stat *st,
     struct lq_err *err)
 {
+	struct stat sb;
+	ssize_t n;
 	int fd, rc;
 
-	if ((fd = lq_open_file(dirfd, name, st, err)) < 0)
-		return -1;
-	rc = lq_read_fd(fd, name, max, b, err);
+	if (st != NULL) {
+		if ((fd = lq_open_file(dirfd, name, st, err)) < 0)
+			return -1;
+		rc = lq_read_fd(fd, name, max, b, err);
+		close(fd);
+		return rc;
+	}
+	if (!lq_plain_name(name))
+		return lq_err_set(err, LQ_EUSAGE, "%s: not a plain file name", name);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return lq_err_set(err, LQ_ECORRUPT, "%s: is a symbolic link", name);
+		return lq_err_sys(err, "%s", name);
+	}
+	if (lq_buf_reserve(b, 65536) < 0) {
+		close(fd);
+		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
+	}
+	while ((n = read(fd, b->data, b->cap - 1)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		rc = lq_err_sys(err, "%s", name);
+	} else if ((size_t)n < b->cap - 1) {
+		b->len = n;
+		b->data[n] = '\0';
+		rc = 0;
+	} else if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		rc = lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
+	} else {
+		/* a big one: start again, with room for all of it */
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			rc = lq_err_sys(err, "%s", name);
+		else
+			rc = lq_read_fd(fd, name, max, b, err);
+	}
 	close(fd);
 	return rc;
 }
