@@ -924,20 +924,6 @@ exim_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now
 	return putc('\n', out) == EOF ? -1 : 0;
 }
 
-static int
-exim_write_listing_head(FILE *out, const struct lq_spool *sp)
-{
-	(void)out, (void)sp;
-	return 0;
-}
-
-static int
-exim_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n, int64_t b)
-{
-	(void)out, (void)sp, (void)n, (void)b;
-	return 0;
-}
-
 /* ---------------------------------------------------------------- acting (exim -M*) */
 
 #define SAVE_COPY_MAX (1u << 30)
@@ -1347,8 +1333,6 @@ const struct lq_backend lq_exim_backend = {
 	.read = exim_read,
 	.write_envelope = exim_write_envelope,
 	.write_listing = exim_write_listing,
-	.write_listing_head = exim_write_listing_head,
-	.write_listing_tail = exim_write_listing_tail,
 	.act = exim_act,
 	.run_argv = exim_run_argv,
 	.log_path = exim_log_path,

@@ -1497,20 +1497,6 @@ qmail_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t no
 	return ferror(out) ? -1 : 0;
 }
 
-static int
-qmail_write_listing_head(FILE *out, const struct lq_spool *sp)
-{
-	(void)out, (void)sp;
-	return 0;
-}
-
-static int
-qmail_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n, int64_t b)
-{
-	(void)out, (void)sp, (void)n, (void)b;
-	return 0;
-}
-
 /* ---------------------------------------------------------------- qmail-qstat */
 
 /* find DIR -type f | wc -l: regular files below dirfd, symlinks not followed. */
@@ -2185,8 +2171,6 @@ const struct lq_backend lq_qmail_backend = {
 	.read = qmail_read,
 	.write_envelope = qmail_write_envelope,
 	.write_listing = qmail_write_listing,
-	.write_listing_head = qmail_write_listing_head,
-	.write_listing_tail = qmail_write_listing_tail,
 	.write_stat = qmail_write_stat,
 	.act = qmail_act,
 	.run_argv = qmail_run_argv,

@@ -224,13 +224,13 @@ lq_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 int
 lq_write_listing_head(FILE *out, const struct lq_spool *sp)
 {
-	return sp->be->write_listing_head(out, sp);
+	return sp->be->write_listing_head ? sp->be->write_listing_head(out, sp) : 0;
 }
 
 int
 lq_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n, int64_t bytes)
 {
-	return sp->be->write_listing_tail(out, sp, n, bytes);
+	return sp->be->write_listing_tail ? sp->be->write_listing_tail(out, sp, n, bytes) : 0;
 }
 
 struct stat_count {

@@ -206,10 +206,10 @@ lq_plain_name(const char *s)
 	return strchr(s, '/') == NULL;
 }
 
-int
-lq_open_file(int dirfd, const char *name, struct stat *st, struct lq_err *err)
+/* openat for reading a spool file: never a symlink, never blocking on a FIFO */
+static int
+open_plain(int dirfd, const char *name, struct lq_err *err)
 {
-	struct stat sb;
 	int fd;
 
 	if (!lq_plain_name(name))
@@ -220,6 +220,17 @@ lq_open_file(int dirfd, const char *name, struct stat *st, struct lq_err *err)
 			return lq_err_set(err, LQ_ECORRUPT, "%s: is a symbolic link", name);
 		return lq_err_sys(err, "%s", name);
 	}
+	return fd;
+}
+
+int
+lq_open_file(int dirfd, const char *name, struct stat *st, struct lq_err *err)
+{
+	struct stat sb;
+	int fd;
+
+	if ((fd = open_plain(dirfd, name, err)) < 0)
+		return -1;
 	if (st == NULL)
 		st = &sb;
 	if (fstat(fd, st) < 0) {
@@ -295,14 +306,8 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 		close(fd);
 		return rc;
 	}
-	if (!lq_plain_name(name))
-		return lq_err_set(err, LQ_EUSAGE, "%s: not a plain file name", name);
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		if (errno == ELOOP)
-			return lq_err_set(err, LQ_ECORRUPT, "%s: is a symbolic link", name);
-		return lq_err_sys(err, "%s", name);
-	}
+	if ((fd = open_plain(dirfd, name, err)) < 0)
+		return -1;
 	if (lq_buf_reserve(b, 65536) < 0) {
 		close(fd);
 		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
