@@ -8,40 +8,6 @@
 
 #include "backend.h"
 
-/* exim -bp: minutes up to 90, then hours (rounded) up to 72, then days (rounded) */
-void
-lq_format_age(char buf[LQ_COLSIZE], time_t age)
-{
-	int i = (int)(age / 60);
-
-	if (i > 90) {
-		i = (i + 30) / 60;
-		if (i > 72)
-			snprintf(buf, LQ_COLSIZE, "%2dd", (i + 12) / 24);
-		else
-			snprintf(buf, LQ_COLSIZE, "%2dh", i);
-	} else
-		snprintf(buf, LQ_COLSIZE, "%2dm", i);
-}
-
-/* Exim's string_format_size(): five columns, 0 shown as blanks */
-void
-lq_format_size(char buf[LQ_COLSIZE], int64_t size)
-{
-	if (size == 0)
-		snprintf(buf, LQ_COLSIZE, "     ");
-	else if (size < 1024)
-		snprintf(buf, LQ_COLSIZE, "%5d", (int)size);
-	else if (size < 10 * 1024)
-		snprintf(buf, LQ_COLSIZE, "%4.1fK", (double)size / 1024.0);
-	else if (size < 1024 * 1024)
-		snprintf(buf, LQ_COLSIZE, "%4dK", (int)((size + 512) / 1024));
-	else if (size < 10 * 1024 * 1024)
-		snprintf(buf, LQ_COLSIZE, "%4.1fM", (double)size / (1024.0 * 1024.0));
-	else
-		snprintf(buf, LQ_COLSIZE, "%4dM", (int)((size + 512 * 1024) / (1024 * 1024)));
-}
-
 int
 lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 {

@@ -15,6 +15,8 @@
 #endif
 #include <bsd/sys/tree.h>
 
+#define KEY_MAX 1024
+
 struct domain {
 	RB_ENTRY(domain) link;
 	char *key;
@@ -101,20 +103,35 @@ rcpt_domain(const char *addr, const char **dom)
 	}
 }
 
-/* exiqsumm's s_conv of the size column: "1.5K" is 1536 */
+/* exiqsumm's s_conv of the size column: "1.5K" is 1.5 * 1024. The column's rounding is
+ * redone here with integers (as in columns.c); tenths / 10.0 is the same double Perl reads
+ * from "1.5", since both are correctly rounded. */
 static double
 column_bytes(int64_t size)
 {
-	char col[LQ_COLSIZE], *end;
-	double v;
+	int64_t unit, tenths, rem;
 
-	lq_format_size(col, size);
-	v = strtod(col, &end);
-	if (*end == 'K')
-		v *= 1024;
-	else if (*end == 'M')
-		v *= 1024 * 1024;
-	return v;
+	if (size < 1024)
+		return (double)size;
+	if (size >= 10 * 1024 && size < 1024 * 1024)
+		return (double)((size + 512) / 1024) * 1024;
+	if (size >= 10 * 1024 * 1024)
+		return (double)((size + 512 * 1024) / (1024 * 1024)) * 1024 * 1024;
+	unit = size < 10 * 1024 ? 1024 : 1024 * 1024;
+	tenths = size * 10 / unit;
+	rem = size * 10 % unit;
+	if (rem * 2 > unit || (rem * 2 == unit && (tenths & 1)))
+		tenths++;
+	return (double)tenths / 10.0 * (double)unit;
+}
+
+static size_t
+key_append(char *key, size_t k, const char *s, size_t n)
+{
+	if (n > KEY_MAX - 1 - k)
+		n = KEY_MAX - 1 - k;
+	memcpy(key + k, s, n);
+	return k + n;
 }
 
 static struct domain *
@@ -140,7 +157,7 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 	time_t age = s->now - m->arrival;
 	double vol = column_bytes((m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 	const char *src = "<>", *at;
-	char key[1024];
+	char key[KEY_MAX];
 
 	if (m->sender[0] != '\0')
 		src = (at = strchr(m->sender, '@')) != NULL ? at + 1 : m->sender;
@@ -154,14 +171,17 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 			continue;
 		if ((n = rcpt_domain(r->address, &dom)) == 0)
 			continue;
-		if (s->flags & LQ_SUM_SOURCE)
-			k = snprintf(key, sizeof key, "%s > ", src);
-		if (k < sizeof key)
-			k += snprintf(key + k, sizeof key - k, "%.*s", (int)n, dom);
-		if (k < sizeof key && (s->flags & LQ_SUM_MARK_BOUNCE) && (m->flags & LQ_MSG_BOUNCE))
-			k += snprintf(key + k, sizeof key - k, " (b)");
-		if (k < sizeof key && (s->flags & LQ_SUM_MARK_FROZEN) && (m->flags & LQ_MSG_FROZEN))
-			k += snprintf(key + k, sizeof key - k, " (f)");
+		/* "[src > ]domain[ (b)][ (f)]", lower-cased, cut to the key buffer */
+		if (s->flags & LQ_SUM_SOURCE) {
+			k = key_append(key, k, src, strlen(src));
+			k = key_append(key, k, " > ", 3);
+		}
+		k = key_append(key, k, dom, n);
+		if ((s->flags & LQ_SUM_MARK_BOUNCE) && (m->flags & LQ_MSG_BOUNCE))
+			k = key_append(key, k, " (b)", 4);
+		if ((s->flags & LQ_SUM_MARK_FROZEN) && (m->flags & LQ_MSG_FROZEN))
+			k = key_append(key, k, " (f)", 4);
+		key[k] = '\0';
 		for (char *p = key; *p; p++)
 			*p = tolower((unsigned char)*p);
 		if ((d = domain_get(s, key)) == NULL)

@@ -10,6 +10,39 @@
 
 static int n, failed;
 
+/* Exim's string_format_size() and the -bp age, as printf would print them */
+static void
+printf_size(char *b, int64_t size)
+{
+	if (size == 0)
+		snprintf(b, LQ_COLSIZE, "     ");
+	else if (size < 1024)
+		snprintf(b, LQ_COLSIZE, "%5d", (int)size);
+	else if (size < 10 * 1024)
+		snprintf(b, LQ_COLSIZE, "%4.1fK", (double)size / 1024.0);
+	else if (size < 1024 * 1024)
+		snprintf(b, LQ_COLSIZE, "%4dK", (int)((size + 512) / 1024));
+	else if (size < 10 * 1024 * 1024)
+		snprintf(b, LQ_COLSIZE, "%4.1fM", (double)size / (1024.0 * 1024.0));
+	else
+		snprintf(b, LQ_COLSIZE, "%4dM", (int)((size + 512 * 1024) / (1024 * 1024)));
+}
+
+static void
+printf_age(char *b, long t)
+{
+	int i = (int)(t / 60);
+
+	if (i > 90) {
+		i = (i + 30) / 60;
+		if (i > 72)
+			snprintf(b, LQ_COLSIZE, "%2dd", (i + 12) / 24);
+		else
+			snprintf(b, LQ_COLSIZE, "%2dh", i);
+	} else
+		snprintf(b, LQ_COLSIZE, "%2dm", i);
+}
+
 static void
 is(const char *got, const char *want, const char *name)
 {
@@ -60,6 +93,25 @@ main(void)
 		lq_format_age(col, ages[i].secs);
 		snprintf(name, sizeof name, "age %lds is '%s'", ages[i].secs, ages[i].col);
 		is(col, ages[i].col, name);
+	}
+	{
+		char want[LQ_COLSIZE];
+		long bad = 0;
+
+		/* every size to 20000, then a stride to past 10 MB: ties of %4.1f included */
+		for (int64_t sz = 0; sz < 11 * 1024 * 1024; sz += sz < 20000 ? 1 : 7) {
+			lq_format_size(col, sz);
+			printf_size(want, sz);
+			bad += strcmp(col, want) != 0;
+		}
+		ok(bad == 0, "the size column equals printf's for every size checked");
+		bad = 0;
+		for (long age = -7200; age < 300L * 86400; age += 30) {
+			lq_format_age(col, age);
+			printf_age(want, age);
+			bad += strcmp(col, want) != 0;
+		}
+		ok(bad == 0, "the age column equals printf's for every age checked");
 	}
 	ok(lq_parse_duration("90", &t, &e) == 0 && t == 90, "90 is 90 seconds");
 	ok(lq_parse_duration("7d", &t, &e) == 0 && t == 7 * 86400, "7d");
