@@ -744,11 +744,11 @@ open_defer_log(struct lq_spool *sp, const char *id)
 	if (pf->deferfd < 0)
 		return -1;
 	hash_key(id, key);
-	if (pf->defer_depth >= 0 && (fd = defer_at(pf, key, id, pf->defer_depth)) >= 0)
-		return fd;
+	/* once a log was found, Postfix's hash_queue_depth is known: like showq, look there
+	 * only (a missing log then costs one failed open, not one per depth) */
+	if (pf->defer_depth >= 0)
+		return (fd = defer_at(pf, key, id, pf->defer_depth)) >= 0 ? fd : -1;
 	for (int depth = 0; depth < DEPTH_MAX; depth++) {
-		if (depth == pf->defer_depth)
-			continue;
 		if ((fd = defer_at(pf, key, id, depth)) >= 0) {
 			pf->defer_depth = depth;
 			return fd;
