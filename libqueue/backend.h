@@ -108,4 +108,27 @@ struct lq_names {
 int lq_names_add(struct lq_names *, const char *, size_t);
 void lq_names_free(struct lq_names *);
 
+/* json.c: one JSON value, parsed into an arena. Members of an object and items of an
+ * array are the children first..next (n of them); a member has its name. */
+enum lq_jtype { LQ_J_NULL, LQ_J_BOOL, LQ_J_NUM, LQ_J_STR, LQ_J_ARR, LQ_J_OBJ };
+struct lq_jval {
+	enum lq_jtype type;
+	int boolean;
+	int is_int;		/* a number without fraction or exponent that fits int64 */
+	int64_t i;
+	double d;
+	const char *s;		/* string, NUL-terminated (may hold NULs: see len) */
+	size_t len;
+	struct lq_jval *first, *next;
+	size_t n;
+	const char *name;	/* as a member of an object */
+	size_t namelen;
+};
+#define LQ_JSON_MAXDEPTH 16
+/* The value that fills s[0..n) (white space around it allowed), or NULL with err naming
+ * the byte where it went wrong. */
+struct lq_jval *lq_json_parse(struct lq_arena *, const char *s, size_t n, struct lq_err *);
+/* An object's member, or NULL. */
+const struct lq_jval *lq_json_get(const struct lq_jval *obj, const char *name);
+
 #endif
