@@ -7,6 +7,7 @@
 #include <bsd/stdlib.h>
 #include <err.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <limits.h>
 #include <pwd.h>
 #include <syslog.h>
@@ -73,7 +74,9 @@ struct poptOption cli_output_table[] = {
 	  "IDs end with NUL, in and out (for xargs -0)", NULL },
 	{ "count", 'c', POPT_ARG_NONE, &cli.count, 0, "print only how many matched", NULL },
 	{ "json", '\0', POPT_ARG_NONE, &cli.json, 0,
-	  "JSON Lines, member names as postqueue -j", NULL },
+	  "JSON Lines, member names as postqueue -j, then an end record", NULL },
+	{ "host", '\0', POPT_ARG_STRING, &cli.host, 0,
+	  "--json: the host name to give (default: this host's FQDN)", "NAME" },
 	{ "unsorted", 'U', POPT_ARG_NONE, &cli.unsorted, 0,
 	  "directory order: starts at once, memory stays flat", NULL },
 	{ "reverse", 'R', POPT_ARG_NONE, &cli.reverse, 0, "newest first", NULL },
@@ -197,7 +200,7 @@ problem(const char *id, const struct lq_err *e, void *arg)
 {
 	(void)id, (void)arg;
 	warnx("%s", e->msg);
-	cli.trouble = 1;
+	cli.trouble++;
 }
 
 static int
@@ -210,7 +213,7 @@ consider(struct lq_msg *m, void *arg)
 	cli.seen++;
 	if (rc < 0) {
 		warnx("%s: %s", m->id, e.msg);
-		cli.trouble = 1;
+		cli.trouble++;
 		return 0;
 	}
 	if (rc == 0)
@@ -227,7 +230,7 @@ one_id(struct walk *w, const char *id, unsigned scanflags)
 
 	if (lq_load(w->sp, id, scanflags, &m, &e) < 0) {
 		warnx("%s", e.msg);
-		cli.trouble = 1;
+		cli.trouble++;
 		return 0;
 	}
 	return consider(m, w);
@@ -249,14 +252,14 @@ ids_from_stdin(struct walk *w, unsigned scanflags)
 			continue;
 		if (strlen(line) != (size_t)n) {
 			warnx("stdin: an ID with a NUL byte in it");
-			cli.trouble = 1;
+			cli.trouble++;
 			continue;
 		}
 		rc = one_id(w, line, scanflags);
 	}
 	if (ferror(stdin)) {
 		warn("stdin");
-		cli.trouble = 1;
+		cli.trouble++;
 	}
 	free(line);
 	return rc;
@@ -284,7 +287,7 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 		for (const char **a = args; *a; a++)
 			if (strcmp(*a, "-") != 0 && !lq_valid_id(sp, *a)) {
 				warnx("%s: not a valid %s queue ID", *a, lq_mta_name(lq_spool_mta(sp)));
-				cli.trouble = 1;
+				cli.trouble++;
 			}
 		for (const char **a = args; rc == 0 && *a; a++) {
 			if (strcmp(*a, "-") == 0)
@@ -300,9 +303,38 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 	sc.arg = &w;
 	if ((rc = lq_scan(sp, &sc, &e)) < 0) {
 		warnx("%s", e.msg);
-		cli.trouble = 1;
+		cli.trouble++;
 	}
+	cli.skipped += sc.vanished;
 	return rc;
+}
+
+const char *
+cli_host(void)
+{
+	static char name[256];
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai;
+
+	if (cli.host != NULL)
+		return cli.host;
+	if (gethostname(name, sizeof name - 1) < 0)
+		err(EXIT_TROUBLE, "gethostname");
+	name[sizeof name - 1] = '\0';
+	if (getaddrinfo(name, NULL, &hints, &ai) == 0) {
+		if (ai->ai_canonname != NULL && ai->ai_canonname[0] != '\0')
+			snprintf(name, sizeof name, "%s", ai->ai_canonname);
+		freeaddrinfo(ai);
+	}
+	return cli.host = name;
+}
+
+void
+cli_json_end(struct lq_spool *sp)
+{
+	struct lq_json_end e = { cli.now, cli.seen, cli.matched, cli.skipped,
+	    (unsigned long)cli.trouble };
+
+	lq_write_json_end(stdout, cli_host(), lq_spool_mta(sp), &e);
 }
 
 int

@@ -21,11 +21,13 @@ struct cli {
 	const char **headers;	/* popt collects --header here */
 	/* output */
 	int nul, json, ids, count, unsorted, reverse;
+	const char *host;	/* --host: the name --json gives this host */
 	/* state */
 	time_t now;
-	int trouble;		/* something went wrong: exit 2 */
+	int trouble;		/* something went wrong: exit 2 (the walk counts its errors) */
 	unsigned long seen;	/* messages looked at */
 	unsigned long matched;
+	unsigned long skipped;	/* gone between listing and reading (a live queue) */
 };
 
 extern struct cli cli;
@@ -54,6 +56,13 @@ struct lq_select *cli_select(void);
  */
 int cli_each(struct lq_spool *, poptContext, struct lq_select *, unsigned scanflags,
     lq_msg_fn fn, void *arg);
+
+/* The name --json gives this host: --host, else its FQDN (gethostname, then the canonical
+ * name getaddrinfo finds for it, else the name as it is). */
+const char *cli_host(void);
+
+/* --json's last line: the end record (cli.now, seen, matched, skipped, errors). */
+void cli_json_end(struct lq_spool *);
 
 /* Flush stdout and tell whether everything written reached it. */
 int cli_flush_stdout(void);

@@ -31,7 +31,7 @@ show(struct lq_msg *m, void *arg)
 	if (cli.nul || cli.ids)
 		printf("%s%c", m->id, cli.nul ? '\0' : '\n');
 	else if (cli.json)
-		lq_write_json(stdout, m, NULL);
+		lq_write_json(stdout, m, cli_host());
 	else
 		lq_write_exiqgrep(stdout, m, opt.all ? LQ_LIST_ALL : 0, opt.brief, cli.now);
 	return ferror(stdout) ? -1 : 0;
@@ -52,6 +52,8 @@ main(int argc, const char **argv)
 	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE : 0, show, NULL);
 	if (cli.count)
 		printf("%lu matches out of %lu messages\n", cli.matched, cli.seen);
+	else if (cli.json && !cli.ids && !cli.nul)
+		cli_json_end(sp);
 
 	cli_flush_stdout();
 	lq_select_free(sel);

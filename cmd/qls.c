@@ -34,7 +34,7 @@ list_one(struct lq_msg *m, void *arg)
 	if (cli.nul || cli.ids)
 		printf("%s%c", m->id, cli.nul ? '\0' : '\n');
 	else if (cli.json)
-		lq_write_json(stdout, m, NULL);
+		lq_write_json(stdout, m, cli_host());
 	else {
 		if (!opt.headed++)
 			lq_write_listing_head(stdout, opt.sp);
@@ -65,7 +65,9 @@ main(int argc, const char **argv)
 	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE : 0, list_one, NULL);
 	if (cli.count)
 		printf("%lu\n", cli.matched);
-	else if (!cli.ids && !cli.nul && !cli.json)
+	else if (cli.json && !cli.ids && !cli.nul)
+		cli_json_end(opt.sp);
+	else if (!cli.ids && !cli.nul)
 		lq_write_listing_tail(stdout, opt.sp, cli.matched, opt.bytes);
 
 	cli_flush_stdout();

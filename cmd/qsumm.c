@@ -40,6 +40,7 @@ static struct poptOption shape_options[] = {
 
 static struct {
 	int by_age, bounces, by_count, frozen, source, json;
+	const char *age_buckets;
 } opt;
 static int stat_only;
 
@@ -53,7 +54,13 @@ static struct poptOption options[] = {
 	  "count frozen messages apart, marked (f)", NULL },
 	{ "source", 's', POPT_ARG_NONE, &opt.source, 0,
 	  "per sender domain and recipient domain", NULL },
-	{ "json", '\0', POPT_ARG_NONE, &opt.json, 0, "JSON Lines, one per domain", NULL },
+	{ "json", '\0', POPT_ARG_NONE, &opt.json, 0,
+	  "JSON Lines to merge: per domain, per host, then an end record", NULL },
+	{ "host", '\0', POPT_ARG_STRING, &cli.host, 0,
+	  "--json: the host name to give (default: this host's FQDN)", "NAME" },
+	{ "age-buckets", '\0', POPT_ARG_STRING, &opt.age_buckets, 0,
+	  "--json: the host's messages by age, up to these ages (default 5m,1h,4h,1d,3d,1w)",
+	  "AGES" },
 	{ "stat", '\0', POPT_ARG_NONE, &stat_only, 0,
 	  "only the totals, as qmail-qstat prints them", NULL },
 	POPT_TABLEEND
@@ -137,6 +144,8 @@ main(int argc, const char **argv)
 
 	if (shape.on)
 		return shape_main(pc);
+	if ((opt.age_buckets != NULL || cli.host != NULL) && !opt.json)
+		errx(EXIT_TROUBLE, "--age-buckets and --host go with --json");
 	flags |= opt.by_age ? LQ_SUM_BY_AGE : 0;
 	flags |= opt.by_count ? LQ_SUM_BY_COUNT : 0;
 	flags |= opt.bounces ? LQ_SUM_MARK_BOUNCE : 0;
@@ -147,6 +156,9 @@ main(int argc, const char **argv)
 	if (stat_only) {	/* the whole queue: no selection, no IDs */
 		struct lq_err e;
 
+		if (opt.json)
+			errx(EXIT_TROUBLE, "--stat goes with no --json");
+
 		if (!lq_select_is_empty(sel) || poptPeekArg(pc) != NULL)
 			errx(EXIT_TROUBLE, "--stat counts the whole queue: no selection, no IDs");
 		if (lq_write_stat(stdout, sp, &e) < 0)
@@ -155,12 +167,22 @@ main(int argc, const char **argv)
 	}
 	if ((summary = lq_summary_new(flags, cli.now)) == NULL)
 		err(EXIT_TROUBLE, NULL);
+	if (opt.age_buckets != NULL) {
+		time_t bounds[LQ_AGE_BUCKETS_MAX];
+		struct lq_err e;
+		size_t n;
+
+		if (lq_parse_age_buckets(opt.age_buckets, bounds, &n, &e) < 0 ||
+		    lq_summary_set_buckets(summary, bounds, n, &e) < 0)
+			errx(EXIT_TROUBLE, "--age-buckets %s", e.msg);
+	}
 
 	cli.unsorted = 1;	/* the order of reading does not matter to a summary */
 	cli_each(sp, pc, sel, 0, add, summary);
-	if (opt.json)
-		lq_summary_write_json(stdout, summary, NULL);
-	else
+	if (opt.json) {
+		lq_summary_write_json(stdout, summary, cli_host(), lq_spool_mta(sp), cli.seen);
+		cli_json_end(sp);
+	} else
 		lq_summary_write(stdout, summary);
 
 	cli_flush_stdout();

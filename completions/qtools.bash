@@ -11,7 +11,7 @@ _qtools_select_opts='--sender --recipient --size-match --younger --older --froze
     --case-sensitive'
 _qtools_spool_opts='--spool --mta --named-queue'
 _qtools_help_opts='--help --usage'
-_qtools_output_opts='--ids --null --count --json --unsorted --reverse'
+_qtools_output_opts='--ids --null --count --json --host --unsorted --reverse'
 
 # _qtools_opts TOOL: the long options of TOOL
 _qtools_opts()
@@ -19,7 +19,8 @@ _qtools_opts()
     case $1 in
     qls)   echo "--all --undelivered $_qtools_output_opts" ;;
     qgrep) echo "--all --brief --long $_qtools_output_opts" ;;
-    qsumm) echo "--by-age --mark-bounces --by-count --mark-frozen --source --json --stat
+    qsumm) echo "--by-age --mark-bounces --by-count --mark-frozen --source --json --host
+                 --age-buckets --stat
                  --shape --by-sender --parent-domains --min-subdomains --buckets
                  --bucket-time --linear --width" ;;
     qcat)  echo "--envelope --headers --body --message --null" ;;
@@ -43,6 +44,8 @@ _qtools_takes_arg()
     --mainlog) [[ $1 == qrm || $1 == qfreeze ]] ;;
     --save) [[ $1 == qrm ]] ;;
     --mta-path) [[ $1 == qrun ]] ;;
+    --host) [[ $1 == qls || $1 == qgrep || $1 == qsumm ]] ;;
+    --age-buckets) [[ $1 == qsumm ]] ;;
     *) return 1 ;;
     esac
 }
@@ -116,6 +119,8 @@ _qtools()
             ;;
         --mta)
             COMPREPLY=($(compgen -W 'exim postfix qmail' -- "$cur")) ;;
+        --host)
+            COMPREPLY=($(compgen -A hostname -- "$cur")) ;;
         --named-queue|-G)
             local mta='' list=''
             for w in "${joined[@]}"; do

@@ -97,6 +97,8 @@ char *lq_ask_program(const char *const argv[]);
 
 /* JSON string (with quotes) */
 void lq_json_string(FILE *, const char *, size_t);
+/* The start of every --json record: {"v": 1, "type": TYPE, "host": HOST, "mta": MTA */
+void lq_json_head(FILE *, const char *type, const char *host, enum lq_mta);
 
 /* A list of directory entry names, for sorting before reading. */
 struct lq_names {

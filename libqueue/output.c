@@ -1,12 +1,21 @@
 /*
  * output.c -- what every MTA's listing shares: Exim's age and size columns (used by the
- * exiqgrep/exiqsumm-compatible outputs on every MTA) and JSON Lines records whose member
- * names are those of Postfix's postqueue -j.
+ * exiqgrep/exiqsumm-compatible outputs on every MTA) and the JSON Lines of --json: every
+ * line starts with the schema version, its type, the host and the MTA; message records
+ * keep the member names of Postfix's postqueue -j, so its jq recipes work on every MTA.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "backend.h"
+
+void
+lq_json_head(FILE *out, const char *type, const char *host, enum lq_mta mta)
+{
+	fprintf(out, "{\"v\": %d, \"type\": \"%s\", \"host\": ", LQ_JSON_VERSION, type);
+	lq_json_string(out, host, strlen(host));
+	fprintf(out, ", \"mta\": \"%s\"", lq_mta_name(mta));
+}
 
 int
 lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
@@ -16,7 +25,8 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 	/* showq lists the null sender as empty_address_recipient */
 	if (m->mta == LQ_MTA_POSTFIX && sender[0] == '\0')
 		sender = "MAILER-DAEMON";
-	fputs("{\"queue_name\": ", out);
+	lq_json_head(out, "message", host, m->mta);
+	fputs(", \"queue_name\": ", out);
 	lq_json_string(out, m->queue ? m->queue : "", m->queue ? strlen(m->queue) : 0);
 	fputs(", \"queue_id\": ", out);
 	lq_json_string(out, m->id, strlen(m->id));
@@ -50,13 +60,16 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 		lq_json_string(out, r->address, strlen(r->address));
 		sep = ", ";
 	}
-	fprintf(out, "], \"mta\": \"%s\", \"state\": \"%s\"", lq_mta_name(m->mta),
-	    lq_state_name(m));
-	if (host != NULL) {
-		fputs(", \"host\": ", out);
-		lq_json_string(out, host, strlen(host));
-	}
-	fputs("}\n", out);
+	fprintf(out, "], \"state\": \"%s\"}\n", lq_state_name(m));
+	return ferror(out) ? -1 : 0;
+}
+
+int
+lq_write_json_end(FILE *out, const char *host, enum lq_mta mta, const struct lq_json_end *e)
+{
+	lq_json_head(out, "end", host, mta);
+	fprintf(out, ", \"now\": %lld, \"scanned\": %lu, \"matched\": %lu, \"skipped\": %lu, "
+	    "\"errors\": %lu}\n", (long long)e->now, e->scanned, e->matched, e->skipped, e->errors);
 	return ferror(out) ? -1 : 0;
 }
 

@@ -207,8 +207,27 @@ int lq_write_stat(FILE *out, struct lq_spool *, struct lq_err *);
 int lq_write_exiqgrep(FILE *out, const struct lq_msg *, unsigned listflags, int brief,
     time_t now);
 
-/* One JSON Lines record, member names as Postfix's postqueue -j. */
+/*
+ * The JSON Lines of --json, the same shape on every MTA and every tool (schema version
+ * LQ_JSON_VERSION; a reader refuses a newer one). Every line is one object that begins
+ * {"v": 1, "type": TYPE, "host": HOST, "mta": MTA; times are seconds since the epoch,
+ * never ages. A run's last line is its "end" record, so that a reader can tell "nothing
+ * matched" from "the run was cut short". Types: "message" (lq_write_json), "domain" and
+ * "host" (lq_summary_write_json), "end" (lq_write_json_end).
+ */
+#define LQ_JSON_VERSION 1
+/* A message: the member names of Postfix's postqueue -j (queue_name, queue_id,
+ * arrival_time, message_size, forced_expire, sender, recipients[].address and
+ * .delay_reason), then delivered[] and state. host: not NULL. */
 int lq_write_json(FILE *out, const struct lq_msg *, const char *host);
+struct lq_json_end {
+	time_t now;		/* the clock ages are computed against */
+	unsigned long scanned;	/* messages looked at */
+	unsigned long matched;	/* ... and selected */
+	unsigned long skipped;	/* gone while the queue was read (normal on a live queue) */
+	unsigned long errors;	/* messages that could not be read, other failures */
+};
+int lq_write_json_end(FILE *out, const char *host, enum lq_mta, const struct lq_json_end *);
 
 #define LQ_COLSIZE 24
 /* Exim's -bp age column ("%2dm", "%2dh", "%2dd") and size column ("%5d", "1.0K"...) */
@@ -276,10 +295,22 @@ enum lq_sumflag {
 
 struct lq_summary *lq_summary_new(unsigned sumflags, time_t now);
 void lq_summary_free(struct lq_summary *);
+/* The age buckets of the host record: bounds in seconds, growing (default 5m 1h 4h 1d 3d
+ * 1w); a message of age a is in the first bucket whose bound is above a, or the last. */
+#define LQ_AGE_BUCKETS_MAX 32
+int lq_summary_set_buckets(struct lq_summary *, const time_t *bounds, size_t n,
+    struct lq_err *);
+/* "5m,1h,1d" into bounds[LQ_AGE_BUCKETS_MAX]. */
+int lq_parse_age_buckets(const char *, time_t *bounds, size_t *n, struct lq_err *);
 int lq_summary_add(struct lq_summary *, const struct lq_msg *);
 /* exiqsumm's table. */
 int lq_summary_write(FILE *out, struct lq_summary *);
-int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host);
+/* JSON Lines that merge across hosts (qsumm --merge): a "domain" record per domain (count
+ * of recipients, bytes, oldest and newest arrival times), then the "host" record (scanned:
+ * the messages looked at; the messages counted, frozen among them, their bytes, and their
+ * ages in buckets). The caller writes the end record. */
+int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host, enum lq_mta,
+    unsigned long scanned);
 
 /* ---------------------------------------------------------------- qshape */
 

@@ -41,7 +41,15 @@ struct lq_summary {
 	unsigned flags;
 	time_t now;
 	size_t n;
+	/* per host, for --json: the messages counted, and their ages in buckets */
+	unsigned long nmsg, frozen;
+	int64_t bytes;
+	time_t bounds[LQ_AGE_BUCKETS_MAX];
+	size_t nbounds;
+	unsigned long ages[LQ_AGE_BUCKETS_MAX + 1];
 };
+
+static const time_t default_bounds[] = { 300, 3600, 14400, 86400, 259200, 604800 };
 
 struct lq_summary *
 lq_summary_new(unsigned flags, time_t now)
@@ -52,8 +60,53 @@ lq_summary_new(unsigned flags, time_t now)
 		RB_INIT(&s->tree);
 		s->flags = flags;
 		s->now = now;
+		s->nbounds = sizeof default_bounds / sizeof default_bounds[0];
+		memcpy(s->bounds, default_bounds, sizeof default_bounds);
 	}
 	return s;
+}
+
+int
+lq_parse_age_buckets(const char *list, time_t *bounds, size_t *n, struct lq_err *err)
+{
+	const char *p = list;
+	char one[64];
+
+	*n = 0;
+	for (;;) {
+		size_t k = strcspn(p, ",");
+
+		if (k == 0 || k >= sizeof one)
+			return lq_err_set(err, LQ_EUSAGE, "%s: not a list of ages (like 5m,1h,1d)",
+			    list);
+		if (*n == LQ_AGE_BUCKETS_MAX)
+			return lq_err_set(err, LQ_EUSAGE, "%s: at most %d ages", list,
+			    LQ_AGE_BUCKETS_MAX);
+		memcpy(one, p, k);
+		one[k] = '\0';
+		if (lq_parse_duration(one, &bounds[*n], err) < 0)
+			return -1;
+		if (bounds[*n] <= 0 || (*n > 0 && bounds[*n] <= bounds[*n - 1]))
+			return lq_err_set(err, LQ_EUSAGE, "%s: the ages must grow, from above 0", list);
+		++*n;
+		if (p[k] == '\0')
+			return 0;
+		p += k + 1;
+	}
+}
+
+int
+lq_summary_set_buckets(struct lq_summary *s, const time_t *bounds, size_t n,
+    struct lq_err *err)
+{
+	if (n == 0 || n > LQ_AGE_BUCKETS_MAX)
+		return lq_err_set(err, LQ_EUSAGE, "1 to %d age buckets", LQ_AGE_BUCKETS_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (bounds[i] <= 0 || (i > 0 && bounds[i] <= bounds[i - 1]))
+			return lq_err_set(err, LQ_EUSAGE, "the age buckets must grow, from above 0");
+	memcpy(s->bounds, bounds, n * sizeof *bounds);
+	s->nbounds = n;
+	return 0;
 }
 
 void
@@ -159,6 +212,15 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 	const char *src = "<>", *at;
 	char key[KEY_MAX];
 
+	size_t b = 0;
+
+	/* the message, for the host's record */
+	while (b < s->nbounds && age >= s->bounds[b])
+		b++;
+	s->ages[b]++;
+	s->nmsg++;
+	s->frozen += (m->flags & LQ_MSG_FROZEN) != 0;
+	s->bytes += (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size;
 	if (m->sender[0] != '\0')
 		src = (at = strchr(m->sender, '@')) != NULL ? at + 1 : m->sender;
 	for (size_t i = 0; i < m->nrcpt; i++) {
@@ -188,7 +250,7 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 			return -1;
 		d->count++;
 		d->volume += vol;
-		d->bytes += m->size;
+		d->bytes += (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size;
 		if (d->oldest_age < 0 || age > d->oldest_age) {
 			d->oldest_age = age;
 			d->oldest = m->arrival;
@@ -294,20 +356,26 @@ lq_summary_write(FILE *out, struct lq_summary *s)
 }
 
 int
-lq_summary_write_json(FILE *out, struct lq_summary *s, const char *host)
+lq_summary_write_json(FILE *out, struct lq_summary *s, const char *host, enum lq_mta mta,
+    unsigned long scanned)
 {
 	struct domain *d;
 
 	RB_FOREACH(d, domain_tree, &s->tree) {
-		fputs("{\"type\": \"domain\", \"domain\": ", out);
+		lq_json_head(out, "domain", host, mta);
+		fputs(", \"domain\": ", out);
 		lq_json_string(out, d->key, strlen(d->key));
-		fprintf(out, ", \"count\": %lu, \"bytes\": %lld, \"oldest\": %lld, \"newest\": %lld",
+		fprintf(out, ", \"count\": %lu, \"bytes\": %lld, \"oldest\": %lld, \"newest\": %lld}\n",
 		    d->count, (long long)d->bytes, (long long)d->oldest, (long long)d->newest);
-		if (host != NULL) {
-			fputs(", \"host\": ", out);
-			lq_json_string(out, host, strlen(host));
-		}
-		fputs("}\n", out);
 	}
+	lq_json_head(out, "host", host, mta);
+	fprintf(out, ", \"messages\": %lu, \"matched\": %lu, \"frozen\": %lu, \"bytes\": %lld, "
+	    "\"buckets\": [", scanned, s->nmsg, s->frozen, (long long)s->bytes);
+	for (size_t i = 0; i < s->nbounds; i++)
+		fprintf(out, "%s%lld", i ? ", " : "", (long long)s->bounds[i]);
+	fputs("], \"ages\": [", out);
+	for (size_t i = 0; i <= s->nbounds; i++)
+		fprintf(out, "%s%lu", i ? ", " : "", s->ages[i]);
+	fputs("]}\n", out);
 	return ferror(out) ? -1 : 0;
 }

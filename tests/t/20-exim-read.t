@@ -95,8 +95,18 @@ for spool in main split; do
     is_same_file "$tmp/b" "$tmp/a" "$spool: -0 is -i with NULs"
     "$QT_BIN/qls" --spool "$S" -0 | "$QT_BIN/qls" --spool "$S" -0 -c - >"$tmp/a"
     is "$(cat "$tmp/a")" "$(grep -c . "$tmp/b")" "$spool: IDs read back NUL-separated"
-    "$QT_BIN/qls" --spool "$S" --json >"$tmp/j"
-    is "$(jq -s length "$tmp/j")" "$(cat "$G/exim-bpc.out")" "$spool: --json has a record per message"
+    qt_faketime "$QT_BIN/qls" --spool "$S" --json --host "mx.$spool" >"$tmp/j"
+    is "$(jq -s 'map(select(.type == "message")) | length' "$tmp/j")" "$(cat "$G/exim-bpc.out")" \
+        "$spool: --json has a record per message"
+    is "$(jq -r 'select(.v != 1 or .host != "mx.'"$spool"'" or .mta != "exim") | .type' "$tmp/j")" "" \
+        "$spool: --json: every line says v 1, its host (--host) and its MTA"
+    n=$(cat "$G/exim-bpc.out")
+    is "$(tail -n 1 "$tmp/j" | jq -r '"\(.type) \(.now) \(.scanned) \(.matched) \(.skipped) \(.errors)"')" \
+        "end $QT_T0 $n $n 0 0" "$spool: --json ends with the end record: clock, counts, no error"
+    qt_faketime "$QT_BIN/qgrep" --spool "$S" --json -z >"$tmp/jz"
+    is "$(tail -n 1 "$tmp/jz" | jq -r '"\(.type) \(.scanned) \(.matched)"')" \
+        "end $n $(jq -s 'map(select(.type == "message")) | length' "$tmp/jz")" \
+        "$spool: qgrep --json -z: the end record counts what was scanned and matched"
     is "$(jq -r 'select(.state=="frozen") | .queue_id' "$tmp/j" | sort)" \
        "$(qt_faketime "$QT_BIN/qgrep" --spool "$S" -z -i | sort)" "$spool: --json states agree with -z"
 

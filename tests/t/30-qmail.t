@@ -152,7 +152,7 @@ for state in a b d d-stopped; do
 
     # ---- every message, with its envelope, state and queue (qls --json)
     "$QT_BIN/qls" --spool "$Q" --json 2>/dev/null |
-        jq -r '[.queue_id, .queue_name, .state, .sender, (.recipients | map(.address) | join(" ")),
+        jq -r 'select(.type == "message") | [.queue_id, .queue_name, .state, .sender, (.recipients | map(.address) | join(" ")),
                 (.delivered | join(" ")), .message_size, .arrival_time] | join("|")' |
         sort >"$tmp/json"
     decoded json "$D" | sort >"$tmp/json.exp"

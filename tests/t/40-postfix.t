@@ -49,7 +49,8 @@ open(os.path.join(d, 'ids'), 'w').write(''.join(i + '\n' for i in ids))
 PY
 }
 
-# json_same GOLDEN OURS [IDS-TO-SKIP]: every member postqueue -j prints, equal; same order
+# json_same GOLDEN OURS [IDS-TO-SKIP]: every member postqueue -j prints, equal; same order;
+# ours add only the members of qtools' --json shape, and end with the end record
 json_same() {
     "$PY" - "$@" <<'PY'
 import json, sys
@@ -57,7 +58,14 @@ g = [json.loads(l) for l in open(sys.argv[1], encoding='utf-8', errors='surrogat
 m = [json.loads(l) for l in open(sys.argv[2], encoding='utf-8', errors='surrogateescape')]
 skip = set(sys.argv[3].split()) if len(sys.argv) > 3 else set()
 g = [x for x in g if x['queue_id'] not in skip]
+ADDED = {'v', 'type', 'host', 'mta', 'delivered', 'state'}
 bad = []
+end = m.pop() if m and m[-1].get('type') == 'end' else None
+if end is None:
+    bad.append('no end record last')
+elif end.get('matched') != len(m) or end.get('v') != 1:
+    bad.append('end record: %r for %d messages' % (end, len(m)))
+bad += ['line %d: type %r' % (i + 1, x.get('type')) for i, x in enumerate(m) if x.get('type') != 'message']
 mine = {x['queue_id']: x for x in m}
 for x in g:
     y = mine.get(x['queue_id'])
@@ -66,6 +74,9 @@ for x in g:
     for k, v in x.items():
         if y.get(k) != v:
             bad.append('%s %s: postqueue %r, qls %r' % (x['queue_id'], k, v, y.get(k)))
+    more = set(y) - set(x) - ADDED
+    if more:
+        bad.append('%s: members postqueue -j does not have: %s' % (x['queue_id'], ' '.join(sorted(more))))
 extra = set(mine) - {x['queue_id'] for x in g}
 bad += ['extra %s' % i for i in sorted(extra)]
 if not bad and [x['queue_id'] for x in g] != [x['queue_id'] for x in m]:
@@ -142,7 +153,7 @@ for inst in short long; do
     is "$?" 0 "$inst: qls --json exits 0"
     out=$(json_same "$G/postqueue-j.jsonl" "$W/qls.jsonl")
     ok $? "$inst: qls --json = postqueue -j, member for member, same order" || diag "$out"
-    bad=$(jq -r 'select(.mta != "postfix" or (.state | IN("maildrop","incoming","active","deferred","hold") | not)) | .queue_id' "$W/qls.jsonl")
+    bad=$(jq -r 'select(.type == "message") | select(.mta != "postfix" or (.state | IN("maildrop","incoming","active","deferred","hold") | not)) | .queue_id' "$W/qls.jsonl")
     is "$bad" "" "$inst: qls --json's extras: mta postfix, state a queue name"
 
     # ---------------------------------------------------------------- qsumm --shape = qshape

@@ -180,7 +180,7 @@ is "$(find "$Q/qtools-hold" -type d -printf '%m %u:%g\n' | sort -u)" "700 $(stat
     "qtools-hold/ and its directories: mode 0700, owned like the queue"
 is "$("$B/qgrep" --spool "$Q" -z -i | sort)" "$(printf '%s\n' "${sel[@]}" | sort)" "qgrep -z selects the held messages"
 is "$("$B/qgrep" --spool "$Q" -x -i | grep -cxF -f <(printf '%s\n' "${sel[@]}"))" 0 "qgrep -x selects none of them"
-is "$("$B/qls" --spool "$Q" --json -z | jq -r '"\(.queue_id) \(.state) \(.queue_name)"' | sort)" \
+is "$("$B/qls" --spool "$Q" --json -z | jq -r 'select(.type == "message") | "\(.queue_id) \(.state) \(.queue_name)"' | sort)" \
     "$(printf '%s hold hold\n' "${sel[@]}" | sort)" "qls --json: state hold, queue hold"
 "$B/qls" --spool "$Q" -z >"$tmp/qls"
 is_same_file <(blocks "$F/d/qmail-qread.txt" | awk -v ids="${sel[*]}" '
@@ -216,7 +216,7 @@ id=$("$B/qls" --spool "$Q" -i | head -1)
 "$B/qfreeze" --spool "$Q" "$id" 2>/dev/null
 is "$?" 0 "qfreeze of $id, still in todo/"
 is "$("$B/qls" --spool "$Q" "$id" | head -1 | grep -o ' todo hold$')" " todo hold" "... listed as ' todo hold'"
-is "$("$B/qls" --spool "$Q" --json "$id" | jq -r .state)" hold "... state hold"
+is "$("$B/qls" --spool "$Q" --json "$id" | jq -r 'select(.type == "message") | .state')" hold "... state hold"
 is "$(stat -c %h "$Q/qtools-hold/todo/$id")" 2 "... todo/ and intd/ still one inode"
 "$B/qfreeze" -u --spool "$Q" "$id" 2>/dev/null
 is "$(snap "$Q")" "$(cat "$tmp/orig")" "... and qfreeze -u puts back every file as it was"
