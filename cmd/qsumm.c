@@ -44,6 +44,12 @@ static struct {
 } opt;
 static int stat_only;
 
+/* --merge: what qsumm --json printed on many hosts, added up */
+static struct {
+	int on;
+	const char *expect;
+} merge;
+
 static struct poptOption options[] = {
 	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, shape_options, 0, NULL, NULL },
 	{ "by-age", 'a', POPT_ARG_NONE, &opt.by_age, 0, "oldest domains first", NULL },
@@ -61,6 +67,10 @@ static struct poptOption options[] = {
 	{ "age-buckets", '\0', POPT_ARG_STRING, &opt.age_buckets, 0,
 	  "--json: the host's messages by age, up to these ages (default 5m,1h,4h,1d,3d,1w)",
 	  "AGES" },
+	{ "merge", '\0', POPT_ARG_NONE, &merge.on, 0,
+	  "add up the --json output of many hosts (arguments: files, default stdin)", NULL },
+	{ "expect", '\0', POPT_ARG_STRING, &merge.expect, 0,
+	  "--merge: these hosts must answer (mx1,mx2 or mx[1-3])", "HOSTS" },
 	{ "stat", '\0', POPT_ARG_NONE, &stat_only, 0,
 	  "only the totals, as qmail-qstat prints them", NULL },
 	POPT_TABLEEND
@@ -125,6 +135,66 @@ shape_main(poptContext pc)
 	return cli.trouble ? EXIT_TROUBLE : EXIT_MATCH;
 }
 
+static void
+merge_problem(const char *host, const char *what, int fatal, void *arg)
+{
+	(void)fatal, (void)arg;
+	warnx("%s: %s", host, what);
+}
+
+/* qsumm --merge [FILE...|-]: JSON Lines from clush -N, pdsh ("host: " before each line),
+ * or files; any line that cannot be trusted stops it before anything is printed */
+static int
+merge_main(poptContext pc, struct lq_select *sel)
+{
+	const char **args = poptGetArgs(pc), *stdin_only[] = { "-", NULL };
+	struct lq_merge *m;
+	struct lq_err e;
+	char *line = NULL;
+	size_t cap = 0;
+	int fatal;
+
+	if (opt.bounces || opt.frozen || opt.source || opt.json || stat_only || opt.age_buckets ||
+	    cli.host != NULL)
+		errx(EXIT_TROUBLE, "--merge goes with none of -b -f -s --json --stat --age-buckets "
+		    "--host (those are for the hosts' qsumm --json)");
+	if (!lq_select_is_empty(sel) || cli.spool || cli.mta || cli.named_queue)
+		errx(EXIT_TROUBLE, "--merge reads what the hosts' qsumm --json printed: select "
+		    "and name the spool there");
+	if ((m = lq_merge_new()) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	if (merge.expect != NULL && lq_merge_expect(m, merge.expect, &e) < 0)
+		errx(EXIT_TROUBLE, "%s", e.msg);
+	for (const char **a = args ? args : stdin_only; *a; a++) {
+		int is_stdin = strcmp(*a, "-") == 0;
+		const char *src = is_stdin ? "stdin" : *a;
+		FILE *f = is_stdin ? stdin : fopen(*a, "r");
+		unsigned long lineno = 0;
+		ssize_t n;
+
+		if (f == NULL)
+			err(EXIT_TROUBLE, "%s", *a);
+		while ((n = getline(&line, &cap, f)) > 0)
+			if (lq_merge_line(m, src, ++lineno, line, (size_t)n, &e) < 0)
+				errx(EXIT_TROUBLE, "%s; nothing merged", e.msg);
+		if (ferror(f))
+			err(EXIT_TROUBLE, "%s", src);
+		if (!is_stdin)
+			fclose(f);
+	}
+	free(line);
+	if ((fatal = lq_merge_write(stdout, m, (opt.by_age ? LQ_SUM_BY_AGE : 0) |
+	    (opt.by_count ? LQ_SUM_BY_COUNT : 0), merge_problem, NULL)) < 0)
+		err(EXIT_TROUBLE, NULL);
+	if (cli_flush_stdout() < 0)
+		fatal++;
+	cli.matched = lq_merge_matched(m);
+	lq_merge_free(m);
+	lq_select_free(sel);
+	poptFreeContext(pc);
+	return fatal > 0 ? EXIT_TROUBLE : cli.matched > 0 ? EXIT_MATCH : EXIT_NONE;
+}
+
 static int
 add(struct lq_msg *m, void *summary)
 {
@@ -144,8 +214,12 @@ main(int argc, const char **argv)
 
 	if (shape.on)
 		return shape_main(pc);
-	if ((opt.age_buckets != NULL || cli.host != NULL) && !opt.json)
+	if (merge.expect != NULL && !merge.on)
+		errx(EXIT_TROUBLE, "--expect goes with --merge");
+	if ((opt.age_buckets != NULL || cli.host != NULL) && !opt.json && !merge.on)
 		errx(EXIT_TROUBLE, "--age-buckets and --host go with --json");
+	if (merge.on)
+		return merge_main(pc, cli_select());
 	flags |= opt.by_age ? LQ_SUM_BY_AGE : 0;
 	flags |= opt.by_count ? LQ_SUM_BY_COUNT : 0;
 	flags |= opt.bounces ? LQ_SUM_MARK_BOUNCE : 0;

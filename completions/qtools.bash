@@ -20,7 +20,7 @@ _qtools_opts()
     qls)   echo "--all --undelivered $_qtools_output_opts" ;;
     qgrep) echo "--all --brief --long $_qtools_output_opts" ;;
     qsumm) echo "--by-age --mark-bounces --by-count --mark-frozen --source --json --host
-                 --age-buckets --stat
+                 --age-buckets --merge --expect --stat
                  --shape --by-sender --parent-domains --min-subdomains --buckets
                  --bucket-time --linear --width" ;;
     qcat)  echo "--envelope --headers --body --message --null" ;;
@@ -45,7 +45,7 @@ _qtools_takes_arg()
     --save) [[ $1 == qrm ]] ;;
     --mta-path) [[ $1 == qrun ]] ;;
     --host) [[ $1 == qls || $1 == qgrep || $1 == qsumm ]] ;;
-    --age-buckets) [[ $1 == qsumm ]] ;;
+    --age-buckets|--expect) [[ $1 == qsumm ]] ;;
     *) return 1 ;;
     esac
 }
@@ -119,7 +119,7 @@ _qtools()
             ;;
         --mta)
             COMPREPLY=($(compgen -W 'exim postfix qmail' -- "$cur")) ;;
-        --host)
+        --host|--expect)
             COMPREPLY=($(compgen -A hostname -- "$cur")) ;;
         --named-queue|-G)
             local mta='' list=''
@@ -150,12 +150,19 @@ _qtools()
         return 0
     fi
 
-    # operands: qsumm --shape takes Postfix queue names, the others queue IDs (or -, and
-    # for the tools that change the queue ALL)
+    # operands: qsumm --shape takes Postfix queue names, qsumm --merge files, the others
+    # queue IDs (or -, and for the tools that change the queue ALL)
     if [[ $name == qsumm ]]; then
         for w in "${joined[@]}"; do
             if [[ $w == --shape ]]; then
                 COMPREPLY=($(compgen -W "$_qtools_postfix_queues" -- "$cur"))
+                return 0
+            fi
+            if [[ $w == --merge ]]; then
+                local IFS=$'\n'
+                COMPREPLY=($(compgen -f -- "$cur"))
+                compopt -o filenames 2>/dev/null
+                [[ -z $cur || $cur == - ]] && COMPREPLY+=(-)
                 return 0
             fi
         done

@@ -133,4 +133,9 @@ struct lq_jval *lq_json_parse(struct lq_arena *, const char *s, size_t n, struct
 /* An object's member, or NULL. */
 const struct lq_jval *lq_json_get(const struct lq_jval *obj, const char *name);
 
+/* summary.c, for merge.c: a row that several hosts' rows were merged into (ages: each
+ * against its own host's clock); volume is the exact bytes. */
+int lq_summary_put(struct lq_summary *, const char *key, unsigned long count, int64_t bytes,
+    time_t oldest_age, time_t newest_age);
+
 #endif

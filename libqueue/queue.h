@@ -312,6 +312,35 @@ int lq_summary_write(FILE *out, struct lq_summary *);
 int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host, enum lq_mta,
     unsigned long scanned);
 
+/* ---------------------------------------------------------------- merging hosts */
+
+/*
+ * qsumm --merge: the --json output of qsumm on many hosts (JSON Lines, in any order, lines
+ * of hosts mixed; a line may start with the "host: " that pdsh and clush put there), added
+ * up. Bad input is refused, never merged: a line that is not one whole JSON object, a
+ * newer schema version, two hosts of one name, age buckets that differ between hosts.
+ */
+struct lq_merge;
+struct lq_merge *lq_merge_new(void);
+void lq_merge_free(struct lq_merge *);
+/* Hosts that must answer: names separated by commas or white space, with clush's ranges
+ * (mx[1-3,7], node[01-10/2]). A host answers as the name or as a name beginning "name.". */
+int lq_merge_expect(struct lq_merge *, const char *hosts, struct lq_err *);
+/* One line as read, with its newline (a last line without one was cut short). src and
+ * lineno name it in errors. Returns 0, or -1 with err naming src:lineno and the host. */
+int lq_merge_line(struct lq_merge *, const char *src, unsigned long lineno, const char *line,
+    size_t len, struct lq_err *);
+/* What is wrong with one host: missing, cut short, reported errors (fatal), or only not
+ * expected (not fatal). */
+typedef void (*lq_merge_problem_fn)(const char *host, const char *what, int fatal, void *);
+/* The tables: hosts (as mco exim size), domains (exiqsumm's; sumflags LQ_SUM_BY_AGE or
+ * LQ_SUM_BY_COUNT), messages by age per host. Hosts that did not answer or were cut short
+ * are not counted. Returns how many fatal problems were reported, or -1 (out of memory). */
+int lq_merge_write(FILE *out, struct lq_merge *, unsigned sumflags, lq_merge_problem_fn,
+    void *arg);
+/* How many messages the hosts counted, in all. */
+unsigned long lq_merge_matched(const struct lq_merge *);
+
 /* ---------------------------------------------------------------- qshape */
 
 /* Postfix's qshape: recipient (or sender) domains by message age, in buckets. The table

@@ -379,3 +379,24 @@ lq_summary_write_json(FILE *out, struct lq_summary *s, const char *host, enum lq
 	fputs("]}\n", out);
 	return ferror(out) ? -1 : 0;
 }
+
+int
+lq_summary_put(struct lq_summary *s, const char *key, unsigned long count, int64_t bytes,
+    time_t oldest_age, time_t newest_age)
+{
+	struct domain *d = domain_get(s, key);
+
+	if (d == NULL)
+		return -1;
+	/* a host whose clock went back: its newest message is of now */
+	oldest_age = oldest_age < 0 ? 0 : oldest_age;
+	newest_age = newest_age < 0 ? 0 : newest_age;
+	d->count += count;
+	d->volume += (double)bytes;
+	d->bytes += bytes;
+	if (d->oldest_age < 0 || oldest_age > d->oldest_age)
+		d->oldest_age = oldest_age;
+	if (d->newest_age < 0 || newest_age < d->newest_age)
+		d->newest_age = newest_age;
+	return 0;
+}
