@@ -33,7 +33,8 @@ libqueue/libqueue.a: $(LIBOBJ)
 	$(AR) rcs $@ $^
 
 $(LIBOBJ): libqueue/queue.h libqueue/backend.h
-cmd/%.o: cmd/%.c cmd/cli.h libqueue/queue.h
+# explicit prerequisites: a pattern rule without a recipe would add none
+$(addprefix cmd/,$(addsuffix .o,$(TOOLS))) $(CLIOBJ): cmd/cli.h libqueue/queue.h
 
 bin/%: cmd/%.o $(CLIOBJ) libqueue/libqueue.a
 	@mkdir -p bin
