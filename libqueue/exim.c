@@ -342,7 +342,7 @@ parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
 	struct cursor c = { ex->hbuf.data, ex->hbuf.data + ex->hbuf.len };
 	const char *id = m->id;
 	char *line, *p, *endp, **done = NULL;
-	size_t n, ndone = 0, pending;
+	size_t n, ndone = 0, capdone = 0, pending;
 	long long v;
 	long nr;
 
@@ -433,12 +433,15 @@ parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
 		for (pending = 1; pending > 0; pending--) {
 			if (line == NULL || strlen(line) < 4 || line[2] != ' ')
 				return corrupt(err, id, "bad non-recipients tree");
-			if (ndone % 64 == 0) {
+			if (ndone == capdone) {
+				/* doubling: the arena keeps every old array until the next
+				 * message, so growing by a constant would cost O(n^2) */
 				char **d;
 
 				if (ndone >= MAX_TREE)
 					return corrupt(err, id, "non-recipients tree too large");
-				d = lq_arena_alloc(m->arena, (ndone + 64) * sizeof *d);
+				capdone = capdone ? 2 * capdone : 64;
+				d = lq_arena_alloc(m->arena, capdone * sizeof *d);
 				if (d == NULL)
 					return lq_err_set(err, LQ_ENOMEM, "out of memory");
 				if (ndone)
