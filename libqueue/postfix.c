@@ -1678,7 +1678,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 				fprintf(s->out, "*** MESSAGE FILE END %s ***\n", pm->rel);
 			break;
 		} else if (type == 'C') {
-			if (do_print)
+			if (do_print && s->fn == NULL)
 				fprintf(s->out, "%s: %s\n", rec_type_name(type), r.data);
 			if (data_size < 0 && data_offset < 0) {
 				if (sscanf(r.data, "%ld %ld", &data_size, &data_offset) != 2 ||
@@ -1695,6 +1695,12 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 		}
 		if (do_print == 0)
 			continue;
+		if (s->fn != NULL && type != 'L' && type != 'N') {
+			/* a record that is not text inside the content: postcat prints it as an
+			 * envelope line; a callback (s->out NULL) is given text only */
+			prev_type = type;
+			continue;
+		}
 		switch (type) {
 		case 'T':
 			print_time(s->out, rec_type_name(type), (time_t)parse_long(r.data));
