@@ -1065,7 +1065,8 @@ load_locks(struct postfix *pf)
 		pf->locks[pf->nlocks++] = e;
 	}
 	fclose(fp);
-	qsort(pf->locks, pf->nlocks, sizeof *pf->locks, lock_cmp);
+	if (pf->nlocks > 1)	/* qsort's base must not be NULL, even for no element */
+		qsort(pf->locks, pf->nlocks, sizeof *pf->locks, lock_cmp);
 }
 
 static int
