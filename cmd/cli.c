@@ -130,7 +130,10 @@ poptContext
 cli_parse(int argc, const char **argv, struct poptOption *own, const char *drop,
     const char *args_help)
 {
-	struct poptOption table[] = {
+	/* the context points into these tables for its whole life (and the selection table is
+	 * a copy): they live as long as the process, not on this function's stack */
+	static struct poptOption table[5];
+	struct poptOption t[] = {
 		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, own, 0, "Options:", NULL },
 		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, without_own(cli_select_table, own, drop), 0,
 		  "Selection (all must match):", NULL },
@@ -141,6 +144,8 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *drop,
 	poptContext pc;
 	int rc;
 
+	_Static_assert(sizeof t == sizeof table, "cli_parse: table size");
+	memcpy(table, t, sizeof table);
 	pc = poptGetContext(NULL, argc, argv, table, 0);
 	poptSetOtherOptionHelp(pc, args_help);
 	while ((rc = poptGetNextOpt(pc)) > 0)
@@ -454,6 +459,15 @@ cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct c
 		if (lq_scan(sp, &sc, &e) < 0)
 			errx(EXIT_TROUBLE, "%s", e.msg);
 	}
+}
+
+void
+cli_targets_free(struct cli_targets *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->ids[i]);
+	free(t->ids);
+	memset(t, 0, sizeof *t);
 }
 
 void

@@ -90,6 +90,7 @@ struct cli_targets {
 	int all;		/* ALL with no selection */
 };
 void cli_collect(struct lq_spool *, poptContext, struct lq_select *, struct cli_targets *);
+void cli_targets_free(struct cli_targets *);
 
 /* Check --max and the permission to write the spool; exits 2 before anything is touched. */
 void cli_act_validate(struct lq_spool *, const struct cli_targets *);

@@ -37,6 +37,7 @@ main(int argc, const char **argv)
 	    thaw ? "thawed" : "frozen");
 
 	cli_flush_stdout();
+	cli_targets_free(&targets);
 	lq_select_free(sel);
 	lq_spool_close(sp);
 	poptFreeContext(pc);

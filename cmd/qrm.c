@@ -72,6 +72,7 @@ main(int argc, const char **argv)
 	run_mta(sp);
 
 	cli_flush_stdout();
+	cli_targets_free(&targets);
 	lq_select_free(sel);
 	lq_spool_close(sp);
 	poptFreeContext(pc);

@@ -88,6 +88,7 @@ main(int argc, const char **argv)
 	cli.matched = targets.all ? 1 : targets.n;
 
 	cli_flush_stdout();
+	cli_targets_free(&targets);
 	lq_select_free(sel);
 	lq_spool_close(sp);
 	poptFreeContext(pc);
