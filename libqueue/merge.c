@@ -264,7 +264,8 @@ lq_merge_expect(struct lq_merge *m, const char *hosts, struct lq_err *err)
 		if (expand(m, start, p - start, pre, 0, sizeof pre, hosts, err) < 0)
 			return -1;
 	}
-	qsort(m->expect, m->nexpect, sizeof *m->expect, str_cmp);
+	if (m->nexpect > 1)	/* never qsort(NULL, 0): --expect "" names no host */
+		qsort(m->expect, m->nexpect, sizeof *m->expect, str_cmp);
 	for (size_t i = 0; i < m->nexpect; i++) {
 		if (k > 0 && strcmp(m->expect[k - 1], m->expect[i]) == 0) {
 			free(m->expect[i]);
