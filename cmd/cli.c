@@ -2,11 +2,17 @@
  * cli.c -- the command-line side the tools share: option tables, ID input, the walk over
  * the selected messages, error reports and exit codes.
  */
+#include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include <bsd/stdlib.h>
 #include <err.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <limits.h>
 #include <pwd.h>
@@ -470,6 +476,8 @@ cli_targets_free(struct cli_targets *t)
 	memset(t, 0, sizeof *t);
 }
 
+static int is_owner(struct lq_spool *);
+
 void
 cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
 {
@@ -484,22 +492,29 @@ cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
 			errx(EXIT_TROUBLE, "%zu messages selected, more than --max %lld: nothing done",
 			    t->n, max);
 	}
-	if (!cli_act.dry_run && faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
+	if (!cli_act.dry_run && !is_owner(sp) &&
+	    faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
 		errx(EXIT_TROUBLE, "%s: no permission to change the spool (run as root or the "
 		    "MTA's user): nothing done", lq_spool_dir(sp));
 }
 
+/* Who ran the tool, for the MTA's log ("removed by root"): asked once, before a tool run
+ * as root becomes the spool's owner. */
 static const char *
 user_name(void)
 {
-	struct passwd *pw = getpwuid(getuid());
-	static char uid[32];
+	static char name[64];
+	struct passwd *pw;
 
-	if (pw != NULL)
-		return pw->pw_name;
-	snprintf(uid, sizeof uid, "uid %ld", (long)getuid());
-	return uid;
+	if (name[0] == '\0') {
+		if ((pw = getpwuid(getuid())) != NULL)
+			snprintf(name, sizeof name, "%s", pw->pw_name);
+		else
+			snprintf(name, sizeof name, "uid %ld", (long)getuid());
+	}
+	return name;
 }
+
 
 static int
 open_mainlog(struct lq_spool *sp)
@@ -512,6 +527,115 @@ open_mainlog(struct lq_spool *sp)
 	return fd;
 }
 
+/* ---------------------------------------------------------------- privileges */
+
+static int prepared, save_dirfd = -1, mainlog_fd = -1;
+
+/* What an action writes outside the spool, opened as whoever ran the tool (like a shell's
+ * redirections): the MTA's log, and --save DIR, which is made when missing and then given to
+ * the spool's owner (o), so that the copies can be written once the tool has become it. */
+static void
+prepare_outside(struct lq_spool *sp, const struct lq_owner *o)
+{
+	int made;
+
+	prepared = 1;
+	if (cli_act.dry_run)
+		return;
+	if (cli_act.save != NULL) {
+		made = mkdir(cli_act.save, 0750) == 0;
+		if (!made && errno != EEXIST)
+			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+		if ((save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) < 0)
+			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+		if (made && o != NULL && fchown(save_dirfd, o->uid, o->gid) < 0)
+			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+	}
+	mainlog_fd = open_mainlog(sp);
+}
+
+/* Is the tool running as the spool's owner (so it may change the spool)? */
+static int
+is_owner(struct lq_spool *sp)
+{
+	struct lq_owner o;
+
+	return lq_spool_owner(sp, &o, NULL) == 0 && geteuid() == o.uid;
+}
+
+/* A set-uid or set-gid copy (or one with file capabilities) would act for whoever runs it. */
+static void
+refuse_setid(void)
+{
+	if (getuid() != geteuid() || getgid() != getegid() || getauxval(AT_SECURE))
+		errx(EXIT_TROUBLE, "refusing to run set-uid, set-gid or with file capabilities "
+		    "(uid %ld, effective uid %ld, gid %ld, effective gid %ld): run it as root or as "
+		    "the MTA's user", (long)getuid(), (long)geteuid(), (long)getgid(),
+		    (long)getegid());
+}
+
+/*
+ * Started as root: become the spool's owner (uid, its gid, no other group), keeping only the
+ * capabilities the MTA's layout needs (qmail: see lq_spool_owner), and check that there is
+ * no way back. Anything the tool runs afterwards (the MTA for qrun, kill for qmail) starts
+ * as that user; a set-uid MTA binary still gets what it is made to get.
+ */
+static void
+become_owner(const struct lq_owner *o)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	__u32 keep = 0;
+
+	if (o->caps & LQ_CAP_DAC_OVERRIDE)
+		keep |= 1u << CAP_DAC_OVERRIDE;
+	if (o->caps & LQ_CAP_CHOWN)
+		keep |= 1u << CAP_CHOWN;
+	if (o->caps & LQ_CAP_FOWNER)
+		keep |= 1u << CAP_FOWNER;
+	if (keep != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		err(EXIT_TROUBLE, "prctl(PR_SET_KEEPCAPS)");
+	if (setgroups(1, &o->gid) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+	    setresuid(o->uid, o->uid, o->uid) < 0)
+		err(EXIT_TROUBLE, "becoming uid %ld gid %ld, %s", (long)o->uid, (long)o->gid,
+		    o->what);
+	if (keep != 0) {
+		d[0].effective = d[0].permitted = keep;
+		if (syscall(SYS_capset, &h, d) < 0)
+			err(EXIT_TROUBLE, "keeping only the capabilities needed");
+		(void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	}
+	if (o->uid != 0 && (setresuid(-1, 0, -1) == 0 || getuid() != o->uid ||
+	    geteuid() != o->uid || getegid() != o->gid))
+		errx(EXIT_TROUBLE, "could not give up root for uid %ld", (long)o->uid);
+}
+
+struct lq_spool *
+cli_open_spool_to_change(void)
+{
+	struct lq_spool *sp;
+	struct lq_owner o;
+	struct lq_err e;
+
+	refuse_setid();
+	sp = cli_open_spool();
+	if (geteuid() != 0) {
+		prepare_outside(sp, NULL);	/* not root: acts as who runs it, with their rights */
+		return sp;
+	}
+	if (lq_spool_owner(sp, &o, &e) < 0)
+		errx(EXIT_TROUBLE, "%s: refusing to act on it as root", e.msg);
+	(void)user_name();
+	prepare_outside(sp, &o);
+	if (o.uid != 0)
+		become_owner(&o);
+	if (save_dirfd >= 0 && faccessat(save_dirfd, ".", W_OK | X_OK, AT_EACCESS) < 0)
+		errx(EXIT_TROUBLE, "--save %s: uid %ld (%s, which %s acts as) cannot write there",
+		    cli_act.save, (long)o.uid, o.what, program_invocation_short_name);
+	return sp;
+}
+
 void
 cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *sel,
     enum lq_action act, const char *verb)
@@ -521,13 +645,10 @@ cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *
 	struct lq_msg *m;
 	struct lq_err e;
 
-	if (cli_act.save != NULL) {
-		if (mkdir(cli_act.save, 0750) < 0 && errno != EEXIST)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
-		if ((o.save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
-	}
-	o.mainlog_fd = open_mainlog(sp);
+	if (!prepared)
+		prepare_outside(sp, NULL);
+	o.save_dirfd = save_dirfd;
+	o.mainlog_fd = mainlog_fd;
 	openlog(program_invocation_short_name, LOG_PID, LOG_MAIL);
 	for (size_t i = 0; i < t->n; i++) {
 		const char *id = t->ids[i];

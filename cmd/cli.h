@@ -92,6 +92,15 @@ struct cli_targets {
 void cli_collect(struct lq_spool *, poptContext, struct lq_select *, struct cli_targets *);
 void cli_targets_free(struct cli_targets *);
 
+/*
+ * The writing tools open the spool with this instead of cli_open_spool. It refuses to run
+ * set-uid, set-gid or with file capabilities; then, started as root, it opens what the
+ * actions write outside the spool (--save DIR, the MTA's log) and becomes the spool's owner
+ * (lq_spool_owner), as postsuper becomes mail_owner, before the spool is read or changed.
+ * Exits 2 when any of that cannot be done.
+ */
+struct lq_spool *cli_open_spool_to_change(void);
+
 /* Check --max and the permission to write the spool; exits 2 before anything is touched. */
 void cli_act_validate(struct lq_spool *, const struct cli_targets *);
 

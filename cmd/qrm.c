@@ -64,7 +64,7 @@ main(int argc, const char **argv)
 	struct lq_spool *sp;
 
 	sel = cli_select();
-	sp = cli_open_spool();
+	sp = cli_open_spool_to_change();
 	cli_collect(sp, pc, sel, &targets);
 	cli_act_validate(sp, &targets);
 

@@ -68,7 +68,7 @@ main(int argc, const char **argv)
 	int took;
 
 	sel = cli_select();
-	sp = cli_open_spool();
+	sp = cli_open_spool_to_change();
 	cli_collect(sp, pc, sel, &targets);
 	cli_act_validate(sp, &targets);
 

@@ -43,6 +43,8 @@ struct lq_backend {
 	    const char **, size_t, struct lq_err *);
 	/* the MTA's log path when none is given; NULL: none */
 	char *(*log_path)(struct lq_spool *);
+	/* who owns what act changes (lq_spool_owner); NULL: unknown, and acting as root refused */
+	int (*owner)(struct lq_spool *, struct lq_owner *, struct lq_err *);
 };
 
 extern const struct lq_backend lq_exim_backend;

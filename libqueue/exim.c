@@ -1416,6 +1416,28 @@ exim_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, siz
 	return (int)took;
 }
 
+/*
+ * Who acts on an Exim spool: Exim's own user and group (exim_user, exim_group: Debian-exim on
+ * Debian), whose input/ and msglog/ these are. Every file an action writes or removes (hdr.ID
+ * renamed over -H, -D -H -J, msglog/ID) is in a directory of theirs, and Exim itself does all
+ * of it as that user.
+ */
+static int
+exim_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	struct stat st;
+
+	if (fstat(ex->inputfd, &st) < 0)
+		return lq_err_sys(err, "%s: input", sp->dir);
+	o->uid = st.st_uid;
+	o->gid = st.st_gid;
+	o->caps = 0;
+	snprintf(o->what, sizeof o->what, "the owner of %s/%s%sinput", sp->dir,
+	    sp->queue ? sp->queue : "", sp->queue ? "/" : "");
+	return 0;
+}
+
 const struct lq_backend lq_exim_backend = {
 	.mta = LQ_MTA_EXIM,
 	.name = "exim",
@@ -1432,4 +1454,5 @@ const struct lq_backend lq_exim_backend = {
 	.act = exim_act,
 	.run_argv = exim_run_argv,
 	.log_path = exim_log_path,
+	.owner = exim_owner,
 };

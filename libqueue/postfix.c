@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1867,6 +1868,37 @@ postfix_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n
 	return ferror(out) ? -1 : 0;
 }
 
+/*
+ * Who acts on a Postfix queue: mail_owner, with its login group, as postsuper (run as root)
+ * becomes before it touches the queue. The queue directories (incoming/, active/, deferred/,
+ * hold/...) are mail_owner's; its group comes from the password database, as Postfix takes
+ * it (the directories' own group is root's).
+ */
+static int
+postfix_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
+{
+	static const int qs[] = { Q_INCOMING, Q_ACTIVE, Q_DEFERRED, Q_HOLD };
+	struct passwd *pw;
+	struct stat st;
+	int fd;
+
+	for (size_t i = 0; i < NELEM(qs); i++) {
+		if ((fd = queue_fd(sp, qs[i])) < 0 || fstat(fd, &st) < 0)
+			continue;
+		if ((pw = getpwuid(st.st_uid)) == NULL)
+			return lq_err_set(err, LQ_EUSAGE, "%s/%s: its owner, uid %ld, is not in the "
+			    "password database: mail_owner's group is not known", sp->dir,
+			    queue_names[qs[i]], (long)st.st_uid);
+		o->uid = st.st_uid;
+		o->gid = pw->pw_gid;
+		o->caps = 0;
+		snprintf(o->what, sizeof o->what, "the owner of %s/%s (mail_owner)", sp->dir,
+		    queue_names[qs[i]]);
+		return 0;
+	}
+	return lq_err_set(err, LQ_EUSAGE, "%s: no queue directory to tell mail_owner by", sp->dir);
+}
+
 const struct lq_backend lq_postfix_backend = {
 	.mta = LQ_MTA_POSTFIX,
 	.name = "postfix",
@@ -1883,4 +1915,5 @@ const struct lq_backend lq_postfix_backend = {
 	.write_listing = postfix_write_listing,
 	.write_listing_head = postfix_write_listing_head,
 	.write_listing_tail = postfix_write_listing_tail,
+	.owner = postfix_owner,
 };

@@ -2158,6 +2158,38 @@ out:
 	return rc;
 }
 
+/*
+ * Who acts on a qmail queue. qmail gives its queue to two users of group qmail: qmailq owns
+ * the queue directory, mess/, todo/, intd/ and lock/; qmails owns info/, local/, remote/ and
+ * bounce/. qmail itself changes a queue with two processes, qmail-send as qmails and
+ * qmail-clean as qmailq; an action here is one process that needs both: it becomes the
+ * owner of info/ (qmails: the channel files it rewrites stay qmail-send's, and the ALRM to
+ * qmail-send needs nothing more) in the queue directory's group, and keeps only
+ * CAP_DAC_OVERRIDE (to rename and unlink in qmailq's directories) and CAP_CHOWN and
+ * CAP_FOWNER (the hold area is made owned like the queue directory). A queue whose
+ * directories all belong to one user needs no capability.
+ */
+static int
+qmail_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	struct stat info, st;
+
+	if (fstat(q->queue.top[K_INFO], &info) < 0 || fstat(sp->dirfd, &st) < 0)
+		return lq_err_sys(err, "%s", sp->dir);
+	o->uid = info.st_uid;
+	o->gid = st.st_gid;
+	o->caps = st.st_uid == info.st_uid ? 0 :
+	    LQ_CAP_DAC_OVERRIDE | LQ_CAP_CHOWN | LQ_CAP_FOWNER;
+	for (int k = 0; k < NKIND && o->caps == 0; k++)
+		if (q->queue.top[k] >= 0 && fstat(q->queue.top[k], &st) == 0 &&
+		    st.st_uid != info.st_uid)
+			o->caps = LQ_CAP_DAC_OVERRIDE | LQ_CAP_CHOWN | LQ_CAP_FOWNER;
+	snprintf(o->what, sizeof o->what, "the owner of %s/info%s", sp->dir,
+	    o->caps ? " (qmail-send's user; the rest of the queue is qmailq's)" : "");
+	return 0;
+}
+
 const struct lq_backend lq_qmail_backend = {
 	.mta = LQ_MTA_QMAIL,
 	.name = "qmail",
@@ -2175,4 +2207,5 @@ const struct lq_backend lq_qmail_backend = {
 	.act = qmail_act,
 	.run_argv = qmail_run_argv,
 	.log_path = NULL,	/* qmail-send logs to its stdout: there is no file to append to */
+	.owner = qmail_owner,
 };

@@ -417,4 +417,19 @@ int lq_run_argv(struct lq_spool *, const char *mta_path, const char *const *ids,
  */
 int lq_act_needs_run(const struct lq_spool *);
 
+/*
+ * Who owns what the actions change, so that a tool run as root becomes that user before it
+ * touches the spool, as postsuper becomes mail_owner (libqueue/README, "Privileges"). caps:
+ * what that uid and gid alone cannot do and the actions need (qmail, whose queue belongs
+ * to two users); 0 for Exim and Postfix. Returns 0, or -1 with err.
+ */
+enum lq_cap { LQ_CAP_DAC_OVERRIDE = 1 << 0, LQ_CAP_CHOWN = 1 << 1, LQ_CAP_FOWNER = 1 << 2 };
+struct lq_owner {
+	uid_t uid;
+	gid_t gid;
+	unsigned caps;		/* enum lq_cap */
+	char what[160];		/* what decided it, for messages ("input/ belongs to it") */
+};
+int lq_spool_owner(struct lq_spool *, struct lq_owner *, struct lq_err *);
+
 #endif

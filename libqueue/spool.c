@@ -323,6 +323,16 @@ lq_act_needs_run(const struct lq_spool *sp)
 }
 
 int
+lq_spool_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
+{
+	memset(o, 0, sizeof *o);
+	if (sp->be->owner == NULL)
+		return lq_err_set(err, LQ_EUSAGE, "%s: which user owns a %s spool is not known",
+		    sp->dir, sp->be->name);
+	return sp->be->owner(sp, o, err);
+}
+
+int
 lq_open_mta_log(struct lq_spool *sp, const char *path, struct lq_err *err)
 {
 	char *def = NULL;

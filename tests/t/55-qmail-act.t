@@ -78,15 +78,19 @@ open my $r, '>', "$rec.ready" or die; close $r;
 my $end = time + 120; sleep 1 while time < $end;
 EOF
 hp=
+# it runs as the real one does, as the owner of lock/sendmutex (qmails): qrm and qrun, run as
+# root, become qmails before they signal it (tests/t/60-privileges.t)
+chmod o+x "$tmp"; mkdir -m 1777 "$tmp/sig"
 start_send() {  # start_send QUEUE [NAME]: hold lock/sendmutex as process NAME (qmail-send)
-    rm -f "$tmp/alrm" "$tmp/alrm.ready"
-    "$tmp/bin/${2:-qmail-send}" "$tmp/holder.pl" "$1/lock/sendmutex" "$tmp/alrm" &
+    rm -f "$tmp/sig/alrm" "$tmp/sig/alrm.ready"
+    setpriv --reuid="$(stat -c %u "$1/lock/sendmutex")" --regid="$(stat -c %g "$1/lock/sendmutex")" \
+        --clear-groups "$tmp/bin/${2:-qmail-send}" "$tmp/holder.pl" "$1/lock/sendmutex" "$tmp/sig/alrm" &
     hp=$!; pids+=("$hp")
-    for _ in $(seq 100); do [ -e "$tmp/alrm.ready" ] && return; sleep 0.05; done
+    for _ in $(seq 100); do [ -e "$tmp/sig/alrm.ready" ] && return; sleep 0.05; done
     bail_out "the fake qmail-send did not start"
 }
 stop_send() { kill "$hp" 2>/dev/null; wait "$hp" 2>/dev/null; hp=; }
-alrms() { [ -e "$tmp/alrm" ] && wc -l <"$tmp/alrm" | tr -d ' ' || echo 0; }
+alrms() { [ -e "$tmp/sig/alrm" ] && wc -l <"$tmp/sig/alrm" | tr -d ' ' || echo 0; }
 
 # ================================================================ qmail-send stopped: qrm
 extract d rm
