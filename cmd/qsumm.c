@@ -211,22 +211,15 @@ main(int argc, const char **argv)
 	struct lq_summary *summary;
 	struct lq_select *sel;
 	struct lq_spool *sp;
-	int rc;
 
-	if (shape.on) {
-		rc = shape_main(pc);
-		poptFreeContext(pc);
-		return rc;
-	}
+	if (shape.on)
+		return shape_main(pc);
 	if (merge.expect != NULL && !merge.on)
 		errx(EXIT_TROUBLE, "--expect goes with --merge");
 	if ((opt.age_buckets != NULL || cli.host != NULL) && !opt.json && !merge.on)
 		errx(EXIT_TROUBLE, "--age-buckets and --host go with --json");
-	if (merge.on) {
-		rc = merge_main(pc, cli_select());
-		poptFreeContext(pc);
-		return rc;
-	}
+	if (merge.on)
+		return merge_main(pc, cli_select());
 	flags |= opt.by_age ? LQ_SUM_BY_AGE : 0;
 	flags |= opt.by_count ? LQ_SUM_BY_COUNT : 0;
 	flags |= opt.bounces ? LQ_SUM_MARK_BOUNCE : 0;
@@ -244,9 +237,6 @@ main(int argc, const char **argv)
 			errx(EXIT_TROUBLE, "--stat counts the whole queue: no selection, no IDs");
 		if (lq_write_stat(stdout, sp, &e) < 0)
 			errx(EXIT_TROUBLE, "%s", e.msg);
-		lq_select_free(sel);
-		lq_spool_close(sp);
-		poptFreeContext(pc);
 		return cli_flush_stdout() < 0 ? EXIT_TROUBLE : EXIT_MATCH;
 	}
 	if ((summary = lq_summary_new(flags, cli.now)) == NULL)
