@@ -455,7 +455,7 @@ cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct c
 			errx(EXIT_TROUBLE, "nothing done: fix the IDs above");
 		return;
 	}
-	sc.flags = LQ_SCAN_UNSORTED;
+	sc.flags = LQ_SCAN_UNSORTED | lq_select_scanflags(sel);	/* --active: LQ_SCAN_LOCKS */
 	sc.each = consider;
 	sc.problem = problem;
 	{
