@@ -96,6 +96,8 @@ int lq_plain_name(const char *);
 
 /* Run a program (argv, no shell) and return the first line of its stdout, or NULL. */
 char *lq_ask_program(const char *const argv[]);
+/* The same, all of its stdout (up to 4 KiB), "" when it printed nothing. */
+char *lq_ask_program_all(const char *const argv[]);
 
 /* JSON string (with quotes) */
 void lq_json_string(FILE *, const char *, size_t);

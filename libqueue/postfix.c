@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -82,7 +83,16 @@ struct postfix {
 	struct lockent *locks;	/* flock()s held, from /proc/locks */
 	size_t nlocks;
 	int locks_loaded;
+	/* acting: this queue's configuration, asked of postconf (conf_for NULL: not yet) */
+	char *conf_for;		/* the postconf asked */
+	int conf_known;		/* postconf answered, and its queue_directory is this one */
+	unsigned hashed;	/* bit per directory (enum dir) named in hash_queue_names */
+	int hash_depth;		/* hash_queue_depth */
+	char *config_dir;	/* $MAIL_CONFIG, for postqueue -c; NULL: the default */
+	long master_pid;	/* pid/master.pid when the spool was opened, or 0 */
 };
+
+static long master_pid(struct lq_spool *);
 
 /* What a loaded message remembers for lq_read and the listing. */
 struct pf_msg {
@@ -296,6 +306,7 @@ postfix_open(struct lq_spool *sp, struct lq_err *err)
 			break;
 		}
 	}
+	pf->master_pid = master_pid(sp);	/* for acting, while we may still read it */
 	return 0;
 }
 
@@ -318,6 +329,8 @@ postfix_close(struct lq_spool *sp)
 	free(pf->seen.key);
 	free(pf->seen.gen);
 	free(pf->locks);
+	free(pf->conf_for);
+	free(pf->config_dir);
 	free(pf->win);
 	free(pf);
 	sp->priv = NULL;
@@ -1031,18 +1044,13 @@ lock_cmp(const void *a, const void *b)
 	return (x->ino > y->ino) - (x->ino < y->ino);
 }
 
-/* Who holds a lock, from /proc/locks: taking one ourselves, even for a moment, could make
- * a delivery agent's own non-blocking lock fail. */
-static void
-load_locks(struct postfix *pf)
+/* One pass over /proc/locks (load_locks), adding the flock()s found to pf->locks. */
+static int
+read_locks(struct postfix *pf, FILE *fp)
 {
 	char line[512];
-	FILE *fp;
+	int rc = 0;
 
-	pf->nlocks = 0;
-	pf->locks_loaded = 1;
-	if ((fp = fopen("/proc/locks", "re")) == NULL)
-		return;
 	while (fgets(line, sizeof line, fp) != NULL) {
 		char kind[16], dev[64];
 		struct lockent e;
@@ -1051,23 +1059,50 @@ load_locks(struct postfix *pf)
 		if (strstr(line, "->") != NULL ||
 		    sscanf(line, "%*s %15s %*s %*s %*s %63s", kind, dev) != 2)
 			continue;
-		if (strcmp(kind, "FLOCK") != 0 && strcmp(kind, "POSIX") != 0 &&
-		    strcmp(kind, "OFDLCK") != 0)
+		if (strcmp(kind, "FLOCK") != 0)
 			continue;
 		if (sscanf(dev, "%x:%x:%llu", &e.maj, &e.min, &e.ino) != 3)
 			continue;
 		if (pf->nlocks % 64 == 0) {
 			struct lockent *n = reallocarray(pf->locks, pf->nlocks + 64, sizeof *n);
 
-			if (n == NULL)
+			if (n == NULL) {
+				rc = -1;
 				break;
+			}
 			pf->locks = n;
 		}
 		pf->locks[pf->nlocks++] = e;
 	}
-	fclose(fp);
+	return ferror(fp) ? -1 : rc;
+}
+
+/*
+ * Who holds a flock(), from /proc/locks: taking one ourselves, even for a moment, could make
+ * a delivery agent's own non-blocking lock fail. Postfix locks queue files with flock() only
+ * (INTERNAL_LOCK on Linux); the POSIX and OFD locks of other programs (qtools acting on a
+ * message takes an OFD lock) are not Postfix delivering it. The kernel hands the table out a
+ * page (some 80 locks) at a time, counting its place by entries, so while locks come and go
+ * an entry can be skipped: it is read twice and what either pass saw is held. Returns 0, or
+ * -1 when the table could not be read.
+ */
+static int
+load_locks(struct postfix *pf)
+{
+	int rc = 0;
+	FILE *fp;
+
+	pf->nlocks = 0;
+	pf->locks_loaded = 1;
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		if ((fp = fopen("/proc/locks", "re")) == NULL)
+			return -1;
+		rc = read_locks(pf, fp);
+		fclose(fp);
+	}
 	if (pf->nlocks > 1)	/* qsort's base must not be NULL, even for no element */
 		qsort(pf->locks, pf->nlocks, sizeof *pf->locks, lock_cmp);
+	return rc;
 }
 
 static int
@@ -1132,39 +1167,37 @@ ready(const char *id, const char *rel, const struct stat *st, struct lq_err *err
 	return (st->st_mode & S_IRWXU) == S_IRWXU;
 }
 
+/*
+ * Where Postfix finds ID (postcat -q's search, along the ID's own hash path): its queue, the
+ * directory it is in (*dfdp: an fd, closed by the caller unless it is queue_fd(*qp)), its path
+ * below the queue directory and its lstat. Whether it is ready is the caller's business.
+ * Returns 0, or -1 with err (LQ_ENOENT: in no queue read).
+ */
 static int
-postfix_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg *m,
-    struct lq_err *err)
+locate(struct lq_spool *sp, const char *id, int *qp, int *dfdp, char rel[REL_MAX],
+    struct stat *st, struct lq_err *err)
 {
 	struct postfix *pf = sp->priv;
-	char key[LQ_ID_MAX + 8], rel[REL_MAX];
+	char key[LQ_ID_MAX + 8];
 
 	hash_key(id, key);
-	if (flags & LQ_SCAN_LOCKS)
-		pf->locks_loaded = 0;
 	for (size_t i = 0; i < NELEM(search_order); i++) {
 		int q = search_order[i], qfd, dfd;
 		size_t n;
 
 		if (!(pf->queues & (1u << q)) || (qfd = queue_fd(sp, q)) < 0)
 			continue;
-		n = (size_t)snprintf(rel, sizeof rel, "%s/", queue_names[q]);
+		n = (size_t)snprintf(rel, REL_MAX, "%s/", queue_names[q]);
 		dfd = qfd;
 		for (int depth = 0; depth <= DEPTH_MAX; depth++) {
-			struct stat st;
 			char name[2] = { hash_char(key, depth), '\0' };
-			int sub, r;
+			int sub;
 
-			if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				snprintf(rel + n, sizeof rel - n, "%s", id);
-				if ((r = ready(id, rel, &st, err)) > 0)
-					r = load_file(sp, q, dfd, rel, &st, flags, m, err);
-				else if (r == 0)
-					r = lq_err_set(err, LQ_ENOENT,
-					    "%s: no such message (%s is still being written)", id, rel);
-				if (dfd != qfd)
-					close(dfd);
-				return r;
+			if (fstatat(dfd, id, st, AT_SYMLINK_NOFOLLOW) == 0) {
+				snprintf(rel + n, REL_MAX - n, "%s", id);
+				*qp = q;
+				*dfdp = dfd;
+				return 0;
 			}
 			if (q == Q_MAILDROP || depth == DEPTH_MAX ||
 			    (sub = lq_open_dir(dfd, name, NULL)) < 0)
@@ -1172,12 +1205,35 @@ postfix_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg 
 			if (dfd != qfd)
 				close(dfd);
 			dfd = sub;
-			n += (size_t)snprintf(rel + n, sizeof rel - n, "%s/", name);
+			n += (size_t)snprintf(rel + n, REL_MAX - n, "%s/", name);
 		}
 		if (dfd != qfd)
 			close(dfd);
 	}
 	return lq_err_set(err, LQ_ENOENT, "%s: no such message", id);
+}
+
+static int
+postfix_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg *m,
+    struct lq_err *err)
+{
+	struct postfix *pf = sp->priv;
+	char rel[REL_MAX];
+	struct stat st;
+	int q, dfd, r;
+
+	if (flags & LQ_SCAN_LOCKS)
+		pf->locks_loaded = 0;
+	if (locate(sp, id, &q, &dfd, rel, &st, err) < 0)
+		return -1;
+	if ((r = ready(id, rel, &st, err)) > 0)
+		r = load_file(sp, q, dfd, rel, &st, flags, m, err);
+	else if (r == 0)
+		r = lq_err_set(err, LQ_ENOENT, "%s: no such message (%s is still being written)",
+		    id, rel);
+	if (dfd != queue_fd(sp, q))
+		close(dfd);
+	return r;
 }
 
 /* ---------------------------------------------------------------- scanning */
@@ -1868,6 +1924,707 @@ postfix_write_listing_tail(FILE *out, const struct lq_spool *sp, unsigned long n
 	return ferror(out) ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- acting (postsuper -d, -h, -H) */
+
+/*
+ * What postsuper does, done directly (libqueue/README, "Postfix", "Acting"): hold renames the
+ * queue file into hold/, release renames it from hold/ into deferred/, remove unlinks it and
+ * its logs. As after postsuper, no Postfix process is told: the queue manager finds the files
+ * where they are at its next scan.
+ */
+
+/* The directories acting names: the queues, then the per-message logs. */
+enum { D_DEFER = NQUEUES, D_BOUNCE, D_TRACE, NDIRS };
+static const char *const dir_names[NDIRS] = {
+	"maildrop", "incoming", "active", "deferred", "hold", "corrupt", "defer", "bounce", "trace"
+};
+/* postsuper's log_queue_names: the per-message logs (flush/ holds per-site logs) */
+static const int log_dirs[] = { D_BOUNCE, D_DEFER, D_TRACE };
+
+#define SAVE_COPY_MAX ((off_t)16 << 30)
+
+static int
+dir_index(const char *name, size_t n)
+{
+	for (int i = 0; i < NDIRS; i++)
+		if (strlen(dir_names[i]) == n && strncmp(dir_names[i], name, n) == 0)
+			return i;
+	return -1;
+}
+
+/* In postconf's output (its lines already cut at their ends: n bytes in all), the value of
+ * the line "name = value", or NULL. */
+static char *
+conf_value(char *out, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	for (char *line = out; line < out + n; line += strlen(line) + 1) {
+		char *p = line + k;
+
+		if (strncmp(line, name, k) != 0 || strncmp(p, " =", 2) != 0)
+			continue;
+		for (p += 2; *p == ' ' || *p == '\t'; p++)
+			;
+		return p;
+	}
+	return NULL;
+}
+
+/*
+ * hash_queue_names and hash_queue_depth, asked of postconf (the one given, else the one in
+ * PATH; $MAIL_CONFIG chooses the configuration, as it does for every Postfix command), and
+ * believed only when that configuration's queue_directory is this very directory. Otherwise
+ * conf_known stays 0 and the layout found decides (hash_depth_of).
+ */
+static void
+ask_conf(struct lq_spool *sp, const char *postconf)
+{
+	struct postfix *pf = sp->priv;
+	const char *argv[] = { postconf, "-x", "queue_directory", "hash_queue_depth",
+		"hash_queue_names", NULL };
+	const char *env = getenv("MAIL_CONFIG");
+	char *out, *v, *names, *end;
+	struct stat a, b;
+	size_t len;
+	long depth;
+
+	if (pf->conf_for != NULL && strcmp(pf->conf_for, postconf) == 0)
+		return;
+	free(pf->conf_for);
+	free(pf->config_dir);
+	pf->conf_for = strdup(postconf);
+	pf->config_dir = env != NULL && *env != '\0' ? strdup(env) : NULL;
+	pf->conf_known = 0;
+	pf->hashed = 0;
+	pf->hash_depth = 1;
+	if ((out = lq_ask_program_all(argv)) == NULL)
+		return;
+	len = strlen(out);
+	for (char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+		*p = '\0';
+	v = conf_value(out, len, "hash_queue_depth");
+	depth = v != NULL ? strtol(v, &end, 10) : 0;
+	if (v == NULL || end == v || *end != '\0' || depth < 1 || depth > DEPTH_MAX ||
+	    (v = conf_value(out, len, "queue_directory")) == NULL || *v != '/' ||
+	    stat(v, &a) < 0 || fstat(sp->dirfd, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino || (names = conf_value(out, len, "hash_queue_names")) == NULL) {
+		free(out);
+		return;
+	}
+	while (*names) {
+		size_t n = strcspn(names, ", \t");
+		int d = dir_index(names, n);
+
+		if (d >= 0)
+			pf->hashed |= 1u << d;
+		names += n;
+		names += strspn(names, ", \t");
+	}
+	free(out);
+	pf->hash_depth = (int)depth;
+	pf->conf_known = 1;
+}
+
+/* Without the configuration: how deep directory dfd is hashed, from what is in it (one-
+ * character subdirectories, followed down); -1 when it shows nothing either way. */
+static int
+layout_depth(int dfd, int level)
+{
+	struct dirent *de;
+	int fd, found = -1;
+	DIR *d;
+
+	if ((fd = dup(dfd)) < 0)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while (found < 1 && (de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) == 1 && de->d_name[0] != '.' && level < DEPTH_MAX) {
+			int sub = lq_open_dir(dfd, de->d_name, NULL), below;
+
+			if (sub < 0)
+				continue;
+			below = layout_depth(sub, level + 1);
+			close(sub);
+			found = 1 + (below < 0 ? 0 : below);
+			break;
+		}
+		if (postfix_valid_id(de->d_name))
+			found = 0;
+	}
+	closedir(d);
+	return found;
+}
+
+/* How many hash levels Postfix uses for directory d (whose fd is dfd). */
+static int
+hash_depth_of(struct postfix *pf, int d, int dfd)
+{
+	int depth;
+
+	if (pf->conf_known)
+		return (pf->hashed & (1u << d)) ? pf->hash_depth : 0;
+	if ((depth = layout_depth(dfd, 0)) >= 0)
+		return depth;
+	return d == Q_DEFERRED || d == D_DEFER;	/* Postfix's defaults: deferred, defer; 1 */
+}
+
+/*
+ * A subdirectory made as Postfix makes its hash directories (mail_queue_mkdirs): mode 0700,
+ * owned by the owner of the directory it is in (mail_owner) and that user's group, as the
+ * Postfix process that makes one runs, whoever we run as. It is made under a name with a '.'
+ * (which every Postfix scanner skips) and renamed into place only once it is right, so no
+ * Postfix process ever sees it owned by root (showq cannot open such a directory).
+ */
+static int
+make_subdir(int parent, const char *name, const char *what, struct lq_err *err)
+{
+	char tmp[64], pwbuf[4096];
+	struct passwd pw, *pwp = NULL;
+	struct stat pst, dst;
+	int fd, tries = 0;
+	gid_t gid;
+
+	if (fstat(parent, &pst) < 0)
+		return lq_err_sys(err, "%s", what);
+	gid = getpwuid_r(pst.st_uid, &pw, pwbuf, sizeof pwbuf, &pwp) == 0 && pwp != NULL ?
+	    pw.pw_gid : pst.st_gid;
+	snprintf(tmp, sizeof tmp, "%s.qtools.%ld", name, (long)getpid());
+	while (mkdirat(parent, tmp, 0700) < 0) {
+		/* a leftover of a run killed halfway, with our PID: removed once */
+		if (errno != EEXIST || tries++ > 0 || unlinkat(parent, tmp, AT_REMOVEDIR) < 0)
+			return lq_err_sys(err, "%s: making %s", what, name);
+	}
+	if ((fd = lq_open_dir(parent, tmp, err)) < 0)
+		goto fail;
+	/* as the owner already, a group we are not in stays ours: the owner has rwx anyway */
+	if (fstat(fd, &dst) < 0 || ((dst.st_uid != pst.st_uid || dst.st_gid != gid) &&
+	    fchown(fd, pst.st_uid, gid) < 0 && dst.st_uid != pst.st_uid) || fchmod(fd, 0700) < 0) {
+		lq_err_sys(err, "%s: making %s", what, name);
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	if (renameat2(parent, tmp, parent, name, RENAME_NOREPLACE) < 0) {
+		int e = errno;
+
+		if (e == EINVAL)	/* no RENAME_NOREPLACE here: both are empty anyway */
+			e = renameat(parent, tmp, parent, name) < 0 ? errno : 0;
+		if (e != 0) {
+			unlinkat(parent, tmp, AT_REMOVEDIR);
+			if (e == EEXIST || e == ENOTEMPTY)
+				return 0;	/* made meanwhile, by Postfix */
+			errno = e;
+			return lq_err_sys(err, "%s: making %s", what, name);
+		}
+	}
+	fsync(parent);
+	return 0;
+fail:
+	unlinkat(parent, tmp, AT_REMOVEDIR);
+	return -1;
+}
+
+/*
+ * The directory of queue d in which Postfix looks for id (mail_queue_path), its hash
+ * directories made where missing. Returns a new fd (the caller closes it) and the path of
+ * the file in rel, or -1 with err.
+ */
+static int
+target_dir(struct lq_spool *sp, int d, const char *id, char rel[REL_MAX], struct lq_err *err)
+{
+	struct postfix *pf = sp->priv;
+	char key[LQ_ID_MAX + 8], what[REL_MAX + LQ_ID_MAX + 8];
+	int qfd = queue_fd(sp, d), dfd, depth;
+	size_t n;
+
+	if (qfd < 0)
+		return lq_err_set(err, LQ_ECORRUPT, "%s: %s/%s: no such queue directory", id,
+		    sp->dir, dir_names[d]);
+	if ((dfd = dup(qfd)) < 0)
+		return lq_err_sys(err, "%s: %s", id, dir_names[d]);
+	depth = hash_depth_of(pf, d, qfd);
+	hash_key(id, key);
+	n = (size_t)snprintf(rel, REL_MAX, "%s/", dir_names[d]);
+	for (int i = 0; i < depth; i++) {
+		char name[2] = { hash_char(key, i), '\0' };
+		struct lq_err e;
+		int sub;
+
+		snprintf(what, sizeof what, "%s: %s%s", id, rel, name);
+		if ((sub = lq_open_dir(dfd, name, &e)) < 0 && e.code == LQ_ENOENT &&
+		    make_subdir(dfd, name, what, err) == 0)
+			sub = lq_open_dir(dfd, name, &e);
+		if (sub < 0) {
+			if (e.code != LQ_ENOENT || err == NULL || err->code == LQ_OK)
+				lq_err_set(err, e.code, "%s: %s", what, e.code == LQ_ECORRUPT ?
+				    "not a directory (a symbolic link?)" : e.msg);
+			close(dfd);
+			return -1;
+		}
+		close(dfd);
+		dfd = sub;
+		n += (size_t)snprintf(rel + n, REL_MAX - n, "%s/", name);
+	}
+	snprintf(rel + n, REL_MAX - n, "%s", id);
+	return dfd;
+}
+
+/*
+ * Every log of id (bounce/, defer/, trace/, postsuper's log_queue_names), wherever along the
+ * ID's hash path it is: fn(dirfd, relative path) for each name found. Returns 0, fn's
+ * non-zero value, or -1 with err.
+ */
+typedef int (*log_fn)(int dirfd, const char *id, const char *rel, void *arg,
+    struct lq_err *);
+
+static int
+each_log(struct lq_spool *sp, const char *id, log_fn fn, void *arg, struct lq_err *err)
+{
+	char key[LQ_ID_MAX + 8], rel[REL_MAX];
+	int rc = 0;
+
+	hash_key(id, key);
+	for (size_t i = 0; rc == 0 && i < NELEM(log_dirs); i++) {
+		int d = log_dirs[i], top, dfd;
+		struct lq_err e;
+		size_t n;
+
+		if ((top = lq_open_dir(sp->dirfd, dir_names[d], &e)) < 0) {
+			if (e.code == LQ_ENOENT)
+				continue;
+			return lq_err_set(err, e.code, "%s: %s/%s: %s", id, sp->dir, dir_names[d],
+			    e.msg);
+		}
+		dfd = top;
+		n = (size_t)snprintf(rel, sizeof rel, "%s/", dir_names[d]);
+		for (int depth = 0; rc == 0; depth++) {
+			char name[2] = { hash_char(key, depth), '\0' };
+			struct stat st;
+			int sub;
+
+			if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				snprintf(rel + n, sizeof rel - n, "%s", id);
+				rc = fn(dfd, id, rel, arg, err);
+			}
+			if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
+				break;
+			if (dfd != top)
+				close(dfd);
+			dfd = sub;
+			n += (size_t)snprintf(rel + n, sizeof rel - n, "%s/", name);
+		}
+		if (dfd != top)
+			close(dfd);
+		close(top);
+	}
+	return rc;
+}
+
+static int
+unlink_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *err)
+{
+	(void)arg;
+	if (unlinkat(dirfd, id, 0) < 0 && errno != ENOENT)
+		return lq_err_sys(err, "%s: removed, but not its log %s", id, rel);
+	fsync(dirfd);
+	return 0;
+}
+
+/* ---- --save: the message's files copied into DIR as a one-message Postfix queue */
+
+/* The directories of rel (all but its last component) under savefd, made as needed; the
+ * fd of the last one. */
+static int
+save_dirs(int savefd, const char *id, const char *rel, struct lq_err *err)
+{
+	char path[REL_MAX], *p = path, *slash;
+	int dfd = savefd;
+
+	snprintf(path, sizeof path, "%s", rel);
+	while ((slash = strchr(p, '/')) != NULL) {
+		int sub;
+
+		*slash = '\0';
+		if (mkdirat(dfd, p, 0750) < 0 && errno != EEXIST) {
+			lq_err_sys(err, "%s: --save: making %s", id, path);
+			sub = -1;
+		} else if ((sub = lq_open_dir(dfd, p, err)) < 0)
+			lq_err_set(err, err ? err->code : LQ_ESYS, "%s: --save: %s: not a directory",
+			    id, path);
+		if (dfd != savefd)
+			close(dfd);
+		if (sub < 0)
+			return -1;
+		dfd = sub;
+		*slash = '/';
+		p = slash + 1;
+	}
+	return dfd == savefd ? dup(savefd) : dfd;
+}
+
+/* Copy in (st: its fstat) to rel under savefd, with its mode bits and times; never over
+ * an existing file. */
+static int
+save_file(int savefd, int in, const struct stat *st, const char *id, const char *rel,
+    struct lq_err *err)
+{
+	struct timespec t[2] = { st->st_atim, st->st_mtim };	/* mtime: arrival, or retry */
+	const char *name = strrchr(rel, '/') + 1;
+	char buf[65536];
+	off_t at = 0;
+	ssize_t n;
+	int dfd, out;
+
+	if ((dfd = save_dirs(savefd, id, rel, err)) < 0)
+		return -1;
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		lq_err_sys(err, "%s: --save: %s", id, rel);
+		close(dfd);
+		return -1;
+	}
+	while ((n = pread(in, buf, sizeof buf, at)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, n) != n || (at += n) > SAVE_COPY_MAX)
+			goto fail;
+	}
+	if (fchmod(out, st->st_mode & 0777) < 0 || futimens(out, t) < 0 || fsync(out) < 0)
+		goto fail;
+	if (close(out) < 0) {
+		out = -1;
+		goto fail;
+	}
+	fsync(dfd);
+	close(dfd);
+	return 0;
+fail:
+	lq_err_sys(err, "%s: --save: %s", id, rel);
+	if (out >= 0)
+		close(out);
+	unlinkat(dfd, name, 0);
+	close(dfd);
+	return -1;
+}
+
+static int
+save_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *err)
+{
+	struct lq_err e;
+	struct stat st;
+	int fd, rc;
+
+	if ((fd = lq_open_file(dirfd, id, &st, &e)) < 0) {
+		if (e.code == LQ_ENOENT)
+			return 0;
+		return lq_err_set(err, e.code, "%s: --save: %s: %s", id, rel, e.msg);
+	}
+	rc = save_file(*(int *)arg, fd, &st, id, rel, err);
+	close(fd);
+	return rc;
+}
+
+/* DIR gets the queue directories that make it a Postfix queue, the message at its own path
+ * (deferred/X/ID...), and its logs at theirs. */
+static int
+save_message(struct lq_spool *sp, int savefd, int fd, const struct stat *st, const char *id,
+    const char *rel, struct lq_err *err)
+{
+	for (int q = Q_MAILDROP; q <= Q_HOLD; q++)
+		if (mkdirat(savefd, queue_names[q], 0750) < 0 && errno != EEXIST)
+			return lq_err_sys(err, "%s: --save: making %s", id, queue_names[q]);
+	if (save_file(savefd, fd, st, id, rel, err) < 0)
+		return -1;
+	if (each_log(sp, id, save_log, &savefd, err) != 0)
+		return -1;
+	fsync(savefd);
+	return 0;
+}
+
+/* ---- the act */
+
+/* The PID in pid/master.pid, or 0. The file is root's, mode 0600: read when the spool is
+ * opened, before a tool run as root becomes mail_owner, and again when it can be. */
+static long
+master_pid(struct lq_spool *sp)
+{
+	struct lq_buf b = { 0 };
+	long pid = 0;
+	int pfd, fd;
+
+	if ((pfd = lq_open_dir(sp->dirfd, "pid", NULL)) < 0)
+		return 0;
+	fd = lq_open_file(pfd, "master.pid", NULL, NULL);
+	close(pfd);
+	if (fd >= 0 && lq_read_fd(fd, "master.pid", 64, &b, NULL) == 0 &&
+	    lq_buf_append(&b, "", 1) == 0)
+		pid = strtol(b.data, NULL, 10);
+	if (fd >= 0)
+		close(fd);
+	lq_buf_free(&b);
+	return pid > 1 ? pid : 0;
+}
+
+/*
+ * Does Postfix run on this queue? The master holds an exclusive flock() on pid/master.pid as
+ * long as it lives, and wrote its PID there: either sign is enough, and the lock is never
+ * asked for (/proc/locks can miss an entry while locks come and go by the hundred, see
+ * load_locks; a PID file outlives a master that was killed, so the PID must be a live process
+ * called master). Also loads the lock table. 1 running, 0 not, -1 with err when /proc/locks
+ * cannot be read.
+ */
+static int
+master_running(struct lq_spool *sp, const char *id, struct lq_err *err)
+{
+	struct postfix *pf = sp->priv;
+	char path[64], comm[32];
+	struct stat st;
+	int pfd, found;
+	ssize_t n;
+	long pid;
+
+	if (load_locks(pf) < 0)
+		return lq_err_set(err, LQ_ESYS, "%s: /proc/locks cannot be read: cannot tell whether"
+		    " Postfix is delivering it: nothing done", id);
+	if ((pfd = lq_open_dir(sp->dirfd, "pid", NULL)) < 0)
+		return 0;
+	found = fstatat(pfd, "master.pid", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	close(pfd);
+	if (!found)
+		return 0;	/* the master writes it first thing */
+	if (is_locked(pf, &st))
+		return 1;
+	if ((pid = master_pid(sp)) == 0)
+		pid = pf->master_pid;
+	if (pid == 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+	if ((pfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(pfd, comm, sizeof comm - 1);
+	close(pfd);
+	comm[n > 0 ? n : 0] = '\0';
+	return strcmp(comm, "master\n") == 0;
+}
+
+static int
+postfix_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
+    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+{
+	struct postfix *pf = sp->priv;
+	struct lq_msg *m = lq_msg_begin(sp);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char rel[REL_MAX], to[REL_MAX];
+	struct stat st, fst, now;
+	int q, dfd = -1, fd = -1, tfd = -1, live, r, rc = -1, match;
+
+	if (mp != NULL)
+		*mp = m;
+	if ((live = master_running(sp, id, err)) < 0)
+		return -1;
+	if (act != LQ_ACT_REMOVE)
+		ask_conf(sp, "postconf");
+	if (locate(sp, id, &q, &dfd, rel, &st, err) < 0)
+		return -1;
+	if ((r = ready(id, rel, &st, err)) <= 0) {
+		if (r == 0)
+			lq_err_set(err, LQ_ENOENT, "%s: %s is still being written: left alone", id, rel);
+		goto out;
+	}
+	/* what postsuper would refuse, or Postfix would trip on */
+	if (q == Q_ACTIVE && live) {
+		lq_err_set(err, LQ_ELOCKED, "%s: in active/: Postfix's queue manager has it in"
+		    " memory (being delivered): skipped; try again once it is deferred, or with"
+		    " Postfix stopped", id);
+		goto out;
+	}
+	if (act == LQ_ACT_FREEZE && (q == Q_HOLD || q == Q_MAILDROP)) {
+		if (q == Q_HOLD)
+			lq_err_set(err, LQ_EALREADY, "%s: already on hold", id);
+		else
+			lq_err_set(err, LQ_ELOCKED, "%s: in maildrop/, not queued by pickup yet:"
+			    " Postfix puts only mail it has queued on hold (as postsuper -h):"
+			    " skipped; try again in a moment", id);
+		goto out;
+	}
+	if (act == LQ_ACT_THAW && q != Q_HOLD) {
+		lq_err_set(err, LQ_EALREADY, "%s: not on hold", id);
+		goto out;
+	}
+
+	/* our own lock: an OFD lock, which Postfix's flock()s never see (they are separate on
+	 * Linux): one qtools process at a time acts on the message, Postfix is never in the
+	 * way of it */
+	fd = openat(dfd, id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES) {	/* a maildrop file of another user */
+		fd = openat(dfd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		fl.l_type = F_RDLCK;
+	}
+	if (fd < 0) {
+		if (errno == ENOENT)
+			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", id);
+		else if (errno == ELOOP)
+			lq_err_set(err, LQ_ECORRUPT, "%s: %s is a symbolic link", id, rel);
+		else
+			lq_err_sys(err, "%s: %s", id, rel);
+		goto out;
+	}
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		if (errno == EAGAIN || errno == EACCES)
+			lq_err_set(err, LQ_ELOCKED, "%s: another program acts on it (it holds our"
+			    " lock): skipped", id);
+		else
+			lq_err_sys(err, "%s: locking %s", id, rel);
+		goto out;
+	}
+	/* under the lock: still the very file found, still at that path */
+	if (fstat(fd, &fst) < 0 || fstatat(dfd, id, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(fst.st_mode) || now.st_dev != fst.st_dev || now.st_ino != fst.st_ino ||
+	    fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+		lq_err_set(err, LQ_ENOENT, "%s: moved or replaced meanwhile (%s): left alone", id,
+		    rel);
+		goto out;
+	}
+	/* a short ID names its file's inode: a file that is not that inode is not what Postfix
+	 * made under this name (a copied queue: postsuper -s renames such files) */
+	if (long_id_separator(id) == NULL &&
+	    strtoull(id + 5, NULL, 16) != (unsigned long long)fst.st_ino) {
+		lq_err_set(err, LQ_ECORRUPT, "%s: %s is inode %llu, not the %s its short queue ID"
+		    " names (a copied queue? postsuper -s renames such files): left alone", id, rel,
+		    (unsigned long long)fst.st_ino, id + 5);
+		goto out;
+	}
+	if (load_locks(pf) < 0) {
+		lq_err_set(err, LQ_ESYS, "%s: /proc/locks cannot be read: cannot tell whether"
+		    " Postfix is delivering it: nothing done", id);
+		goto out;
+	}
+	if (is_locked(pf, &fst)) {
+		lq_err_set(err, LQ_ELOCKED, "%s: being delivered (a Postfix process holds the lock"
+		    " on %s): skipped", id, rel);
+		goto out;
+	}
+
+	/* read it again, under the lock: the queue moves and short IDs are reused */
+	if (load_file(sp, q, dfd, rel, &now, q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0, m, err) < 0) {
+		if (err != NULL && err->code == LQ_ENOENT)
+			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", id);
+		/* a damaged file can still be removed by ID, as postsuper -d removes it; never by
+		 * a selection, which cannot be checked */
+		if (!(act == LQ_ACT_REMOVE && err != NULL && err->code == LQ_ECORRUPT) ||
+		    (sel != NULL && !lq_select_is_empty(sel)))
+			goto out;
+	} else if (sel != NULL) {
+		if ((match = lq_select_match(sel, sp, m, err)) <= 0) {
+			if (match == 0)
+				lq_err_set(err, LQ_ENOMATCH, "%s: no longer matches: left alone", id);
+			goto out;
+		}
+	}
+
+	switch (act) {
+	case LQ_ACT_REMOVE:
+		if (o != NULL && o->save_dirfd >= 0 &&
+		    save_message(sp, o->save_dirfd, fd, &fst, id, rel, err) < 0)
+			goto out;
+		/*
+		 * The message file first, then its logs, while our descriptor keeps the inode
+		 * (so the ID) taken: no new message can be given the ID meanwhile, and if the
+		 * queue manager moved the file first, nothing at all is removed. (postsuper
+		 * unlinks the logs first, and then may find the file gone.)
+		 */
+		if (unlinkat(dfd, id, 0) < 0) {
+			if (errno == ENOENT)
+				lq_err_set(err, LQ_ENOENT, "%s: moved meanwhile (by the queue"
+				    " manager): left alone", id);
+			else
+				lq_err_sys(err, "%s: removing %s", id, rel);
+			goto out;
+		}
+		fsync(dfd);
+		rc = each_log(sp, id, unlink_log, NULL, err) == 0 ? 0 : -1;
+		break;
+	case LQ_ACT_FREEZE:
+	case LQ_ACT_THAW:
+		/* postsuper -h: hold/ID (hashed if hash_queue_names says so); -H:
+		 * deferred/X/ID. The rename keeps the inode, the mode and the times. */
+		if ((tfd = target_dir(sp, act == LQ_ACT_FREEZE ? Q_HOLD : Q_DEFERRED, id, to,
+		    err)) < 0)
+			goto out;
+		if (renameat2(dfd, id, tfd, id, RENAME_NOREPLACE) < 0) {
+			if (errno == ENOENT)
+				lq_err_set(err, LQ_ENOENT, "%s: moved meanwhile (by the queue"
+				    " manager): left alone", id);
+			else if (errno == EEXIST)
+				lq_err_set(err, LQ_ECORRUPT, "%s: %s exists already: left alone", id,
+				    to);
+			else
+				lq_err_sys(err, "%s: moving %s to %s", id, rel, to);
+			goto out;
+		}
+		fsync(tfd);
+		fsync(dfd);
+		rc = 0;
+		break;
+	}
+out:
+	if (tfd >= 0)
+		close(tfd);
+	if (fd >= 0)
+		close(fd);	/* lets go of our lock, and of the inode of a removed file */
+	if (dfd >= 0 && dfd != queue_fd(sp, q))
+		close(dfd);
+	return rc;
+}
+
+/*
+ * postqueue -i ID, one ID a command (postqueue takes one); postqueue -f for the whole queue.
+ * postqueue acts on the queue of its configuration ($MAIL_CONFIG, passed on as -c), so it is
+ * run only when postconf, asked with the same configuration, names this very queue directory:
+ * otherwise it would deliver another instance's messages, which may have the same short IDs.
+ * The postconf asked is the one beside the postqueue given, else the one in PATH.
+ */
+static int
+postfix_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, size_t n,
+    const char **argv, size_t max, struct lq_err *err)
+{
+	struct postfix *pf = sp->priv;
+	const char *slash = path != NULL ? strrchr(path, '/') : NULL;
+	char postconf[PATH_MAX];
+	size_t k = 0;
+
+	if (max < 6)
+		return lq_err_set(err, LQ_EUSAGE, "argument vector too small");
+	if (slash != NULL)
+		snprintf(postconf, sizeof postconf, "%.*spostconf", (int)(slash - path + 1), path);
+	else
+		snprintf(postconf, sizeof postconf, "postconf");
+	ask_conf(sp, postconf);
+	if (!pf->conf_known)
+		return lq_err_set(err, LQ_EUSAGE, "%s: %s does not name this queue directory as"
+		    " the queue_directory of %s: postqueue would act on another queue; set"
+		    " MAIL_CONFIG to this queue's configuration directory", sp->dir, postconf,
+		    pf->config_dir != NULL ? pf->config_dir : "the default configuration");
+	argv[k++] = path != NULL ? path : "postqueue";
+	if (pf->config_dir != NULL) {
+		argv[k++] = "-c";
+		argv[k++] = pf->config_dir;
+	}
+	if (n == 0)
+		argv[k++] = "-f";
+	else {
+		argv[k++] = "-i";
+		argv[k++] = ids[0];
+	}
+	argv[k] = NULL;
+	return n == 0 ? 0 : 1;
+}
+
 /*
  * Who acts on a Postfix queue: mail_owner, with its login group, as postsuper (run as root)
  * becomes before it touches the queue. The queue directories (incoming/, active/, deferred/,
@@ -1916,4 +2673,7 @@ const struct lq_backend lq_postfix_backend = {
 	.write_listing_head = postfix_write_listing_head,
 	.write_listing_tail = postfix_write_listing_tail,
 	.owner = postfix_owner,
+	.act = postfix_act,
+	.run_argv = postfix_run_argv,
+	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */
 };

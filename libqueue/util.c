@@ -338,6 +338,21 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 char *
 lq_ask_program(const char *const argv[])
 {
+	char *out = lq_ask_program_all(argv);
+
+	if (out != NULL) {
+		out[strcspn(out, "\n")] = '\0';
+		if (out[0] == '\0') {
+			free(out);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
+char *
+lq_ask_program_all(const char *const argv[])
+{
 	posix_spawn_file_actions_t fa;
 	char buf[4096];
 	size_t len = 0;
@@ -358,13 +373,15 @@ lq_ask_program(const char *const argv[])
 	}
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
-	while (len < sizeof buf - 1 && (n = read(pfd[0], buf + len, sizeof buf - 1 - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	for (;;) {		/* past 4 KiB, read on into nothing: the program must not block */
+		char rest[512];
+
+		n = len < sizeof buf - 1 ? read(pfd[0], buf + len, sizeof buf - 1 - len) :
+		    read(pfd[0], rest, sizeof rest);
+		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
-		}
-		len += n;
+		if (n > 0 && len < sizeof buf - 1)
+			len += n;
 	}
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -372,8 +389,7 @@ lq_ask_program(const char *const argv[])
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return NULL;
 	buf[len] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf[0] ? strdup(buf) : NULL;
+	return strdup(buf);
 }
 
 /* ---------------------------------------------------------------- JSON */
