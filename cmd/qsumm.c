@@ -237,6 +237,9 @@ main(int argc, const char **argv)
 			errx(EXIT_TROUBLE, "--stat counts the whole queue: no selection, no IDs");
 		if (lq_write_stat(stdout, sp, &e) < 0)
 			errx(EXIT_TROUBLE, "%s", e.msg);
+		lq_select_free(sel);
+		lq_spool_close(sp);
+		poptFreeContext(pc);
 		return cli_flush_stdout() < 0 ? EXIT_TROUBLE : EXIT_MATCH;
 	}
 	if ((summary = lq_summary_new(flags, cli.now)) == NULL)
