@@ -38,7 +38,9 @@ list_one(struct lq_msg *m, void *arg)
 	else {
 		if (!opt.headed++)
 			lq_write_listing_head(stdout, opt.sp);
-		opt.bytes += m->size;
+		/* held at the limit: a damaged queue file may claim any size */
+		if (__builtin_add_overflow(opt.bytes, m->size, &opt.bytes))
+			opt.bytes = m->size > 0 ? INT64_MAX : INT64_MIN;
 		lq_write_listing(stdout, m, opt.listflags, cli.now);
 	}
 	return ferror(stdout) ? -1 : 0;

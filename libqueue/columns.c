@@ -47,7 +47,9 @@ put_tenths(char *buf, int64_t size, int64_t unit, const char *suffix)
 void
 lq_format_age(char buf[LQ_COLSIZE], time_t age)
 {
-	int i = (int)(age / 60);
+	/* Exim computes in int; in long long here, so that an age from a damaged spool file
+	 * (any 64-bit time) neither wraps nor overflows, and real ages print the same */
+	long long i = age / 60;
 
 	if (i > 90) {
 		i = (i + 30) / 60;
@@ -70,9 +72,10 @@ lq_format_size(char buf[LQ_COLSIZE], int64_t size)
 	else if (size < 10 * 1024)
 		put_tenths(buf, size, 1024, "K");
 	else if (size < 1024 * 1024)
-		put_number(buf, (size + 512) / 1024, 4, "K");
+		put_number(buf, size / 1024 + (size % 1024 >= 512), 4, "K");
 	else if (size < 10 * 1024 * 1024)
 		put_tenths(buf, size, 1024 * 1024, "M");
 	else
-		put_number(buf, (size + 512 * 1024) / (1024 * 1024), 4, "M");
+		put_number(buf, size / (1024 * 1024) + (size % (1024 * 1024) >= 512 * 1024), 4,
+		    "M");	/* rounded without size + 512K, which overflows near INT64_MAX */
 }

@@ -383,6 +383,9 @@ parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
 	v = strtoll(line, &endp, 10);
 	if (errno != 0 || endp == line || *endp != ' ' || strtol(endp + 1, &p, 10) < 0 || p == endp + 1)
 		return corrupt(err, id, "bad time line");
+	/* before 1970 or after 9999: no Exim wrote it, and ages (now - arrival) would overflow */
+	if (v < 0 || v > 253402300799LL)
+		return corrupt(err, id, "arrival time out of range");
 	m->arrival = (time_t)v;
 	/* -name lines, until the first line that does not start with '-' */
 	for (;;) {

@@ -11,6 +11,7 @@
  * one merging, do not matter.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -787,7 +788,9 @@ lq_merge_write(FILE *out, struct lq_merge *m, unsigned sumflags, lq_merge_proble
 		tot[0] += rh->messages;
 		tot[1] += rh->matched;
 		tot[2] += rh->frozen;
-		bytes += rh->bytes;
+		/* held at the limit: the hosts' sizes come from their spool files */
+		if (__builtin_add_overflow(bytes, rh->bytes, &bytes))
+			bytes = rh->bytes > 0 ? LLONG_MAX : LLONG_MIN;
 		for (size_t k = 0; k <= m->nbounds; k++)
 			ages[k] += rh->ages[k];
 	}

@@ -169,7 +169,8 @@ column_bytes(int64_t size)
 	if (size >= 10 * 1024 && size < 1024 * 1024)
 		return (double)((size + 512) / 1024) * 1024;
 	if (size >= 10 * 1024 * 1024)
-		return (double)((size + 512 * 1024) / (1024 * 1024)) * 1024 * 1024;
+		return (double)(size / (1024 * 1024) + (size % (1024 * 1024) >= 512 * 1024)) *
+		    1024 * 1024;	/* not size + 512K: a damaged file may claim INT64_MAX */
 	unit = size < 10 * 1024 ? 1024 : 1024 * 1024;
 	tenths = size * 10 / unit;
 	rem = size * 10 % unit;
@@ -204,6 +205,17 @@ domain_get(struct lq_summary *s, const char *key)
 	return d;
 }
 
+/* a + b, held at the int64 limits: sizes come from spool files and may be anything */
+static int64_t
+add_bytes(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 int
 lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 {
@@ -220,7 +232,7 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 	s->ages[b]++;
 	s->nmsg++;
 	s->frozen += (m->flags & LQ_MSG_FROZEN) != 0;
-	s->bytes += (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size;
+	s->bytes = add_bytes(s->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 	if (m->sender[0] != '\0')
 		src = (at = strchr(m->sender, '@')) != NULL ? at + 1 : m->sender;
 	for (size_t i = 0; i < m->nrcpt; i++) {
@@ -250,7 +262,7 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 			return -1;
 		d->count++;
 		d->volume += vol;
-		d->bytes += (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size;
+		d->bytes = add_bytes(d->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 		if (d->oldest_age < 0 || age > d->oldest_age) {
 			d->oldest_age = age;
 			d->oldest = m->arrival;
@@ -267,12 +279,18 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 static void
 volume(char buf[LQ_COLSIZE], double x)
 {
+	/* sizes come from spool files: a sum of damaged ones may be beyond any int, and
+	 * converting such a double to an integer is undefined; it is cut to 6 columns anyway */
+	if (x > 1e15)
+		x = 1e15;
+	else if (x < -1e15)
+		x = -1e15;
 	if (x < 10000)
-		snprintf(buf, LQ_COLSIZE, "%6d", (int)x);
+		snprintf(buf, LQ_COLSIZE, "%6lld", (long long)x);
 	else if (x < 10000000)
-		snprintf(buf, LQ_COLSIZE, "%4dKB", (int)((x + 512) / 1024));
+		snprintf(buf, LQ_COLSIZE, "%4lldKB", (long long)((x + 512) / 1024));
 	else
-		snprintf(buf, LQ_COLSIZE, "%4dMB", (int)((x + 512 * 1024) / (1024 * 1024)));
+		snprintf(buf, LQ_COLSIZE, "%4lldMB", (long long)((x + 512 * 1024) / (1024 * 1024)));
 	buf[6] = '\0';
 }
 
@@ -393,7 +411,7 @@ lq_summary_put(struct lq_summary *s, const char *key, unsigned long count, int64
 	newest_age = newest_age < 0 ? 0 : newest_age;
 	d->count += count;
 	d->volume += (double)bytes;
-	d->bytes += bytes;
+	d->bytes = add_bytes(d->bytes, bytes);
 	if (d->oldest_age < 0 || oldest_age > d->oldest_age)
 		d->oldest_age = oldest_age;
 	if (d->newest_age < 0 || newest_age < d->newest_age)
