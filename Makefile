@@ -3,6 +3,9 @@
 #   make check      install what the tests need (as root), build, run every test
 #   make demo       the main job on the bundled sample spool
 #   make bench      CPU time and peak RSS against the native tools
+#   make asan       the tools built with ASan+UBSan into build/asan/bin (make check runs
+#                   the tests once more with them)
+#   make fuzz       every libFuzzer target in tests/fuzz for FUZZ_SECONDS (default 60) each
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -47,8 +50,9 @@ deps:
 	@scripts/install-deps
 
 check: deps
-	$(MAKE) all $(UNITBINS)
+	$(MAKE) all $(UNITBINS) asan fuzz-build
 	tests/run
+	tests/run-asan
 
 demo: deps
 	$(MAKE) all
@@ -67,8 +71,54 @@ install: all
 	done
 	install -m 0644 completions/_qtools $(DESTDIR)$(ZSHCOMPDIR)/_qtools
 
-clean:
-	rm -rf bin libqueue/*.o libqueue/*.a cmd/*.o $(UNITBINS)
+# ---------------------------------------------------------------- sanitizers, fuzzing
+# clang, ASan + UBSan (every UB report fatal), objects under build/ so that the normal
+# build is untouched. Warnings are errors in the normal build only (clang warns differently).
+SANCC     ?= clang
+SANFLAGS   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANCFLAGS  = $(filter-out -O2 -Werror,$(CFLAGS)) -O1 $(SANFLAGS)
+ASANOBJ    = $(LIBSRC:libqueue/%.c=build/asan/libqueue/%.o)
+ASANBINS   = $(addprefix build/asan/bin/,$(TOOLS))
+FUZZ_TARGETS = exim postfix qmail select merge
+FUZZOBJ    = $(LIBSRC:libqueue/%.c=build/fuzz/libqueue/%.o)
+FUZZBINS   = $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check demo bench install clean
-.SECONDARY: $(LIBOBJ) $(addprefix cmd/,$(addsuffix .o,$(TOOLS))) $(CLIOBJ)
+asan: $(ASANBINS)
+
+build/asan/libqueue/%.o: libqueue/%.c libqueue/queue.h libqueue/backend.h
+	@mkdir -p $(@D)
+	$(SANCC) $(SANCFLAGS) -c -o $@ $<
+build/asan/cmd/%.o: cmd/%.c cmd/cli.h libqueue/queue.h
+	@mkdir -p $(@D)
+	$(SANCC) $(SANCFLAGS) -c -o $@ $<
+build/asan/libqueue.a: $(ASANOBJ)
+	$(AR) rcs $@ $^
+build/asan/setid.o: tests/asan-setid.c
+	@mkdir -p $(@D)
+	$(SANCC) $(SANCFLAGS) -c -o $@ $<
+build/asan/bin/%: build/asan/cmd/%.o build/asan/cmd/cli.o build/asan/setid.o build/asan/libqueue.a
+	@mkdir -p $(@D)
+	$(SANCC) $(SANCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZBINS)
+
+build/fuzz/libqueue/%.o: libqueue/%.c libqueue/queue.h libqueue/backend.h
+	@mkdir -p $(@D)
+	$(SANCC) $(SANCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/libqueue.a: $(FUZZOBJ)
+	$(AR) rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/%.c tests/fuzz/fuzz.h build/fuzz/libqueue.a
+	$(SANCC) $(SANCFLAGS) -fsanitize=fuzzer -Ilibqueue $(LDFLAGS) -o $@ $< build/fuzz/libqueue.a $(LDLIBS)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+clean:
+	rm -rf bin libqueue/*.o libqueue/*.a cmd/*.o $(UNITBINS) build/asan build/fuzz/libqueue \
+		build/fuzz/*.a $(FUZZBINS)
+
+.PHONY: all deps check demo bench install clean asan fuzz fuzz-build
+.SECONDARY: $(LIBOBJ) $(addprefix cmd/,$(addsuffix .o,$(TOOLS))) $(CLIOBJ) $(ASANOBJ) \
+	$(TOOLS:%=build/asan/cmd/%.o) build/asan/cmd/cli.o build/asan/setid.o $(FUZZOBJ)

@@ -515,7 +515,6 @@ user_name(void)
 	return name;
 }
 
-
 static int
 open_mainlog(struct lq_spool *sp)
 {
