@@ -289,26 +289,31 @@ lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *b, struct lq_err
  * a file costs open, one read, close. Only a file that fills the buffer is fstat'ed (and
  * must be regular) before reading on. A FIFO or device under a spool name cannot block
  * (O_NONBLOCK) nor feed us more than max bytes; a symlink is never opened (O_NOFOLLOW).
- * With st, the file is fstat'ed and checked first, as lq_open_file does.
+ * With st, the file is fstat'ed and checked first, as lq_open_file does, and the buffer
+ * made big enough for what fstat says, so that one read still does.
  */
 int
 lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct stat *st,
     struct lq_err *err)
 {
 	struct stat sb;
+	size_t want = 65536;
 	ssize_t n;
 	int fd, rc;
 
 	if (st != NULL) {
 		if ((fd = lq_open_file(dirfd, name, st, err)) < 0)
 			return -1;
-		rc = lq_read_fd(fd, name, max, b, err);
-		close(fd);
-		return rc;
-	}
-	if ((fd = open_plain(dirfd, name, err)) < 0)
+		if ((uint64_t)st->st_size > max) {
+			close(fd);
+			return lq_err_set(err, LQ_ELIMIT, "%s: larger than %zu bytes", name, max);
+		}
+		if ((size_t)st->st_size >= want)
+			want = (size_t)st->st_size + 1;
+	} else if ((fd = open_plain(dirfd, name, err)) < 0)
 		return -1;
-	if (lq_buf_reserve(b, 65536) < 0) {
+	/* one read: a short one is all of a regular file (no end-of-file read) */
+	if (lq_buf_reserve(b, want) < 0) {
 		close(fd);
 		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
 	}
@@ -317,13 +322,17 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 	if (n < 0) {
 		rc = lq_err_sys(err, "%s", name);
 	} else if ((size_t)n < b->cap - 1) {
-		b->len = n;
-		b->data[n] = '\0';
-		rc = 0;
-	} else if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		if ((size_t)n > max)
+			rc = lq_err_set(err, LQ_ELIMIT, "%s: larger than %zu bytes", name, max);
+		else {
+			b->len = n;
+			b->data[n] = '\0';
+			rc = 0;
+		}
+	} else if (st == NULL && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
 		rc = lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
 	} else {
-		/* a big one: start again, with room for all of it */
+		/* a big one, or one that grew: start again, with room for all of it */
 		if (lseek(fd, 0, SEEK_SET) < 0)
 			rc = lq_err_sys(err, "%s", name);
 		else
