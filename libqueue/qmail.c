@@ -643,8 +643,13 @@ set_times(struct lq_msg *m, const struct stat *st)
 
 /* A preprocessed message: info/ (sender, and its mtime: the birth qmail-qread shows),
  * mess/ (size), bounce/ (bouncing), then local/ and remote/ as qmail-qread reads them. */
+static int load_todo(struct lq_spool *, unsigned long, struct lq_msg *, struct lq_err *);
+
+/* todo_since: a scan read todo/ at that time (read_todo); an info/ file changed since may
+ * belong to a message that is still being preprocessed: then todo/ID is what to read. */
 static int
-load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *err)
+load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, time_t todo_since,
+    struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
 	char name[24];
@@ -657,6 +662,13 @@ load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err
 		return -1;
 	if (read_env(q, K_INFO, id, INFO_MAX, &st, err) < 0)
 		return -1;
+	if (todo_since != 0 && st.st_mtime >= todo_since && exists(q, K_TODO, id)) {
+		if (load_todo(sp, id, lq_msg_begin(sp), err) == 0)
+			return 0;
+		if (err == NULL || err->code != LQ_ENOENT)
+			return -1;
+		return load_info(sp, id, lq_msg_begin(sp), 0, err);	/* done meanwhile */
+	}
 	((struct qmail_msg *)m->priv)->st = st;
 	if (q->buf.len == 0 || q->buf.data[0] != 'F')
 		return corrupt(err, q, K_INFO, id, "no F (sender) record");
@@ -749,7 +761,7 @@ load_id(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *
 	}
 	if (!q->want_queue && !hold)
 		return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
-	return load_info(sp, id, m, err);
+	return load_info(sp, id, m, 0, err);
 }
 
 /* The queue first (todo/, then info/), then the hold area. */
@@ -846,6 +858,12 @@ struct walk {
 	struct lq_err *err;	/* the scan's own error (out of memory, unreadable dir) */
 	struct lq_names *names;	/* reverse scans collect "i" or "t" + ID first ("I", "T": held) */
 	int hold;		/* walking the hold area */
+	/* todo/ as read before info/ (see read_todo): "N name" entries in directory order, N
+	 * the big-todo subdirectory; the IDs among them, sorted; and when it was read */
+	struct lq_names todo;
+	unsigned long *todo_ids;
+	size_t ntodo;
+	time_t todo_read;
 };
 
 static int
@@ -907,6 +925,7 @@ report_name(struct walk *w, enum kind k, const char *sub, const char *name, cons
 static int
 scan_one(struct walk *w, unsigned long id, int todo)
 {
+	struct qmail *q = w->sp->priv;
 	struct lq_msg *m = lq_msg_begin(w->sp);
 	struct lq_err e;
 	char ids[24];
@@ -915,7 +934,8 @@ scan_one(struct walk *w, unsigned long id, int todo)
 	snprintf(ids, sizeof ids, "%lu", id);
 	w->sc->seen++;
 	use_area(w->sp->priv, w->hold);
-	rc = todo ? load_id(w->sp, id, m, &e) : load_info(w->sp, id, m, &e);
+	rc = todo ? load_id(w->sp, id, m, &e) : load_info(w->sp, id, m,
+	    q->want_todo || w->hold ? w->todo_read - 1 : 0, &e);
 	if (rc < 0) {
 		if (e.code == LQ_ENOENT) {
 			w->sc->vanished++;
@@ -982,6 +1002,8 @@ hold_lacks(struct walk *w, enum kind k, const char *sub)
 	    fstatat(q->cur->top[k], sub, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT));
 }
 
+static int in_todo(const struct walk *, unsigned long);
+
 /* info/0 .. info/split-1, each in directory order: exactly qmail-qread's walk (readsubdir).
  * The same for the hold area. */
 static int
@@ -1021,7 +1043,7 @@ walk_info(struct walk *w)
 				rc = report(w, ids, id, &e);
 				continue;
 			}
-			if ((q->want_todo || w->hold) && exists(q, K_TODO, id))
+			if ((q->want_todo || w->hold) && in_todo(w, id))
 				continue;	/* still being preprocessed: listed from todo/ */
 			rc = take(w, id, 0);
 		}
@@ -1030,16 +1052,29 @@ walk_info(struct walk *w)
 	return rc;
 }
 
-/* todo/ (big-todo: todo/0 .. todo/split-1). */
+/*
+ * todo/ (big-todo: todo/0 .. todo/split-1) is read once, before info/: a message whose
+ * todo/ID exists is still being preprocessed (qmail-send writes info/, local/ and remote/,
+ * then removes todo/ID) and is listed from todo/, not from its half-written info/. One
+ * readdir replaces a failing stat of todo/ID per message. A message that entered todo/ after
+ * this read and was preprocessed before info/ is reached has an info/ file changed since:
+ * load_info looks at todo/ID again for those (todo_since).
+ */
 static int
-walk_todo(struct walk *w)
+read_todo(struct walk *w)
 {
 	struct qmail *q = w->sp->priv;
-	unsigned long nsub = q->bigtodo ? q->split : 1;
+	unsigned long nsub = q->bigtodo ? q->split : 1, cap = 0;
+	struct timespec now;
 	struct dirent *de;
-	char sub[24];
+	char sub[24], entry[300];
 	int rc = 0;
 
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (w->todo_read == 0)		/* the first read of a scan: the earliest */
+		w->todo_read = now.tv_sec;
+	w->ntodo = 0;
+	w->todo.n = w->todo.poollen = 0;
 	for (unsigned long n = 0; rc == 0 && n < nsub; n++) {
 		DIR *d;
 
@@ -1051,27 +1086,73 @@ walk_todo(struct walk *w)
 			return -1;
 		while (rc == 0 && (de = readdir(d)) != NULL) {
 			unsigned long id;
+			int k;
 
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			if (!parse_id(de->d_name, &id)) {
-				rc = report_name(w, K_TODO, q->bigtodo ? sub : NULL, de->d_name,
-				    "not a qmail queue file name (qmail ignores it)");
-				continue;
+			k = snprintf(entry, sizeof entry, "%lu %s", n, de->d_name);
+			if (k < 0 || (size_t)k >= sizeof entry || lq_names_add(&w->todo, entry, k) < 0) {
+				rc = lq_err_set(w->err, LQ_ENOMEM, "out of memory");
+				break;
 			}
-			if (q->bigtodo && id % q->split != n) {
-				struct lq_err e;
-				char ids[24];
+			if (!parse_id(de->d_name, &id) || (q->bigtodo && id % q->split != n))
+				continue;
+			if (w->ntodo == cap) {
+				unsigned long *ids;
 
-				snprintf(ids, sizeof ids, "%lu", id);
-				lq_err_set(&e, LQ_ECORRUPT, "%lu: %stodo/%lu/%lu is in the wrong split"
-				    " subdirectory: qmail ignores it", id, q->cur->prefix, n, id);
-				rc = report(w, ids, id, &e);
-				continue;
+				cap = cap ? cap * 2 : 64;
+				if ((ids = reallocarray(w->todo_ids, cap, sizeof *ids)) == NULL) {
+					rc = lq_err_set(w->err, LQ_ENOMEM, "out of memory");
+					break;
+				}
+				w->todo_ids = ids;
 			}
-			rc = take(w, id, 1);
+			w->todo_ids[w->ntodo++] = id;
 		}
 		closedir(d);
+	}
+	if (w->ntodo > 1)
+		qsort(w->todo_ids, w->ntodo, sizeof *w->todo_ids, ulong_cmp);
+	return rc;
+}
+
+static int
+in_todo(const struct walk *w, unsigned long id)
+{
+	return w->ntodo > 0 &&
+	    bsearch(&id, w->todo_ids, w->ntodo, sizeof id, ulong_cmp) != NULL;
+}
+
+/* The todo/ entries read_todo found, in its order. */
+static int
+walk_todo(struct walk *w)
+{
+	struct qmail *q = w->sp->priv;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < w->todo.n; i++) {
+		const char *e = w->todo.pool + w->todo.off[i], *name = strchr(e, ' ') + 1;
+		char sub[24];
+		unsigned long id, n = strtoul(e, NULL, 10);
+
+		snprintf(sub, sizeof sub, "%lu", n);
+		use_area(q, w->hold);
+		if (!parse_id(name, &id)) {
+			rc = report_name(w, K_TODO, q->bigtodo ? sub : NULL, name,
+			    "not a qmail queue file name (qmail ignores it)");
+			continue;
+		}
+		if (q->bigtodo && id % q->split != n) {
+			struct lq_err err;
+			char ids[24];
+
+			snprintf(ids, sizeof ids, "%lu", id);
+			lq_err_set(&err, LQ_ECORRUPT, "%lu: %stodo/%lu/%lu is in the wrong split"
+			    " subdirectory: qmail ignores it", id, q->cur->prefix, n, id);
+			rc = report(w, ids, id, &err);
+			continue;
+		}
+		rc = take(w, id, 1);
 	}
 	return rc;
 }
@@ -1207,7 +1288,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
 	struct lq_names names = { 0 };
-	struct walk w = { sp, sc, err, NULL, 0 };
+	struct walk w = { .sp = sp, .sc = sc, .err = err };
 	int rc = 0;
 
 	if (split_ok(q, err) < 0)
@@ -1216,7 +1297,9 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.names = &names;
 	use_area(q, 0);
-	if (q->want_queue)
+	if (q->want_todo)
+		rc = read_todo(&w);
+	if (rc == 0 && q->want_queue)
 		rc = walk_info(&w);
 	if (rc == 0 && q->want_todo)
 		rc = walk_todo(&w);
@@ -1224,7 +1307,9 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		rc = report(&w, HOLD, 0, &q->hold_err);
 	else if (rc == 0 && q->want_hold && q->holdfd >= 0) {
 		w.hold = 1;
-		rc = walk_info(&w);
+		rc = read_todo(&w);
+		if (rc == 0)
+			rc = walk_info(&w);
 		if (rc == 0)
 			rc = walk_todo(&w);
 		w.hold = 0;
@@ -1239,6 +1324,8 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	}
 	w.hold = 0;
 	lq_names_free(&names);
+	lq_names_free(&w.todo);
+	free(w.todo_ids);
 	if (rc == 0 && sp->queue == NULL) {
 		use_area(q, 0);
 		rc = walk_leftovers(&w);
