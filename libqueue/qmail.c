@@ -473,6 +473,98 @@ split_ok(struct qmail *q, struct lq_err *err)
 	return -1;
 }
 
+/* ---------------------------------------------------------------- what a scan knows */
+
+/* The IDs of a directory's entries, sorted: what one readdir found there. */
+struct idset {
+	unsigned long *id;
+	size_t n, cap;
+	int known;		/* read; else each message asks the file system itself */
+};
+
+/* What a scan has read already, so that a message costs fewer system calls than it
+ * would alone (read_todo, walk_info). None of it is trusted for a message whose info/
+ * file changed since the scan began: that one may have been preprocessed meanwhile. */
+struct hint {
+	time_t since;
+	int todo;			/* look at todo/ID again for such a message */
+	const struct idset *local, *remote, *bounce;
+};
+
+static int
+ulong_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Read the IDs in dirfd; -1 only when out of memory (an unreadable one stays unknown). */
+static int
+idset_read(struct idset *s, int dirfd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	s->n = 0;
+	s->known = 0;
+	if (dirfd < 0 || (fd = dup(dirfd)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		unsigned long id;
+
+		if (!parse_id(de->d_name, &id))
+			continue;
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 256;
+			unsigned long *ids = reallocarray(s->id, cap, sizeof *ids);
+
+			if (ids == NULL) {
+				closedir(d);
+				return -1;
+			}
+			s->id = ids;
+			s->cap = cap;
+		}
+		s->id[s->n++] = id;
+	}
+	closedir(d);
+	if (s->n > 1)
+		qsort(s->id, s->n, sizeof *s->id, ulong_cmp);
+	s->known = 1;
+	return 0;
+}
+
+/* An empty directory that is not there (the hold area makes them when needed). */
+static void
+idset_empty(struct idset *s)
+{
+	s->n = 0;
+	s->known = 1;
+}
+
+static void
+idset_free(struct idset *s)
+{
+	free(s->id);
+	memset(s, 0, sizeof *s);
+}
+
+/* 1: id is there; 0: it is not; -1: unknown, ask the file system. */
+static int
+idset_has(const struct idset *s, unsigned long id)
+{
+	if (s == NULL || !s->known)
+		return -1;
+	return s->n > 0 && bsearch(&id, s->id, s->n, sizeof id, ulong_cmp) != NULL;
+}
+
 /* ---------------------------------------------------------------- envelope files */
 
 /* Read kind k's file for id into q->buf. */
@@ -575,11 +667,11 @@ add_rcpt(struct lq_msg *m, size_t *cap, const char *addr, size_t n, unsigned fla
 /* local/N/ID or remote/N/ID: T<addr>\0 still to do, D<addr>\0 done. */
 static int
 read_channel(struct qmail *q, struct lq_msg *m, enum kind k, unsigned long id,
-    size_t *cap, struct lq_err *err)
+    const struct idset *known, size_t *cap, struct lq_err *err)
 {
 	struct lq_err e;
 
-	if (q->cur->top[k] < 0)
+	if (q->cur->top[k] < 0 || idset_has(known, id) == 0)
 		return 0;
 	if (dir_of(q, k, id, &e) < 0) {
 		if (e.code == LQ_ENOENT && q->cur == &q->hold)
@@ -645,30 +737,34 @@ set_times(struct lq_msg *m, const struct stat *st)
  * mess/ (size), bounce/ (bouncing), then local/ and remote/ as qmail-qread reads them. */
 static int load_todo(struct lq_spool *, unsigned long, struct lq_msg *, struct lq_err *);
 
-/* todo_since: a scan read todo/ at that time (read_todo); an info/ file changed since may
- * belong to a message that is still being preprocessed: then todo/ID is what to read. */
+/* h: what the scan knows (NULL: nothing). An info/ file changed since the scan began may
+ * belong to a message still being preprocessed: then todo/ID is what to read. */
 static int
-load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, time_t todo_since,
+load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, const struct hint *h,
     struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
+	const struct idset *local = NULL, *remote = NULL, *bounce = NULL;
 	char name[24];
 	struct stat st;
 	size_t cap = 0;
 	const char *nul;
-	int fd;
+	int fd, bouncing;
 
 	if (begin(q, m, id, 0, err) < 0)
 		return -1;
 	if (read_env(q, K_INFO, id, INFO_MAX, &st, err) < 0)
 		return -1;
-	if (todo_since != 0 && st.st_mtime >= todo_since && exists(q, K_TODO, id)) {
-		if (load_todo(sp, id, lq_msg_begin(sp), err) == 0)
-			return 0;
-		if (err == NULL || err->code != LQ_ENOENT)
-			return -1;
-		return load_info(sp, id, lq_msg_begin(sp), 0, err);	/* done meanwhile */
-	}
+	if (h != NULL && st.st_mtime >= h->since) {
+		if (h->todo && exists(q, K_TODO, id)) {
+			if (load_todo(sp, id, lq_msg_begin(sp), err) == 0)
+				return 0;
+			if (err == NULL || err->code != LQ_ENOENT)
+				return -1;
+			return load_info(sp, id, lq_msg_begin(sp), NULL, err);	/* done meanwhile */
+		}
+	} else if (h != NULL)
+		local = h->local, remote = h->remote, bounce = h->bounce;
 	((struct qmail_msg *)m->priv)->st = st;
 	if (q->buf.len == 0 || q->buf.data[0] != 'F')
 		return corrupt(err, q, K_INFO, id, "no F (sender) record");
@@ -681,15 +777,16 @@ load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, time_t todo_s
 	if (mess_size(q, m, id, K_INFO, err) < 0)
 		return -1;
 	snprintf(name, sizeof name, "%lu", id);
-	if ((fd = dir_of(q, K_BOUNCE, id, NULL)) >= 0 &&
+	bouncing = idset_has(bounce, id);
+	if (bouncing != 0 && (fd = dir_of(q, K_BOUNCE, id, NULL)) >= 0 &&
 	    fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(st.st_mode))
 			return corrupt(err, q, K_BOUNCE, id, S_ISLNK(st.st_mode) ?
 			    "is a symbolic link" : "not a regular file");
 		m->flags |= LQ_MSG_BOUNCING;
 	}
-	if (read_channel(q, m, K_LOCAL, id, &cap, err) < 0 ||
-	    read_channel(q, m, K_REMOTE, id, &cap, err) < 0)
+	if (read_channel(q, m, K_LOCAL, id, local, &cap, err) < 0 ||
+	    read_channel(q, m, K_REMOTE, id, remote, &cap, err) < 0)
 		return -1;
 	return 0;
 }
@@ -761,7 +858,7 @@ load_id(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *
 	}
 	if (!q->want_queue && !hold)
 		return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
-	return load_info(sp, id, m, 0, err);
+	return load_info(sp, id, m, NULL, err);
 }
 
 /* The queue first (todo/, then info/), then the hold area. */
@@ -863,7 +960,11 @@ struct walk {
 	struct lq_names todo;
 	unsigned long *todo_ids;
 	size_t ntodo;
-	time_t todo_read;
+	time_t began;
+	/* while walk_info reads info/N: local/N, remote/N and bounce/ as read then */
+	int in_info;
+	struct idset local, remote, bounce;
+	struct idset info;	/* walk_leftovers: info/N */
 };
 
 static int
@@ -880,14 +981,6 @@ remember_bad(struct qmail *q, unsigned long id)
 	}
 	q->bad[q->nbad++] = id;
 	return 0;
-}
-
-static int
-ulong_cmp(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return (x > y) - (x < y);
 }
 
 static int
@@ -934,8 +1027,15 @@ scan_one(struct walk *w, unsigned long id, int todo)
 	snprintf(ids, sizeof ids, "%lu", id);
 	w->sc->seen++;
 	use_area(w->sp->priv, w->hold);
-	rc = todo ? load_id(w->sp, id, m, &e) : load_info(w->sp, id, m,
-	    q->want_todo || w->hold ? w->todo_read - 1 : 0, &e);
+	if (todo)
+		rc = load_id(w->sp, id, m, &e);
+	else {
+		struct hint h = { w->began - 1, q->want_todo || w->hold, NULL, NULL, NULL };
+
+		if (w->in_info)
+			h.local = &w->local, h.remote = &w->remote, h.bounce = &w->bounce;
+		rc = load_info(w->sp, id, m, &h, &e);
+	}
 	if (rc < 0) {
 		if (e.code == LQ_ENOENT) {
 			w->sc->vanished++;
@@ -1006,6 +1106,34 @@ static int in_todo(const struct walk *, unsigned long);
 
 /* info/0 .. info/split-1, each in directory order: exactly qmail-qread's walk (readsubdir).
  * The same for the hold area. */
+/* local/N and remote/N: which messages of info/N have recipients on each channel. */
+static int
+read_channels(struct walk *w, unsigned long n)
+{
+	struct qmail *q = w->sp->priv;
+	static const enum kind kinds[2] = { K_LOCAL, K_REMOTE };
+
+	for (int i = 0; i < 2; i++) {
+		struct idset *set = kinds[i] == K_LOCAL ? &w->local : &w->remote;
+		struct lq_err e;
+		int fd;
+
+		if (q->cur->top[kinds[i]] < 0) {
+			if (w->hold)
+				idset_empty(set);
+			else
+				set->known = 0;		/* each message says what is wrong */
+		} else if ((fd = dir_in(q, q->cur, kinds[i], n, &e)) >= 0) {
+			if (idset_read(set, fd) < 0)
+				return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
+		} else if (e.code == LQ_ENOENT && w->hold)
+			idset_empty(set);
+		else
+			set->known = 0;
+	}
+	return 0;
+}
+
 static int
 walk_info(struct walk *w)
 {
@@ -1014,6 +1142,11 @@ walk_info(struct walk *w)
 	char sub[24];
 	int rc = 0;
 
+	use_area(q, w->hold);
+	if (q->cur->top[K_BOUNCE] < 0 && w->hold)
+		idset_empty(&w->bounce);
+	else if (idset_read(&w->bounce, q->cur->top[K_BOUNCE]) < 0)
+		return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
 	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
 		DIR *d;
 
@@ -1021,8 +1154,11 @@ walk_info(struct walk *w)
 		use_area(q, w->hold);
 		if (hold_lacks(w, K_INFO, sub))
 			continue;
+		if (read_channels(w, n) < 0)
+			return -1;
 		if ((d = open_sub(q, K_INFO, sub, w->err)) == NULL)
 			return -1;
+		w->in_info = 1;
 		while (rc == 0 && (de = readdir(d)) != NULL) {
 			struct lq_err e;
 			unsigned long id;
@@ -1047,6 +1183,7 @@ walk_info(struct walk *w)
 				continue;	/* still being preprocessed: listed from todo/ */
 			rc = take(w, id, 0);
 		}
+		w->in_info = 0;
 		closedir(d);
 	}
 	return rc;
@@ -1065,14 +1202,10 @@ read_todo(struct walk *w)
 {
 	struct qmail *q = w->sp->priv;
 	unsigned long nsub = q->bigtodo ? q->split : 1, cap = 0;
-	struct timespec now;
 	struct dirent *de;
 	char sub[24], entry[300];
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (w->todo_read == 0)		/* the first read of a scan: the earliest */
-		w->todo_read = now.tv_sec;
 	w->ntodo = 0;
 	w->todo.n = w->todo.poollen = 0;
 	for (unsigned long n = 0; rc == 0 && n < nsub; n++) {
@@ -1172,8 +1305,13 @@ walk_leftovers(struct walk *w)
 		qsort(q->bad, q->nbad, sizeof *q->bad, ulong_cmp);
 	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
 		DIR *d;
+		int fd;
 
 		snprintf(sub, sizeof sub, "%lu", n);
+		if ((fd = dir_in(q, &q->queue, K_INFO, n, NULL)) < 0)
+			w->info.known = 0;
+		else if (idset_read(&w->info, fd) < 0)
+			return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
 		if ((d = open_sub(q, K_MESS, sub, w->err)) == NULL)
 			return -1;
 		while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -1193,8 +1331,9 @@ walk_leftovers(struct walk *w)
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu is in the wrong split"
 				    " subdirectory (%lu %% %lu = %lu)", id, n, id, id, q->split,
 				    id % q->split);
-			} else if (exists(q, K_INFO, id) || exists(q, K_TODO, id)) {
-				continue;
+			} else if (idset_has(&w->info, id) == 1 || exists(q, K_INFO, id) ||
+			    exists(q, K_TODO, id)) {
+				continue;	/* a message (info/N read once: one look per mess/) */
 			} else if (partly_held(q, id)) {
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu: %s; not listed", id, n,
 				    id, PARTLY);
@@ -1296,6 +1435,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	q->nbad = 0;
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.names = &names;
+	w.began = time(NULL);
 	use_area(q, 0);
 	if (q->want_todo)
 		rc = read_todo(&w);
@@ -1326,6 +1466,10 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	lq_names_free(&names);
 	lq_names_free(&w.todo);
 	free(w.todo_ids);
+	idset_free(&w.local);
+	idset_free(&w.remote);
+	idset_free(&w.bounce);
+	idset_free(&w.info);
 	if (rc == 0 && sp->queue == NULL) {
 		use_area(q, 0);
 		rc = walk_leftovers(&w);
