@@ -84,6 +84,7 @@ void lq_buf_free(struct lq_buf *);
  * Returns the fd, or -1 with err (LQ_ENOENT when it is not there).
  */
 int lq_open_file(int dirfd, const char *name, struct stat *, struct lq_err *);
+int lq_open_stat(int dirfd, const char *name, struct stat *, struct lq_err *);
 /* Open a subdirectory (no symlinks). Returns fd or -1 with err. */
 int lq_open_dir(int dirfd, const char *name, struct lq_err *);
 /* Read a whole file (at most max bytes, else LQ_ELIMIT) into buf (replacing its content). */

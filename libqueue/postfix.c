@@ -604,6 +604,21 @@ pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const 
 	return 0;
 }
 
+/* The message's file, already open as fd (st: its fstat). */
+static void
+pfile_adopt(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const char *id,
+    int fd, const struct stat *st)
+{
+	memset(f, 0, sizeof *f);
+	f->pf = sp->priv;
+	f->id = id;
+	f->rel = pm->rel;
+	f->woff = -1;
+	f->fd = fd;
+	f->size = st->st_size;
+	seen_clear(&f->pf->seen);
+}
+
 /* ---------------------------------------------------------------- addresses as showq shows them */
 
 /* printable() with smtputf8_enable = yes: bytes that are neither printable ASCII nor part
@@ -706,49 +721,64 @@ rcpt_push(struct lq_arena *a, struct rcpts *l, const char *addr, const char *rea
 	return 0;
 }
 
-/* defer/<hash>/ID at one depth: the fd, -1 when no file is there, -2 when the hash
- * directories do not go that deep */
+/*
+ * Read defer/<hash>/ID at one depth into pf->log: 0, or -1 when no log is there (or what
+ * is there is not a file: as Postfix, we then know no reason), -2 when the hash directories
+ * do not go that deep, -3 when the log is too big or memory ran out (err says).
+ */
 static int
-defer_at(struct postfix *pf, const char *key, const char *id, int depth)
+defer_at(struct postfix *pf, const char *key, const char *id, int depth, struct lq_err *err)
 {
-	int i, dfd, fd;
+	int i, dfd, rc;
+	struct lq_err e;
 
-	if (depth == 0)
-		return (fd = lq_open_file(pf->deferfd, id, NULL, NULL)) < 0 ? -1 : fd;
-	i = (unsigned char)hash_char(key, 0);
-	if (pf->defer_sub[i] == -1) {
-		char name[2] = { (char)i, '\0' };
-		int d = lq_open_dir(pf->deferfd, name, NULL);
+	if (depth == 0) {
+		dfd = pf->deferfd;
+	} else {
+		i = (unsigned char)hash_char(key, 0);
+		if (pf->defer_sub[i] == -1) {
+			char name[2] = { (char)i, '\0' };
+			int d = lq_open_dir(pf->deferfd, name, NULL);
 
-		pf->defer_sub[i] = d < 0 ? -2 : d;
+			pf->defer_sub[i] = d < 0 ? -2 : d;
+		}
+		if (pf->defer_sub[i] < 0)
+			return -2;
+		dfd = pf->defer_sub[i];
 	}
-	if (pf->defer_sub[i] < 0)
-		return -2;
-	dfd = pf->defer_sub[i];
 	for (int k = 1; k < depth; k++) {
 		char name[2] = { hash_char(key, k), '\0' };
 		int sub = lq_open_dir(dfd, name, NULL);
 
-		if (dfd != pf->defer_sub[i])
+		if (dfd != pf->defer_sub[(unsigned char)hash_char(key, 0)])
 			close(dfd);
 		if (sub < 0)
 			return -2;
 		dfd = sub;
 	}
-	fd = lq_open_file(dfd, id, NULL, NULL);
-	if (dfd != pf->defer_sub[i])
+	/* open, one read, close: a log is small (no fstat, no end-of-file read) */
+	rc = lq_read_file(dfd, id, LOG_MAX, &pf->log, NULL, &e);
+	if (depth > 1)
 		close(dfd);
-	return fd < 0 ? -1 : fd;
+	if (rc == 0)
+		return 0;
+	if (e.code == LQ_ELIMIT || e.code == LQ_ENOMEM) {
+		if (err != NULL)
+			*err = e;
+		return -3;
+	}
+	return -1;
 }
 
-/* defer/<hash>/ID: Postfix knows the depth from hash_queue_depth; we look along the ID's
- * hash path, first at the depth where the last log was found */
+/* defer/<hash>/ID into pf->log: Postfix knows the depth from hash_queue_depth; we look
+ * along the ID's hash path, first at the depth where the last log was found. 0 when read,
+ * -1 when there is none, -3 on an error (err). */
 static int
-open_defer_log(struct lq_spool *sp, const char *id)
+read_defer_file(struct lq_spool *sp, const char *id, struct lq_err *err)
 {
 	struct postfix *pf = sp->priv;
 	char key[LQ_ID_MAX + 8];
-	int fd;
+	int rc;
 
 	if (pf->deferfd == -1) {
 		int d = lq_open_dir(sp->dirfd, "defer", NULL);
@@ -761,14 +791,12 @@ open_defer_log(struct lq_spool *sp, const char *id)
 	/* once a log was found, Postfix's hash_queue_depth is known: like showq, look there
 	 * only (a missing log then costs one failed open, not one per depth) */
 	if (pf->defer_depth >= 0)
-		return (fd = defer_at(pf, key, id, pf->defer_depth)) >= 0 ? fd : -1;
+		return (rc = defer_at(pf, key, id, pf->defer_depth, err)) == -2 ? -1 : rc;
 	for (int depth = 0; depth < DEPTH_MAX; depth++) {
-		if ((fd = defer_at(pf, key, id, depth)) >= 0) {
+		if ((rc = defer_at(pf, key, id, depth, err)) == 0)
 			pf->defer_depth = depth;
-			return fd;
-		}
-		if (fd == -2)
-			break;
+		if (rc != -1)
+			return rc == -2 ? -1 : rc;
 	}
 	return -1;
 }
@@ -819,16 +847,13 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 	struct postfix *pf = sp->priv;
 	char *p, *end, *addr = NULL, *why = NULL, **f = NULL;
 	size_t nf = 0, capf = 0;
-	int fd, found = 0;
+	int rc, found = 0;
 
-	if ((fd = open_defer_log(sp, m->id)) < 0)
+	if ((rc = read_defer_file(sp, m->id, err)) == -1)
 		return 0;
-	if (lq_read_fd(fd, "defer log", LOG_MAX, &pf->log, err) < 0) {
-		close(fd);
+	if (rc < 0)
 		return lq_err_set(err, err ? err->code : LQ_ESYS, "%s: defer log: %s", m->id,
 		    err ? err->msg : "");
-	}
-	close(fd);
 	p = pf->log.data;
 	end = p + pf->log.len;
 	while (p < end) {
@@ -1116,10 +1141,11 @@ is_locked(struct postfix *pf, const struct stat *st)
 
 /* ---------------------------------------------------------------- loading */
 
-/* The file name in dirfd, found at rel; st from lstat. */
+/* The file name in dirfd, found at rel; st from lstat. fd: the file already open (st is
+ * its fstat then), which load_file closes; or -1. */
 static int
 load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct stat *st,
-    unsigned flags, struct lq_msg *m, struct lq_err *err)
+    unsigned flags, struct lq_msg *m, int fd, struct lq_err *err)
 {
 	struct postfix *pf = sp->priv;
 	struct pf_msg *pm;
@@ -1128,15 +1154,20 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 
 	snprintf(m->id, sizeof m->id, "%s", strrchr(rel, '/') + 1);
 	m->queue = queue_names[q];
-	if ((pm = lq_arena_alloc(m->arena, sizeof *pm)) == NULL)
+	if ((pm = lq_arena_alloc(m->arena, sizeof *pm)) == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	}
 	memset(pm, 0, sizeof *pm);
 	snprintf(pm->rel, sizeof pm->rel, "%s", rel);
 	pm->dev = st->st_dev;
 	pm->ino = st->st_ino;
 	pm->long_layout = pf->long_layout;
 	m->priv = pm;
-	if (pfile_open(sp, &f, pm, m->id, dirfd, err) < 0)
+	if (fd >= 0)
+		pfile_adopt(sp, &f, pm, m->id, fd, st);
+	else if (pfile_open(sp, &f, pm, m->id, dirfd, err) < 0)
 		return -1;
 	rc = parse_envelope(sp, &f, m, st, err);
 	close(f.fd);
@@ -1227,7 +1258,7 @@ postfix_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg 
 	if (locate(sp, id, &q, &dfd, rel, &st, err) < 0)
 		return -1;
 	if ((r = ready(id, rel, &st, err)) > 0)
-		r = load_file(sp, q, dfd, rel, &st, flags, m, err);
+		r = load_file(sp, q, dfd, rel, &st, flags, m, -1, err);
 	else if (r == 0)
 		r = lq_err_set(err, LQ_ENOENT, "%s: no such message (%s is still being written)",
 		    id, rel);
@@ -1294,29 +1325,38 @@ visit(struct walk *w, int dfd, const char *name, const char *rel, int depth,
 	struct lq_err e;
 	struct stat st;
 	char key[LQ_ID_MAX + 8];
-	int r;
+	int r, fd;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT) {
-			sc->seen++;
-			sc->vanished++;
-		}
-		return 0;
-	}
-	if (w->q == Q_CORRUPT) {
+	if (w->q == Q_CORRUPT) {	/* never opened: Postfix set it aside as damaged */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
 		sc->seen++;
 		lq_err_set(&e, LQ_ECORRUPT,
 		    "%s: %s: Postfix set this queue file aside as damaged (not read)", name, rel);
 		report(w, name, &e);
 		return 0;
 	}
-	if ((r = ready(name, rel, &st, &e)) < 0) {
+	/* open first, then fstat: one system call fewer than a stat before the open */
+	if ((fd = lq_open_stat(dfd, name, &st, &e)) < 0) {
+		if (e.code == LQ_ENOENT) {
+			sc->seen++;
+			sc->vanished++;
+			return 0;
+		}
+		if (e.code != LQ_ECORRUPT)
+			return 0;
+		memset(&st, 0, sizeof st);
+		st.st_mode = S_IFLNK;	/* not opened: O_NOFOLLOW */
+	}
+	if ((r = ready(name, rel, &st, &e)) <= 0) {
+		if (fd >= 0)
+			close(fd);
+		if (r == 0)
+			return 0;	/* still being written, as showq skips it */
 		sc->seen++;
 		report(w, name, &e);
 		return 0;
 	}
-	if (r == 0)
-		return 0;	/* still being written, as showq skips it */
 	sc->seen++;
 	hash_key(name, key);
 	for (int i = 0; i < depth; i++)
@@ -1333,10 +1373,11 @@ visit(struct walk *w, int dfd, const char *name, const char *rel, int depth,
 			    "%s: %s is in the wrong hash directory (Postfix looks in %s/%s)", name, rel,
 			    queue_names[w->q], want);
 			report(w, name, &e);
+			close(fd);
 			return 0;
 		}
 	m = lq_msg_begin(w->sp);
-	if (load_file(w->sp, w->q, dfd, rel, &st, sc->flags, m, &e) < 0) {
+	if (load_file(w->sp, w->q, dfd, rel, &st, sc->flags, m, fd, &e) < 0) {
 		if (e.code == LQ_ENOENT)
 			sc->vanished++;
 		else if (e.code == LQ_ENOMEM) {
@@ -1489,7 +1530,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 				continue;
 			}
 			close(dfd);
-			if (load_file(sp, q, -1, path, &st, sc->flags, m, &e) < 0) {
+			if (load_file(sp, q, -1, path, &st, sc->flags, m, -1, &e) < 0) {
 				if (e.code == LQ_ENOENT)
 					sc->vanished++;
 				else if (e.code == LQ_ENOMEM) {
@@ -2511,7 +2552,7 @@ postfix_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_s
 	}
 
 	/* read it again, under the lock: the queue moves and short IDs are reused */
-	if (load_file(sp, q, dfd, rel, &now, q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0, m, err) < 0) {
+	if (load_file(sp, q, dfd, rel, &now, q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0, m, -1, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", id);
 		/* a damaged file can still be removed by ID, as postsuper -d removes it; never by

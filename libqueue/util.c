@@ -223,6 +223,23 @@ open_plain(int dirfd, const char *name, struct lq_err *err)
 	return fd;
 }
 
+/* Open and fstat, whatever the type (a symlink is LQ_ECORRUPT, never followed): for a
+ * walk that needs the mode of what it found without a stat before the open. */
+int
+lq_open_stat(int dirfd, const char *name, struct stat *st, struct lq_err *err)
+{
+	int fd;
+
+	if ((fd = open_plain(dirfd, name, err)) < 0)
+		return -1;
+	if (fstat(fd, st) < 0) {
+		lq_err_sys(err, "%s", name);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 lq_open_file(int dirfd, const char *name, struct stat *st, struct lq_err *err)
 {
