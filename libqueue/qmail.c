@@ -1464,12 +1464,6 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	}
 	w.hold = 0;
 	lq_names_free(&names);
-	lq_names_free(&w.todo);
-	free(w.todo_ids);
-	idset_free(&w.local);
-	idset_free(&w.remote);
-	idset_free(&w.bounce);
-	idset_free(&w.info);
 	if (rc == 0 && sp->queue == NULL) {
 		use_area(q, 0);
 		rc = walk_leftovers(&w);
@@ -1477,6 +1471,12 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			rc = walk_hold_leftovers(&w);
 	}
 	use_area(q, 0);
+	lq_names_free(&w.todo);
+	free(w.todo_ids);
+	idset_free(&w.local);
+	idset_free(&w.remote);
+	idset_free(&w.bounce);
+	idset_free(&w.info);
 	return rc;
 }
 
