@@ -107,11 +107,10 @@ own_uses(const struct poptOption *own, char letter, const char *name)
 /*
  * A copy of a shared table without what the tool's own options use: a shared option whose
  * letter the tool uses keeps only its long name (qsumm -c is exiqsumm's, --sender stays);
- * one whose long name the tool uses is left out (qcat --body shows the body). drop: more
- * letters to leave out.
+ * one whose long name the tool uses is left out (qcat --body shows the body).
  */
 static struct poptOption *
-without_own(const struct poptOption *t, const struct poptOption *own, const char *drop)
+without_own(const struct poptOption *t, const struct poptOption *own)
 {
 	size_t n = 0, k = 0;
 	struct poptOption *copy;
@@ -124,8 +123,7 @@ without_own(const struct poptOption *t, const struct poptOption *own, const char
 		if (t[i].longName && own_uses(own, 0, t[i].longName))
 			continue;
 		copy[k] = t[i];
-		if (copy[k].shortName && (own_uses(own, copy[k].shortName, NULL) ||
-		    (drop && strchr(drop, copy[k].shortName))))
+		if (copy[k].shortName && own_uses(own, copy[k].shortName, NULL))
 			copy[k].shortName = '\0';
 		k++;
 	}
@@ -133,15 +131,14 @@ without_own(const struct poptOption *t, const struct poptOption *own, const char
 }
 
 poptContext
-cli_parse(int argc, const char **argv, struct poptOption *own, const char *drop,
-    const char *args_help)
+cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_help)
 {
 	/* the context points into these tables for its whole life (and the selection table is
 	 * a copy): they live as long as the process, not on this function's stack */
 	static struct poptOption table[5];
 	struct poptOption t[] = {
 		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, own, 0, "Options:", NULL },
-		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, without_own(cli_select_table, own, drop), 0,
+		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, without_own(cli_select_table, own), 0,
 		  "Selection (all must match):", NULL },
 		{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, cli_spool_table, 0, "Spool:", NULL },
 		POPT_AUTOHELP

@@ -36,12 +36,12 @@ extern struct poptOption cli_select_table[];
 extern struct poptOption cli_output_table[];
 
 /*
- * Parse argv with the tool's own table plus the shared ones (drop: short letters the tool
- * uses for something else, so the shared option keeps only its long name). Prints the
- * error and exits 2 on a bad option; --help and --usage print and exit 0.
+ * Parse argv with the tool's own table plus the shared ones (a shared option whose letter
+ * the tool uses keeps only its long name; one whose long name it uses is left out). Prints
+ * the error and exits 2 on a bad option; --help and --usage print and exit 0.
  */
 poptContext cli_parse(int argc, const char **argv, struct poptOption *own,
-    const char *drop, const char *args_help);
+    const char *args_help);
 
 /* Open the spool named by --spool/--mta/-G (or the default), or exit 2 saying why. */
 struct lq_spool *cli_open_spool(void);

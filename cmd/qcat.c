@@ -80,7 +80,7 @@ show(struct lq_msg *m, void *arg)
 int
 main(int argc, const char **argv)
 {
-	poptContext pc = cli_parse(argc, argv, options, NULL, "ID...|-");
+	poptContext pc = cli_parse(argc, argv, options, "ID...|-");
 	struct lq_select *sel;
 
 	if (poptPeekArg(pc) == NULL)

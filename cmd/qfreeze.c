@@ -23,7 +23,7 @@ static struct poptOption options[] = {
 int
 main(int argc, const char **argv)
 {
-	poptContext pc = cli_parse(argc, argv, options, NULL, "[ID...|-|ALL]");
+	poptContext pc = cli_parse(argc, argv, options, "[ID...|-|ALL]");
 	struct cli_targets targets;
 	struct lq_select *sel;
 	struct lq_spool *sp;

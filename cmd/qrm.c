@@ -58,7 +58,7 @@ run_mta(struct lq_spool *sp)
 int
 main(int argc, const char **argv)
 {
-	poptContext pc = cli_parse(argc, argv, options, NULL, "[ID...|-|ALL]");
+	poptContext pc = cli_parse(argc, argv, options, "[ID...|-|ALL]");
 	struct cli_targets targets;
 	struct lq_select *sel;
 	struct lq_spool *sp;

@@ -58,7 +58,7 @@ run(const char **argv)
 int
 main(int argc, const char **argv)
 {
-	poptContext pc = cli_parse(argc, argv, options, NULL, "[ID...|-|ALL]");
+	poptContext pc = cli_parse(argc, argv, options, "[ID...|-|ALL]");
 	const char *cmd[ARGV_MAX];
 	struct cli_targets targets;
 	struct lq_select *sel;

@@ -206,7 +206,7 @@ add(struct lq_msg *m, void *summary)
 int
 main(int argc, const char **argv)
 {
-	poptContext pc = cli_parse(argc, argv, options, "abcfs", "[ID...|-]");
+	poptContext pc = cli_parse(argc, argv, options, "[ID...|-]");
 	unsigned flags = 0;
 	struct lq_summary *summary;
 	struct lq_select *sel;

@@ -136,7 +136,7 @@ new_instance() {
     export QT_PFX_PORT_BASE=$2 QT_PFX_LONG_IDS=$3
     bash "$SETUP" stop "$1" >/dev/null 2>&1            # left over from an interrupted run
     p=$(tr -dc 0-9 2>/dev/null <"$QT_LAB/postfix/$1/run/tarpit.pid") &&
-        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'postfix-tools/tarpit' && kill "$p"
+        tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q 'postfix-tools/tarpit' && kill "$p"
     rm -rf "${QT_LAB:?}/postfix/$1"
     bash "$SETUP" init "$1" >"$tmp/init.log" 2>&1 || { cat "$tmp/init.log" >&2; bail_out "init $1 failed"; }
     eval "$(bash "$SETUP" env "$1")"
