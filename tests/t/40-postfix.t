@@ -237,7 +237,9 @@ for inst in short long; do
     cp -a "$Q" "$D"
     mapfile -t plain < <(cd "$D" && find deferred -type f | sort)
     [ ${#plain[@]} -ge 10 ] || bail_out "$inst: too few deferred messages"
-    "$PY" - "$D" "${plain[@]:0:5}" <<'PY'
+    # (each kind of damage takes the first file it can be done to; the files used are
+    # printed, and the later kinds take from the others)
+    mapfile -t used < <("$PY" - "$D" "${plain[@]}" <<'PY'
 # five kinds of damage to real queue files: an impossible record length, a truncated file, a
 # missing end record, a pointer loop, a pointer past the end of the file
 import sys, os
@@ -251,40 +253,55 @@ def records(b):
         out.append((chr(t), o, p - o, l)); o = p + l
         if chr(t) == 'E': break
     return out
-d, files = sys.argv[1], sys.argv[2:]
-for how, rel in zip(('length', 'truncate', 'noend', 'loop', 'pastend'), files):
-    path = os.path.join(d, rel)
-    b = bytearray(open(path, 'rb').read()); r = records(b)
-    if how == 'length':
-        o = [x for x in r if x[0] == 'S'][0][1]
-        b[o + 1:o + 5] = bytes([0xff, 0xff, 0xff, 0x0f])
-    elif how == 'truncate':
-        b = b[:len(b) * 2 // 3]
-    elif how == 'noend':
-        e = [x for x in r if x[0] == 'E'][0][1]
-        b = b[:e]
+d, files = sys.argv[1], list(sys.argv[2:])
+for how in ('length', 'truncate', 'noend', 'loop', 'pastend'):
+    for rel in files:
+        path = os.path.join(d, rel)
+        b = bytearray(open(path, 'rb').read()); r = records(b)
+        if how == 'length':
+            s = [x for x in r if x[0] == 'S']
+            if not s: continue
+            o = s[0][1]
+            b[o + 1:o + 5] = bytes([0xff, 0xff, 0xff, 0x0f])
+        elif how == 'truncate':
+            b = b[:len(b) * 2 // 3]
+        elif how == 'noend':
+            e = [x for x in r if x[0] == 'E']
+            if not e: continue
+            b = b[:e[0][1]]
+        else:
+            rr = [x for x in r if x[0] == 'R' and x[3] >= 12]
+            if not rr: continue
+            t, o, h, l = rr[0]
+            b[o] = ord('p')
+            b[o + h:o + h + l] = str(o if how == 'loop' else len(b) + 1000).rjust(l).encode()
+        open(path, 'wb').write(b)
+        print(rel)
+        files.remove(rel)
+        break
     else:
-        t, o, h, l = [x for x in r if x[0] == 'R' and x[3] >= 12][0]
-        b[o] = ord('p')
-        b[o + h:o + h + l] = str(o if how == 'loop' else len(b) + 1000).rjust(l).encode()
-    open(path, 'wb').write(b)
+        sys.exit('no queue file to damage by ' + how)
 PY
+)
+    [ ${#used[@]} = 5 ] || bail_out "$inst: could not damage five queue files"
     damaged=''
-    for f in "${plain[@]:0:5}"; do damaged="$damaged ${f##*/}"; done
+    for f in "${used[@]}"; do damaged="$damaged ${f##*/}"; done
+    mapfile -t plain < <(printf '%s\n' "${plain[@]}" | grep -vxF -f <(printf '%s\n' "${used[@]}"))
+    [ ${#plain[@]} -ge 5 ] || bail_out "$inst: too few deferred messages"
     # in the wrong hash directory
-    f=${plain[5]}; id=${f##*/}
+    f=${plain[0]}; id=${f##*/}
     for h in 0 1 2 3 4 5 6 7 8 9 A B C D E F; do [ "$D/deferred/$h" != "${D}/${f%/*}" ] && break; done
     mkdir -p "$D/deferred/$h"; mv "$D/$f" "$D/deferred/$h/"; damaged="$damaged $id"
     # a symbolic link with a queue file's name (to another real queue file)
-    f=${plain[6]}; id=${f##*/}
+    f=${plain[1]}; id=${f##*/}
     mv "$D/$f" "$W/elsewhere"; ln -s "$W/elsewhere" "$D/$f"; damaged="$damaged $id"
     # a file Postfix set aside in corrupt/: reported, never read
-    f=${plain[7]}; id=${f##*/}
+    f=${plain[2]}; id=${f##*/}
     mv "$D/$f" "$D/corrupt/"; damaged="$damaged $id"
     # silently skipped, as showq skips them: a file still being written (mode 0600), a
     # temporary file (a name with a dot)
-    f=${plain[8]}; unready=${f##*/}; chmod 0600 "$D/$f"
-    cp -p "$D/${plain[9]}" "$D/incoming/12345.6789"
+    f=${plain[3]}; unready=${f##*/}; chmod 0600 "$D/$f"
+    cp -p "$D/${plain[4]}" "$D/incoming/12345.6789"
     snapshot "$D" >"$W/dbefore"
 
     timeout 20 "$T/qls" --spool "$D" >"$W/d.txt" 2>"$W/d.err"
