@@ -24,7 +24,8 @@ replay() {  # replay TARGET WHAT DIR: every file of DIR through build/fuzz/fuzz_
     find "$3" -type f -print0 | sort -z |
         xargs -0 timeout 600 "$bin" -timeout=20 -rss_limit_mb=2048 >"$tmp/$1.$2.log" 2>&1
     ok $? "$1: $n $2 replayed clean" ||
-        diag "$(grep -m 1 -B 2 -A 20 'ERROR\|runtime error\|Running: ' "$tmp/$1.$2.log" | tail -n 30)"
+        diag "$(grep -m 1 -B 4 -A 20 'ERROR\|runtime error' "$tmp/$1.$2.log" ||
+            tail -n 30 "$tmp/$1.$2.log")"
 }
 
 for t in exim postfix qmail select merge; do
