@@ -123,7 +123,7 @@ shape_main(poptContext pc)
 		errx(EXIT_TROUBLE, "--shape: queue names are Postfix's (%s)", queues);
 
 	cli.unsorted = 1;
-	cli_each(sp, pc, sel, 0, shape_add, sh);
+	cli_each(sp, pc, sel, LQ_SCAN_NO_REASONS, shape_add, sh);
 	lq_shape_write(stdout, sh);
 
 	cli_flush_stdout();
@@ -255,7 +255,7 @@ main(int argc, const char **argv)
 	}
 
 	cli.unsorted = 1;	/* the order of reading does not matter to a summary */
-	cli_each(sp, pc, sel, 0, add, summary);
+	cli_each(sp, pc, sel, LQ_SCAN_NO_REASONS, add, summary);
 	if (opt.json) {
 		lq_summary_write_json(stdout, summary, cli_host(), lq_spool_mta(sp), cli.seen);
 		cli_json_end(sp);

@@ -951,7 +951,7 @@ time_usec(const char *s)
 
 static int
 parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
-    const struct stat *st, struct lq_err *err)
+    const struct stat *st, unsigned scanflags, struct lq_err *err)
 {
 	struct rcpts l = { 0 };
 	char **filter = NULL;
@@ -994,7 +994,8 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
 				m->flags |= LQ_MSG_BOUNCE;
 			} else if ((m->sender = display_address(m->arena, r.data)) == NULL)
 				return lq_err_set(err, LQ_ENOMEM, "out of memory");
-			if (read_defer_log(sp, m, &l, &filter, &nfilter, err) < 0)
+			if (!(scanflags & LQ_SCAN_NO_REASONS) &&
+			    read_defer_log(sp, m, &l, &filter, &nfilter, err) < 0)
 				return -1;
 			break;
 		case 'R':
@@ -1169,7 +1170,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 		pfile_adopt(sp, &f, pm, m->id, fd, st);
 	else if (pfile_open(sp, &f, pm, m->id, dirfd, err) < 0)
 		return -1;
-	rc = parse_envelope(sp, &f, m, st, err);
+	rc = parse_envelope(sp, &f, m, st, flags, err);
 	close(f.fd);
 	if (rc < 0)
 		return -1;

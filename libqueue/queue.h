@@ -131,6 +131,9 @@ enum lq_scanflag {
 	LQ_SCAN_LOCKS = 1 << 2,		/* find out which messages are being delivered */
 	LQ_SCAN_NO_SIZE = 1 << 3,	/* sizes are not wanted: data files need not be
 					 * stat'ed (the message gets LQ_MSG_NO_SIZE) */
+	LQ_SCAN_NO_REASONS = 1 << 4,	/* delay reasons are not wanted: Postfix's defer logs
+					 * need not be read (recipients come from the queue
+					 * file alone, as qshape takes them) */
 };
 
 /* Return 0 to go on, anything else stops the scan (and is returned by lq_scan). */
