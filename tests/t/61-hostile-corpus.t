@@ -97,7 +97,11 @@ P0=$QT_LAB/postfix/short/queue
 mapfile -t P < <("$QT_BIN/qls" --spool "$P0" -i 2>/dev/null | sort)
 pfpath() { find "$Q" -type f -name "$1" \( -path '*/deferred/*' -o -path '*/active/*' -o -path '*/incoming/*' -o -path '*/hold/*' \) | head -n 1; }
 rm -rf "$tmp/pf"; cp -a "$P0" "$tmp/pf"; Q=$tmp/pf
-mapfile -t V < <(for id in "${P[@]}"; do f=$(pfpath "$id"); [ -n "$f" ] && echo "$id"; done | head -n 9)
+# (files that end with the end record, as a finished queue file does: the damage goes
+# right before it; a lab queue also holds files still being written)
+ends() { [ "$(tail -c 2 "$1" | od -An -tx1 | tr -d ' \n')" = 4500 ]; }
+mapfile -t V < <(for id in "${P[@]}"; do f=$(pfpath "$id"); [ -n "$f" ] && ends "$f" && echo "$id"; done |
+    head -n 9)
 [ ${#V[@]} -eq 9 ] || bail_out "postfix: too few queue files to damage"
 # (valid: 100,000 recipients; 50,000 pointers, each followed once; a 1 MB record; NUL and
 # invalid UTF-8 in addresses)
