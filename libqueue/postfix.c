@@ -1020,10 +1020,11 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
 		case 'M':
 			if (size_ok) {
 				/* showq skips the content by the size record; it must land on 'X' */
-				int64_t at = f->pos + msg_size;
+				int64_t at;
 
-				if (msg_size > f->size - f->pos)
+				if (msg_size < 0 || msg_size > f->size - f->pos)
 					return corrupt(f, err, r.off, "content size past the end of the file");
+				at = f->pos + msg_size;	/* (only now: it cannot overflow) */
 				/* where postcat jumps to: the same place */
 				if (c_offset >= 0 && c_offset != f->pos)
 					return corrupt(f, err, r.off,
@@ -1691,10 +1692,16 @@ print_time(FILE *out, const char *label, time_t t)
 		fprintf(out, "%s: (time %lld)\n", label, (long long)t);
 }
 
-/* postcat's jumps by the size record go forward (or it could go round for ever) */
+/* postcat's jumps by the size record (to off + len) go forward (or it could go round for
+ * ever) */
 static int
-seek_forward(struct pfile *f, int64_t to, struct lq_err *err)
+seek_forward(struct pfile *f, int64_t off, int64_t len, struct lq_err *err)
 {
+	int64_t to;
+
+	if (len > INT64_MAX - off)
+		return corrupt(f, err, f->pos, "the size record points past any file");
+	to = off + len;
 	if (to < f->pos)
 		return corrupt(f, err, f->pos, "the size record points back into the file");
 	f->pos = to;
@@ -1747,7 +1754,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 				if (do_print == 0 && (flags & PC_ENV) == 0)
 					break;
 				if (do_print == 0 && (flags & PC_ENV) && data_offset >= 0 &&
-				    data_size >= 0 && seek_forward(&f, data_offset + data_size, err) < 0) {
+				    data_size >= 0 && seek_forward(&f, data_offset, data_size, err) < 0) {
 					rc = -1;
 					break;
 				}
@@ -1756,7 +1763,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 			if (flags & PC_ENV)
 				fprintf(s->out, "*** MESSAGE CONTENTS %s ***\n", pm->rel);
 			if ((flags & (PC_HEADER | PC_BODY)) == 0 && data_offset >= 0 &&
-			    data_size >= 0 && seek_forward(&f, data_offset + data_size, err) < 0) {
+			    data_size >= 0 && seek_forward(&f, data_offset, data_size, err) < 0) {
 				rc = -1;
 				break;
 			}
