@@ -499,6 +499,31 @@ ulong_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int
+idset_add(struct idset *s, unsigned long id)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		unsigned long *ids = reallocarray(s->id, cap, sizeof *ids);
+
+		if (ids == NULL)
+			return -1;
+		s->id = ids;
+		s->cap = cap;
+	}
+	s->id[s->n++] = id;
+	return 0;
+}
+
+/* All added: sorted, and known from now on. */
+static void
+idset_done(struct idset *s)
+{
+	if (s->n > 1)
+		qsort(s->id, s->n, sizeof *s->id, ulong_cmp);
+	s->known = 1;
+}
+
 /* Read the IDs in dirfd; -1 only when out of memory (an unreadable one stays unknown). */
 static int
 idset_read(struct idset *s, int dirfd)
@@ -519,25 +544,13 @@ idset_read(struct idset *s, int dirfd)
 	while ((de = readdir(d)) != NULL) {
 		unsigned long id;
 
-		if (!parse_id(de->d_name, &id))
-			continue;
-		if (s->n == s->cap) {
-			size_t cap = s->cap ? s->cap * 2 : 256;
-			unsigned long *ids = reallocarray(s->id, cap, sizeof *ids);
-
-			if (ids == NULL) {
-				closedir(d);
-				return -1;
-			}
-			s->id = ids;
-			s->cap = cap;
+		if (parse_id(de->d_name, &id) && idset_add(s, id) < 0) {
+			closedir(d);
+			return -1;
 		}
-		s->id[s->n++] = id;
 	}
 	closedir(d);
-	if (s->n > 1)
-		qsort(s->id, s->n, sizeof *s->id, ulong_cmp);
-	s->known = 1;
+	idset_done(s);
 	return 0;
 }
 
@@ -958,8 +971,7 @@ struct walk {
 	/* todo/ as read before info/ (see read_todo): "N name" entries in directory order, N
 	 * the big-todo subdirectory; the IDs among them, sorted; and when it was read */
 	struct lq_names todo;
-	unsigned long *todo_ids;
-	size_t ntodo;
+	struct idset todo_ids;
 	time_t began;
 	/* while walk_info reads info/N: local/N, remote/N and bounce/ as read then */
 	int in_info;
@@ -1102,8 +1114,6 @@ hold_lacks(struct walk *w, enum kind k, const char *sub)
 	    fstatat(q->cur->top[k], sub, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT));
 }
 
-static int in_todo(const struct walk *, unsigned long);
-
 /* info/0 .. info/split-1, each in directory order: exactly qmail-qread's walk (readsubdir).
  * The same for the hold area. */
 /* local/N and remote/N: which messages of info/N have recipients on each channel. */
@@ -1179,7 +1189,7 @@ walk_info(struct walk *w)
 				rc = report(w, ids, id, &e);
 				continue;
 			}
-			if ((q->want_todo || w->hold) && in_todo(w, id))
+			if ((q->want_todo || w->hold) && idset_has(&w->todo_ids, id) == 1)
 				continue;	/* still being preprocessed: listed from todo/ */
 			rc = take(w, id, 0);
 		}
@@ -1201,12 +1211,12 @@ static int
 read_todo(struct walk *w)
 {
 	struct qmail *q = w->sp->priv;
-	unsigned long nsub = q->bigtodo ? q->split : 1, cap = 0;
+	unsigned long nsub = q->bigtodo ? q->split : 1;
 	struct dirent *de;
 	char sub[24], entry[300];
 	int rc = 0;
 
-	w->ntodo = 0;
+	w->todo_ids.n = 0;
 	w->todo.n = w->todo.poollen = 0;
 	for (unsigned long n = 0; rc == 0 && n < nsub; n++) {
 		DIR *d;
@@ -1230,30 +1240,15 @@ read_todo(struct walk *w)
 			}
 			if (!parse_id(de->d_name, &id) || (q->bigtodo && id % q->split != n))
 				continue;
-			if (w->ntodo == cap) {
-				unsigned long *ids;
-
-				cap = cap ? cap * 2 : 64;
-				if ((ids = reallocarray(w->todo_ids, cap, sizeof *ids)) == NULL) {
-					rc = lq_err_set(w->err, LQ_ENOMEM, "out of memory");
-					break;
-				}
-				w->todo_ids = ids;
+			if (idset_add(&w->todo_ids, id) < 0) {
+				rc = lq_err_set(w->err, LQ_ENOMEM, "out of memory");
+				break;
 			}
-			w->todo_ids[w->ntodo++] = id;
 		}
 		closedir(d);
 	}
-	if (w->ntodo > 1)
-		qsort(w->todo_ids, w->ntodo, sizeof *w->todo_ids, ulong_cmp);
+	idset_done(&w->todo_ids);
 	return rc;
-}
-
-static int
-in_todo(const struct walk *w, unsigned long id)
-{
-	return w->ntodo > 0 &&
-	    bsearch(&id, w->todo_ids, w->ntodo, sizeof id, ulong_cmp) != NULL;
 }
 
 /* The todo/ entries read_todo found, in its order. */
@@ -1472,7 +1467,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	}
 	use_area(q, 0);
 	lq_names_free(&w.todo);
-	free(w.todo_ids);
+	idset_free(&w.todo_ids);
 	idset_free(&w.local);
 	idset_free(&w.remote);
 	idset_free(&w.bounce);
