@@ -7,7 +7,7 @@
 # Makes $QT_LAB/exim/:
 #   debs/ pkg/           apt-get download + dpkg -x of: exim4-daemon-light exim4-base
 #                        exim4-config libidn12 libnss-wrapper libfaketime
-#   etc/passwd,group     private NSS database (nss_wrapper) with a Debian-exim user; etc/exim_uid
+#   etc/passwd,group     private NSS database (nss_wrapper): root, the caller, Debian-exim; etc/exim_uid
 #   exim.conf            the lab configuration (macros: -DSPOOL -DLOGDIR -DSPLIT -DFROZENMOVE
 #                        -DPORT -DTARPIT -DWIREFMT)
 #   bin/exim4-nosuid     a NON-setuid copy of /usr/sbin/exim4 from the package
@@ -98,10 +98,22 @@ if [ -z "$EU" ]; then
   for u in $(seq 979 -1 900); do if uid_free "$u"; then EU=$u; break; fi; done
 fi
 [ -n "$EU" ] || die "no free uid in 900..979 for the sandbox's Debian-exim"
-getent passwd | grep -v '^Debian-exim:' > "$X/etc/passwd"
-getent group  | grep -v '^Debian-exim:' > "$X/etc/group"
-echo "Debian-exim:x:$EU:$EU:Exim (qtools lab):$X/spools:/usr/sbin/nologin" >> "$X/etc/passwd"
-echo "Debian-exim:x:$EU:" >> "$X/etc/group"
+# The private database holds only what exim looks up: uid 0 (named root, for trusted_users), the
+# caller, and Debian-exim. A copy of the whole host database is not safe: nss_wrapper refuses a
+# file with a single line it cannot parse (NIS "+" lines, say), and then exim finds no one at all.
+nss_entry() {   # nss_entry passwd|group ID FIELDS: the host's entry if well-formed, else nothing
+  getent "$1" "$2" 2>/dev/null | awk -F: -v n="$3" 'NR == 1 && NF == n && $3 ~ /^[0-9]+$/'
+}
+{
+  echo "root:x:0:0:root:/root:/bin/sh"
+  [ "$(id -u)" = 0 ] || nss_entry passwd "$(id -u)" 7
+  echo "Debian-exim:x:$EU:$EU:Exim (qtools lab):$X/spools:/usr/sbin/nologin"
+} > "$X/etc/passwd"
+{
+  echo "root:x:0:"
+  [ "$(id -g)" = 0 ] || nss_entry group "$(id -g)" 4
+  echo "Debian-exim:x:$EU:"
+} > "$X/etc/group"
 echo "$EU" > "$X/etc/exim_uid"
 
 install -m 0755 "$X/pkg/usr/sbin/exim4" "$EXIM_NOSUID"      # drops the setuid bit
