@@ -208,10 +208,11 @@ expand(struct lq_merge *m, const char *tok, size_t toklen, char *pre, size_t pre
 			return lq_err_set(err, LQ_ELIMIT, "--expect %s: more than %d hosts", whole,
 			    EXPECT_MAX);
 		for (unsigned long v = lo; v <= hi; v += step) {
-			char num[32];
+			/* zero-padded to the width written, which is as long as a name may be */
+			char num[HOST_MAX + 1];
 			int k = snprintf(num, sizeof num, "%0*lu", (int)(width > 1 ? width : 1), v);
 
-			if (prelen + (size_t)k >= precap)
+			if (k < 0 || (size_t)k >= sizeof num || prelen + (size_t)k >= precap)
 				return lq_err_set(err, LQ_ELIMIT, "--expect %s: a name too long", whole);
 			memcpy(pre + prelen, num, k);
 			if (expand(m, close + 1, toklen - (close + 1 - tok), pre, prelen + k, precap,
