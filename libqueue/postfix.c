@@ -1319,12 +1319,12 @@ collect(struct order *o, const char *rel, const struct lq_msg *m)
 
 /* One directory entry that looks like a queue file; returns -1 to stop the walk. */
 static int
-visit(struct walk *w, int dfd, const char *name, const char *rel, int depth,
-    const char *key_dirs)
+visit(struct walk *w, int dfd, const char *name, unsigned char type, const char *rel,
+    int depth, const char *key_dirs)
 {
 	struct lq_scan *sc = w->sc;
 	struct lq_msg *m;
-	struct lq_err e;
+	struct lq_err e, re;
 	struct stat st;
 	char key[LQ_ID_MAX + 8];
 	int r, fd;
@@ -1338,23 +1338,38 @@ visit(struct walk *w, int dfd, const char *name, const char *rel, int depth,
 		report(w, name, &e);
 		return 0;
 	}
-	/* open first, then fstat: one system call fewer than a stat before the open */
-	if ((fd = lq_open_stat(dfd, name, &st, &e)) < 0) {
-		if (e.code == LQ_ENOENT) {
-			sc->seen++;
+	/*
+	 * Open first, then fstat: one system call fewer than a stat before the open. What
+	 * readdir says is no file (a FIFO, a socket, a device) is never opened. What was not
+	 * opened gets an lstat, to tell a queue file still being written (skipped, as showq
+	 * skips it) or something else (named) from a queue file that could not be opened
+	 * (EMFILE, EACCES): that one is named too, never left out of a listing in silence.
+	 */
+	fd = -1;
+	if (type == DT_REG || type == DT_UNKNOWN)
+		fd = lq_open_stat(dfd, name, &st, &e);
+	else
+		lq_err_set(&e, LQ_ECORRUPT, "%s: %s is not a regular file", name, rel);
+	if (fd < 0 && (e.code == LQ_ENOENT || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)) {
+		sc->seen++;
+		if (e.code == LQ_ENOENT || errno == ENOENT)
 			sc->vanished++;
-			return 0;
+		else {
+			lq_err_sys(&e, "%s: %s", name, rel);
+			report(w, name, &e);
 		}
-		if (e.code != LQ_ECORRUPT)
-			return 0;
-		memset(&st, 0, sizeof st);
-		st.st_mode = S_IFLNK;	/* not opened: O_NOFOLLOW */
+		return 0;
 	}
-	if ((r = ready(name, rel, &st, &e)) <= 0) {
+	if ((r = ready(name, rel, &st, &re)) <= 0) {
 		if (fd >= 0)
 			close(fd);
 		if (r == 0)
 			return 0;	/* still being written, as showq skips it */
+		sc->seen++;
+		report(w, name, &re);
+		return 0;
+	}
+	if (fd < 0) {
 		sc->seen++;
 		report(w, name, &e);
 		return 0;
@@ -1458,7 +1473,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		if (!postfix_valid_id(name))
 			continue;	/* temporary files (with a '.'), anything not a queue file */
 		snprintf(rel + rellen, REL_MAX - rellen, "%s", name);
-		stop = visit(w, dfd, name, rel, depth, key_dirs) < 0;
+		stop = visit(w, dfd, name, de->d_type, rel, depth, key_dirs) < 0;
 	}
 	closedir(d);
 	return stop ? -1 : 0;

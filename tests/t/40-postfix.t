@@ -287,7 +287,7 @@ PY
     damaged=''
     for f in "${used[@]}"; do damaged="$damaged ${f##*/}"; done
     mapfile -t plain < <(printf '%s\n' "${plain[@]}" | grep -vxF -f <(printf '%s\n' "${used[@]}"))
-    [ ${#plain[@]} -ge 5 ] || bail_out "$inst: too few deferred messages"
+    [ ${#plain[@]} -ge 6 ] || bail_out "$inst: too few deferred messages"
     # in the wrong hash directory
     f=${plain[0]}; id=${f##*/}
     for h in 0 1 2 3 4 5 6 7 8 9 A B C D E F; do [ "$D/deferred/$h" != "${D}/${f%/*}" ] && break; done
@@ -295,6 +295,9 @@ PY
     # a symbolic link with a queue file's name (to another real queue file)
     f=${plain[1]}; id=${f##*/}
     mv "$D/$f" "$W/elsewhere"; ln -s "$W/elsewhere" "$D/$f"; damaged="$damaged $id"
+    # a FIFO with a queue file's name: named, never opened (opening what is no file can block)
+    f=${plain[5]}; id=${f##*/}
+    rm "$D/$f"; mkfifo "$D/$f"; damaged="$damaged $id"
     # a file Postfix set aside in corrupt/: reported, never read
     f=${plain[2]}; id=${f##*/}
     mv "$D/$f" "$D/corrupt/"; damaged="$damaged $id"
@@ -334,6 +337,28 @@ PY
     at_t0 timeout 20 "$T/qsumm" --spool "$D" --shape deferred >/dev/null 2>&1; is "$?" 2 "$inst damaged: qsumm --shape exits 2"
     snapshot "$D" >"$W/dafter"
     is_same_file "$W/dbefore" "$W/dafter" "$inst damaged: reading changed nothing"
+
+    # ---------------------------------------------------------------- files that cannot be opened
+    # a queue file that is there but cannot be opened is named, never left out in silence:
+    # read by someone who may not (nobody: the files are mail_owner's, mode 0700), or with
+    # too few file descriptors left (the lowest limit at which the spool still opens)
+    N=$W/noread
+    cp -a "$Q" "$N"; find "$N" -type d -exec chmod o+rx {} +; chmod o+x "$tmp" "$W"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$T/qls" --spool "$N" -i >"$W/n.out" 2>"$W/n.err"
+    rc=$?
+    named=$(sed -n 's/^qls: \([0-9A-Za-z]*\): Permission denied$/\1/p' "$W/n.err" | sort)
+    is "$rc:$(sort -u "$W/n.out" - <<<"$named" | grep -c .)" "2:$n" \
+        "$inst: qls as nobody: exit 2, each message listed or named ($(grep -c . <<<"$named") unreadable)" ||
+        diag "$(head -n 5 "$W/n.err")"
+    for lim in $(seq 8 40); do
+        (ulimit -n "$lim"; exec "$T/qls" --spool "$Q" -i) >"$W/f.out" 2>"$W/f.err"
+        rc=$?
+        ! grep -q "^qls: $Q" "$W/f.err" && break	# every directory of the spool opened
+    done
+    named=$(sed -n 's/^qls: \([0-9A-Za-z]*\): Too many open files$/\1/p' "$W/f.err" | sort)
+    [ "$rc" = 2 ] && [ -n "$named" ] && [ "$(sort -u "$W/f.out" - <<<"$named" | grep -c .)" = "$n" ]
+    ok $? "$inst: qls with $lim file descriptors: exit 2, each message listed or named" ||
+        diag "rc $rc: $(head -n 5 "$W/f.err")"
 
     # ---------------------------------------------------------------- being delivered
     # a delivery agent holds a shared flock() on its active file; qtools look it up in
