@@ -484,7 +484,8 @@ struct idset {
 
 /* What a scan has read already, so that a message costs fewer system calls than it
  * would alone (read_todo, walk_info). None of it is trusted for a message whose info/
- * file changed since the scan began: that one may have been preprocessed meanwhile. */
+ * file changed (mtime or ctime) since the scan began: that one may have been preprocessed,
+ * or put back from hold, meanwhile. */
 struct hint {
 	time_t since;
 	int todo;			/* look at todo/ID again for such a message */
@@ -768,7 +769,8 @@ load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, const struct 
 		return -1;
 	if (read_env(q, K_INFO, id, INFO_MAX, &st, err) < 0)
 		return -1;
-	if (h != NULL && st.st_mtime >= h->since) {
+	/* ctime too: a rename back into info/ (qfreeze -u) keeps the mtime, not the ctime */
+	if (h != NULL && (st.st_mtime >= h->since || st.st_ctime >= h->since)) {
 		if (h->todo && exists(q, K_TODO, id)) {
 			if (load_todo(sp, id, lq_msg_begin(sp), err) == 0)
 				return 0;
