@@ -68,6 +68,7 @@ struct lq_msg *lq_msg_begin(struct lq_spool *);
 /* errors */
 int lq_err_set(struct lq_err *, enum lq_errcode, const char *fmt, ...) LQ_PRINTF(3, 4);
 int lq_err_sys(struct lq_err *, const char *fmt, ...) LQ_PRINTF(2, 3);
+int lq_err_prefix(struct lq_err *, const char *fmt, ...) LQ_PRINTF(2, 3);
 
 /* A growable byte buffer. */
 struct lq_buf {

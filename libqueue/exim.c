@@ -579,7 +579,7 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 		if (err != NULL && err->code == LQ_ENOENT)
 			lq_err_set(err, LQ_ENOENT, "%s: no such message", id);
 		else if (err != NULL && err->code != LQ_ENOMEM)
-			lq_err_set(err, err->code, "%s: %s", id, err->msg);
+			lq_err_prefix(err, "%s: ", id);
 		return -1;
 	}
 	if (parse_header_file(ex, xm, m, &hdrsize, &done, &ndone, err) < 0)

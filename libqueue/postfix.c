@@ -591,7 +591,7 @@ pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const 
 	if (fd < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			return lq_err_set(err, LQ_ENOENT, "%s: no such message (%s)", id, pm->rel);
-		return lq_err_set(err, err ? err->code : LQ_ESYS, "%s: %s", id, err ? err->msg : "");
+		return lq_err_prefix(err, "%s: ", id);
 	}
 	if (st.st_dev != pm->dev || st.st_ino != pm->ino) {
 		close(fd);
@@ -852,8 +852,7 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 	if ((rc = read_defer_file(sp, m->id, err)) == -1)
 		return 0;
 	if (rc < 0)
-		return lq_err_set(err, err ? err->code : LQ_ESYS, "%s: defer log: %s", m->id,
-		    err ? err->msg : "");
+		return lq_err_prefix(err, "%s: defer log: ", m->id);
 	p = pf->log.data;
 	end = p + pf->log.len;
 	while (p < end) {
@@ -1122,11 +1121,14 @@ load_locks(struct postfix *pf)
 	pf->nlocks = 0;
 	pf->locks_loaded = 1;
 	for (int pass = 0; pass < 2 && rc == 0; pass++) {
-		if ((fp = fopen("/proc/locks", "re")) == NULL)
-			return -1;
+		if ((fp = fopen("/proc/locks", "re")) == NULL) {
+			rc = -1;
+			break;
+		}
 		rc = read_locks(pf, fp);
 		fclose(fp);
 	}
+	/* sorted whatever happened: what the first pass saw is searched all the same */
 	if (pf->nlocks > 1)	/* qsort's base must not be NULL, even for no element */
 		qsort(pf->locks, pf->nlocks, sizeof *pf->locks, lock_cmp);
 	return rc;
@@ -1499,8 +1501,12 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	struct walk w = { sp, sc, err, 0, NULL, 0 };
 	char rel[REL_MAX], key_dirs[DEPTH_MAX + 1];
 
-	if (sc->flags & LQ_SCAN_LOCKS)
-		load_locks(pf);
+	if ((sc->flags & LQ_SCAN_LOCKS) && load_locks(pf) < 0) {
+		struct lq_err e;
+
+		lq_err_sys(&e, "/proc/locks (who is delivering what) cannot be read");
+		report(&w, "/proc/locks", &e);
+	}
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.order = &order;
 	for (size_t i = 0; i < NELEM(showq_order) && w.rc == 0; i++) {

@@ -188,12 +188,10 @@ file_err(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long i
 static int
 dir_err(struct lq_err *err, unsigned long id)
 {
-	char was[sizeof err->msg];
-
 	if (err == NULL)
 		return -1;
-	snprintf(was, sizeof was, "%s", err->msg);
-	return lq_err_set(err, LQ_ECORRUPT, "%lu: %s", id, was);
+	err->code = LQ_ECORRUPT;
+	return lq_err_prefix(err, "%lu: ", id);
 }
 
 static int

@@ -188,16 +188,8 @@ add_header(struct lq_select *sel, const char *spec, int caseless, struct lq_err 
 static int
 option_value(const char *opt, int rc, struct lq_err *err)
 {
-	size_t n;
-
-	if (rc == 0 || err == NULL)
-		return rc;
-	n = strlen(opt) + 1;
-	if (strlen(err->msg) + n < sizeof err->msg) {
-		memmove(err->msg + n, err->msg, strlen(err->msg) + 1);
-		memcpy(err->msg, opt, n - 1);
-		err->msg[n - 1] = ' ';
-	}
+	if (rc != 0)
+		lq_err_prefix(err, "%s ", opt);
 	return rc;
 }
 

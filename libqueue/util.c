@@ -35,6 +35,26 @@ lq_err_set(struct lq_err *err, enum lq_errcode code, const char *fmt, ...)
 	return -1;
 }
 
+/* Put context in front of an error already set (its code kept): vsnprintf must not read
+ * the message it writes, so the old one is copied first. */
+int
+lq_err_prefix(struct lq_err *err, const char *fmt, ...)
+{
+	char was[sizeof err->msg];
+	va_list ap;
+	size_t n;
+
+	if (err == NULL)
+		return -1;
+	snprintf(was, sizeof was, "%s", err->msg);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof err->msg - n, "%s", was);
+	return -1;
+}
+
 int
 lq_err_sys(struct lq_err *err, const char *fmt, ...)
 {
@@ -330,6 +350,7 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 	} else if ((fd = open_plain(dirfd, name, err)) < 0)
 		return -1;
 	/* one read: a short one is all of a regular file (no end-of-file read) */
+	b->len = 0;	/* the file replaces what the buffer held */
 	if (lq_buf_reserve(b, want) < 0) {
 		close(fd);
 		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
