@@ -103,6 +103,13 @@ ends() { [ "$(tail -c 2 "$1" | od -An -tx1 | tr -d ' \n')" = 4500 ]; }
 mapfile -t V < <(for id in "${P[@]}"; do f=$(pfpath "$id"); [ -n "$f" ] && ends "$f" && echo "$id"; done |
     head -n 9)
 [ ${#V[@]} -eq 9 ] || bail_out "postfix: too few queue files to damage"
+# (pf-utf8 overwrites the sender in place, its length kept: V[4] must have one of 6 bytes or
+# more, which a bounce's empty sender is not)
+for i in 4 5 6 7 8; do
+    s=$("$QT_BIN/qls" --spool "$P0" --json "${V[i]}" | jq -r 'select(.queue_id) | .sender')
+    [ ${#s} -ge 6 ] && [ "$s" != MAILER-DAEMON ] && { s=${V[4]}; V[4]=${V[i]}; V[i]=$s; break; }
+    [ "$i" = 8 ] && bail_out "postfix: no sender long enough to damage"
+done
 # (valid: 100,000 recipients; 50,000 pointers, each followed once; a 1 MB record; NUL and
 # invalid UTF-8 in addresses)
 python3 "$MK" pf-rcpts "$(pfpath "${V[0]}")" 100000 -- pf-chain "$(pfpath "${V[1]}")" 50000 -- \
