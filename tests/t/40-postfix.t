@@ -346,7 +346,7 @@ PY
     cp -a "$Q" "$N"; find "$N" -type d -exec chmod o+rx {} +; chmod o+x "$tmp" "$W"
     setpriv --reuid=65534 --regid=65534 --clear-groups "$T/qls" --spool "$N" -i >"$W/n.out" 2>"$W/n.err"
     rc=$?
-    named=$(sed -n 's/^qls: \([0-9A-Za-z]*\): Permission denied$/\1/p' "$W/n.err" | sort)
+    named=$(sed -n 's/^qls: \([0-9A-Za-z]*\): [a-z]*\/[0-9A-Za-z/]*: Permission denied$/\1/p' "$W/n.err" | sort)
     is "$rc:$(sort -u "$W/n.out" - <<<"$named" | grep -c .)" "2:$n" \
         "$inst: qls as nobody: exit 2, each message listed or named ($(grep -c . <<<"$named") unreadable)" ||
         diag "$(head -n 5 "$W/n.err")"
@@ -355,7 +355,7 @@ PY
         rc=$?
         ! grep -q "^qls: $Q" "$W/f.err" && break	# every directory of the spool opened
     done
-    named=$(sed -n 's/^qls: \([0-9A-Za-z]*\): Too many open files$/\1/p' "$W/f.err" | sort)
+    named=$(sed -n 's/^qls: \([0-9A-Za-z]*\): [a-z]*\/[0-9A-Za-z/]*: Too many open files$/\1/p' "$W/f.err" | sort)
     [ "$rc" = 2 ] && [ -n "$named" ] && [ "$(sort -u "$W/f.out" - <<<"$named" | grep -c .)" = "$n" ]
     ok $? "$inst: qls with $lim file descriptors: exit 2, each message listed or named" ||
         diag "rc $rc: $(head -n 5 "$W/f.err")"
