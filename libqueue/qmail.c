@@ -54,6 +54,16 @@ struct area {
 	const char *prefix;		/* "" or HOLD "/", for messages */
 };
 
+/* Message IDs, sorted once all are in: what one readdir found in a directory, or what a
+ * scan has reported (see "what a scan knows" below). */
+struct idset {
+	unsigned long *id;
+	size_t n, cap;
+	int known;		/* complete; else each message asks the file system itself */
+};
+
+static void idset_free(struct idset *);
+
 struct qmail {
 	unsigned long split;
 	int bigtodo;			/* big-todo patch: todo/N/ID, intd/N/ID */
@@ -66,8 +76,7 @@ struct qmail {
 	struct lq_err hold_err;		/* HOLD/ or a directory in it is not a directory */
 	char pid[24];			/* run_argv: qmail-send's PID, as an argument */
 	struct lq_buf buf, hbuf;
-	unsigned long *bad;		/* IDs reported during this scan */
-	size_t nbad, capbad;
+	struct idset bad;		/* IDs reported during this scan */
 };
 
 struct qmail_msg {
@@ -456,7 +465,7 @@ qmail_close(struct lq_spool *sp)
 		close(q->holdfd);
 	lq_buf_free(&q->buf);
 	lq_buf_free(&q->hbuf);
-	free(q->bad);
+	idset_free(&q->bad);
 	free(q);
 	sp->priv = NULL;
 }
@@ -472,13 +481,6 @@ split_ok(struct qmail *q, struct lq_err *err)
 }
 
 /* ---------------------------------------------------------------- what a scan knows */
-
-/* The IDs of a directory's entries, sorted: what one readdir found there. */
-struct idset {
-	unsigned long *id;
-	size_t n, cap;
-	int known;		/* read; else each message asks the file system itself */
-};
 
 /* What a scan has read already, so that a message costs fewer system calls than it
  * would alone (read_todo, walk_info). None of it is trusted for a message whose info/
@@ -979,26 +981,11 @@ struct walk {
 	struct idset info;	/* walk_leftovers: info/N */
 };
 
-static int
-remember_bad(struct qmail *q, unsigned long id)
-{
-	if (q->nbad == q->capbad) {
-		size_t cap = q->capbad ? q->capbad * 2 : 64;
-		unsigned long *b = reallocarray(q->bad, cap, sizeof *b);
-
-		if (b == NULL)
-			return -1;
-		q->bad = b;
-		q->capbad = cap;
-	}
-	q->bad[q->nbad++] = id;
-	return 0;
-}
-
+/* Reported already (q->bad is sorted before the leftover walks that ask). */
 static int
 was_bad(const struct qmail *q, unsigned long id)
 {
-	return q->nbad > 0 && bsearch(&id, q->bad, q->nbad, sizeof id, ulong_cmp) != NULL;
+	return idset_has(&q->bad, id) == 1;
 }
 
 /* A problem with one message (or one stray file): to the caller, and the scan goes on. */
@@ -1010,7 +997,7 @@ report(struct walk *w, const char *id, unsigned long idnum, const struct lq_err 
 	w->sc->bad++;
 	if (w->sc->problem)
 		w->sc->problem(id, e, w->sc->arg);
-	if (idnum != 0 && remember_bad(q, idnum) < 0)
+	if (idnum != 0 && idset_add(&q->bad, idnum) < 0)
 		return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
 	return 0;
 }
@@ -1296,8 +1283,7 @@ walk_leftovers(struct walk *w)
 	char sub[24], ids[24];
 	int rc = 0;
 
-	if (q->nbad > 1)
-		qsort(q->bad, q->nbad, sizeof *q->bad, ulong_cmp);
+	idset_done(&q->bad);
 	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
 		DIR *d;
 		int fd;
@@ -1382,8 +1368,7 @@ walk_hold_leftovers(struct walk *w)
 	char sub[24], ids[24];
 	int rc = 0;
 
-	if (q->nbad > 1)
-		qsort(q->bad, q->nbad, sizeof *q->bad, ulong_cmp);
+	idset_done(&q->bad);
 	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
 		DIR *d;
 
@@ -1427,7 +1412,8 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 
 	if (split_ok(q, err) < 0)
 		return -1;
-	q->nbad = 0;
+	q->bad.n = 0;
+	q->bad.known = 0;
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.names = &names;
 	w.began = time(NULL);
