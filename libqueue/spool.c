@@ -290,19 +290,6 @@ lq_state_name(const struct lq_msg *m)
 }
 
 int
-lq_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
-    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
-{
-	if (!lq_valid_id(sp, id))
-		return lq_err_set(err, LQ_EBADID, "%s: not a valid %s queue ID", id,
-		    sp->be->name);
-	if (sp->be->act == NULL)
-		return lq_err_set(err, LQ_EUSAGE, "%s: changing the queue is not supported yet",
-		    sp->be->name);
-	return sp->be->act(sp, id, act, sel, o, mp, err);
-}
-
-int
 lq_run_argv(struct lq_spool *sp, const char *mta_path, const char *const *ids, size_t n,
     const char **argv, size_t max, struct lq_err *err)
 {
