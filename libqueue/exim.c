@@ -443,19 +443,12 @@ parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
 			if (line == NULL || strlen(line) < 4 || line[2] != ' ')
 				return corrupt(err, id, "bad non-recipients tree");
 			if (ndone == capdone) {
-				/* doubling: the arena keeps every old array until the next
-				 * message, so growing by a constant would cost O(n^2) */
-				char **d;
+				void *grown = done;
 
-				if (ndone >= MAX_TREE)
-					return corrupt(err, id, "non-recipients tree too large");
-				capdone = capdone ? 2 * capdone : 64;
-				d = lq_arena_alloc(m->arena, capdone * sizeof *d);
-				if (d == NULL)
-					return lq_err_set(err, LQ_ENOMEM, "out of memory");
-				if (ndone)
-					memcpy(d, done, ndone * sizeof *d);
-				done = d;
+				if (lq_arena_grow(m, &grown, ndone, &capdone, sizeof *done, MAX_TREE,
+				    "non-recipients (the tree is too large)", err) < 0)
+					return -1;
+				done = grown;
 			}
 			done[ndone++] = line + 3;
 			pending += (line[0] == 'Y') + (line[1] == 'Y');

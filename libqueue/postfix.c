@@ -703,21 +703,17 @@ struct rcpts {
 	size_t n, cap;
 };
 
+/* One more recipient, under the ceiling every backend keeps (LQ_RCPT_MAX). */
 static int
-rcpt_push(struct lq_arena *a, struct rcpts *l, const char *addr, const char *reason,
-    unsigned flags)
+rcpt_push(struct lq_msg *m, struct rcpts *l, const char *addr, const char *reason,
+    unsigned flags, struct lq_err *err)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct lq_rcpt *v = lq_arena_alloc(a, cap * sizeof *v);
+	void *v = l->v;
 
-		if (v == NULL)
-			return -1;
-		if (l->n)
-			memcpy(v, l->v, l->n * sizeof *v);
-		l->v = v;
-		l->cap = cap;
-	}
+	if (lq_arena_grow(m, &v, l->n, &l->cap, sizeof *l->v, LQ_RCPT_MAX, "recipients",
+	    err) < 0)
+		return -1;
+	l->v = v;
 	l->v[l->n++] = (struct lq_rcpt){ addr, reason, flags };
 	return 0;
 }
@@ -893,8 +889,8 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 					f[nf++] = (char *)a;
 				}
 			}
-			if (rcpt_push(m->arena, l, a, w, LQ_RCPT_LOGGED) < 0)
-				return lq_err_set(err, LQ_ENOMEM, "out of memory");
+			if (rcpt_push(m, l, a, w, LQ_RCPT_LOGGED, err) < 0)
+				return -1;
 			found = 0;
 			addr = why = NULL;
 			continue;
@@ -1013,8 +1009,8 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
 			else if (nfilter > 0 &&
 			    bsearch(&a, filter, nfilter, sizeof *filter, strptr_cmp) != NULL)
 				flags = LQ_RCPT_EXTRA | LQ_RCPT_SHADOW;
-			if (rcpt_push(m->arena, &l, a, NULL, flags) < 0)
-				return lq_err_set(err, LQ_ENOMEM, "out of memory");
+			if (rcpt_push(m, &l, a, NULL, flags, err) < 0)
+				return -1;
 			break;
 		}
 		case 'M':

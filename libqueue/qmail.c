@@ -33,7 +33,6 @@
 #define ENV_MAX (64u << 20)	/* todo/, local/, remote/ */
 #define BOUNCE_MAX (64u << 20)
 #define HDR_MAX (64u << 20)	/* the header section of mess/ */
-#define MAX_RCPTS 1000000
 #define MAX_SPLIT 65536
 #define STAT_DEPTH 16		/* how deep --stat follows subdirectories */
 
@@ -663,24 +662,9 @@ static int
 add_rcpt(struct lq_msg *m, size_t *cap, const char *addr, size_t n, unsigned flags,
     struct lq_err *err)
 {
-	if (m->nrcpt == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		struct lq_rcpt *r;
-
-		if (ncap > MAX_RCPTS)
-			return lq_err_set(err, LQ_ELIMIT, "%s: more than %d recipients", m->id,
-			    MAX_RCPTS);
-		if ((r = lq_arena_alloc(m->arena, ncap * sizeof *r)) == NULL)
-			return lq_err_set(err, LQ_ENOMEM, "out of memory");
-		if (m->nrcpt)
-			memcpy(r, m->rcpt, m->nrcpt * sizeof *r);
-		m->rcpt = r;
-		*cap = ncap;
-	}
 	if ((addr = lq_arena_strndup(m->arena, addr, n)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
-	m->rcpt[m->nrcpt++] = (struct lq_rcpt){ addr, NULL, flags };
-	return 0;
+	return lq_rcpt_add(m, cap, addr, NULL, flags, err);
 }
 
 /* local/N/ID or remote/N/ID: T<addr>\0 still to do, D<addr>\0 done. */

@@ -293,6 +293,17 @@ is_same_file <(without "$tmp/before" "${sel[@]}") <(without "$tmp/after" "${sel[
 is "$(grep -c $'^\t' "$tmp/qls")$(grep -c bouncing "$tmp/qls")" 00 \
     "running: qls shows every recipient of theirs done, none bouncing"
 is "$(grep -c $'^  done\t' "$tmp/qls")" "$nrcpt" "running: ... and every recipient is still listed"
+# the same removal again, before qmail-send finished them: nothing to do, and no second ALRM
+snap "$Q" >"$tmp/before2"
+"$B/qrm" --spool "$Q" -i -f '^<alice@' >"$tmp/out" 2>"$tmp/err"
+is "$?:$(wc -c <"$tmp/out")" "1:0" "running: qrm of the same messages again: exit 1, no ID printed ..."
+is "$(grep -c ': already removed, waiting for qmail-send' "$tmp/err"):$(tail -1 "$tmp/err")" \
+    "${#sel[@]}:qrm: 0 removed, ${#sel[@]} already so" "... each 'already removed, waiting for qmail-send'"
+is "$(alrms)" 1 "... and qmail-send got no second ALRM"
+is_same_file "$tmp/before2" <(snap "$Q") "... and nothing changed"
+"$B/qrm" --spool "$Q" -n "${sel[0]}" "${sel[0]}" >"$tmp/out" 2>"$tmp/err"
+is "$?:$(cat "$tmp/out"):$(cat "$tmp/err")" "1::qrm: ${sel[0]}: already removed, waiting for qmail-send (no recipient left to deliver; it finishes the message at its next pass)
+qrm: 0 would be removed, 1 already so" "... qrm -n says so too, once for an ID given twice"
 
 # qrun: an ALRM to qmail-send, whatever the IDs
 "$B/qrun" --spool "$Q" -n ALL >"$tmp/out" 2>&1
