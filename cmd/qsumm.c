@@ -115,12 +115,13 @@ shape_main(poptContext pc)
 		errx(EXIT_TROUBLE, "%s", e.msg);
 	sel = cli_select();
 	sp = cli_open_spool();
-	if (lq_spool_mta(sp) == LQ_MTA_POSTFIX && cli.named_queue == NULL) {
+	if (lq_spool_shape_queues(sp) != NULL && cli.named_queue == NULL) {
+		cli.named_queue = queues != NULL ? queues : lq_spool_shape_queues(sp);
 		lq_spool_close(sp);
-		cli.named_queue = queues != NULL ? queues : "incoming,active";
 		sp = cli_open_spool();
 	} else if (queues != NULL)
-		errx(EXIT_TROUBLE, "--shape: queue names are Postfix's (%s)", queues);
+		errx(EXIT_TROUBLE, "--shape: %s has no queues to name (%s): qshape's queues are "
+		    "Postfix's", lq_mta_name(lq_spool_mta(sp)), queues);
 
 	cli.unsorted = 1;
 	cli_each(sp, pc, sel, LQ_SCAN_NO_REASONS, shape_add, sh);

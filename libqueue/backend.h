@@ -61,6 +61,12 @@ struct lq_backend {
 	    const struct lq_act_opts *, struct lq_err *);
 	void (*act_unlock)(struct lq_spool *, void *held);
 	int removes_damaged;	/* a damaged message may be removed by ID (the MTA does it) */
+	/* what the MTA calls things, for the core's outputs */
+	const char *frozen_state;	/* lq_state_name of a frozen message: "frozen", "hold" */
+	const char *frozen_said;	/* in the statistics: "frozen", "on hold" */
+	const char *null_sender;	/* the null sender in its JSON listing, or NULL: "" */
+	int queue_is_state;		/* the queue a message is in is its state (Postfix) */
+	const char *shape_queues;	/* qshape's default queues, or NULL: no qshape */
 	int (*run_argv)(struct lq_spool *, const char *, const char *const *, size_t,
 	    const char **, size_t, struct lq_err *);
 	/* the MTA's log path when none is given; NULL: none */
@@ -83,6 +89,9 @@ struct lq_spool {
 	void *priv;		/* the backend's */
 	int run_needed;		/* an action waits for the MTA's next queue run (lq_act_needs_run) */
 };
+
+/* The backend of an MTA (never NULL for one of the enum's MTAs). */
+const struct lq_backend *lq_backend_of(enum lq_mta);
 
 /* Reset spool->msg for a new message and return it. */
 struct lq_msg *lq_msg_begin(struct lq_spool *);

@@ -23,8 +23,8 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 	const char *sep = "", *sender = m->sender;
 
 	/* showq lists the null sender as empty_address_recipient */
-	if (m->mta == LQ_MTA_POSTFIX && sender[0] == '\0')
-		sender = "MAILER-DAEMON";
+	if (sender[0] == '\0' && lq_backend_of(m->mta)->null_sender != NULL)
+		sender = lq_backend_of(m->mta)->null_sender;
 	lq_json_head(out, "message", host, m->mta);
 	fputs(", \"queue_name\": ", out);
 	lq_json_string(out, m->queue ? m->queue : "", m->queue ? strlen(m->queue) : 0);

@@ -2606,6 +2606,11 @@ const struct lq_backend lq_postfix_backend = {
 	.act_apply = postfix_act_apply,
 	.act_unlock = postfix_act_unlock,
 	.removes_damaged = 1,	/* postsuper -d */
+	.frozen_state = "hold",
+	.frozen_said = "on hold",
+	.null_sender = EMPTY_ADDR,	/* showq's empty_address_recipient */
+	.queue_is_state = 1,
+	.shape_queues = "incoming,active",	/* qshape's default */
 	.run_argv = postfix_run_argv,
 	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */
 };

@@ -120,6 +120,10 @@ const char *lq_spool_dir(const struct lq_spool *);
 const char *lq_mta_name(enum lq_mta);
 int lq_mta_from_name(const char *, enum lq_mta *);
 
+/* The queues qshape reads when none are named ("incoming,active" on Postfix), or NULL when
+ * the MTA has no qshape. */
+const char *lq_spool_shape_queues(const struct lq_spool *);
+
 /* Is this a syntactically valid queue ID for the spool's MTA? (No file system access.) */
 int lq_valid_id(const struct lq_spool *, const char *id);
 

@@ -39,8 +39,8 @@ lq_mta_from_name(const char *s, enum lq_mta *mta)
 	return -1;
 }
 
-static const struct lq_backend *
-backend_of(enum lq_mta mta)
+const struct lq_backend *
+lq_backend_of(enum lq_mta mta)
 {
 	for (size_t i = 0; i < NBACKENDS; i++)
 		if (backends[i]->mta == mta)
@@ -93,7 +93,7 @@ lq_spool_open(const char *dir, enum lq_mta mta, const char *queue, struct lq_err
 		return NULL;
 	}
 	if (be == NULL && mta != LQ_MTA_ANY)
-		be = backend_of(mta);
+		be = lq_backend_of(mta);
 	for (size_t i = 0; be == NULL && i < NBACKENDS; i++)
 		if (backends[i]->detect(fd))
 			be = backends[i];
@@ -218,7 +218,7 @@ lq_write_view(struct lq_spool *sp, struct lq_msg *m, unsigned sections, FILE *ou
 int
 lq_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 {
-	return backend_of(m->mta)->write_listing(out, m, flags, now);
+	return lq_backend_of(m->mta)->write_listing(out, m, flags, now);
 }
 
 int
@@ -258,7 +258,7 @@ stat_by_scan(FILE *out, struct lq_spool *sp, struct lq_err *err)
 	if (lq_scan(sp, &sc, err) < 0)
 		return -1;
 	fprintf(out, "messages in queue: %lu\nmessages in queue but %s: %lu\n", c.n + sc.bad,
-	    sp->be->mta == LQ_MTA_EXIM ? "frozen" : "on hold", c.frozen);
+	    sp->be->frozen_said, c.frozen);
 	return ferror(out) ? lq_err_sys(err, "writing the statistics") : 0;
 }
 
@@ -281,12 +281,18 @@ lq_state_name(const struct lq_msg *m)
 	if (m->flags & LQ_MSG_UNPROCESSED)
 		return "todo";
 	if (m->flags & LQ_MSG_FROZEN)
-		return m->mta == LQ_MTA_EXIM ? "frozen" : "hold";
+		return lq_backend_of(m->mta)->frozen_state;
 	if (m->flags & LQ_MSG_BOUNCING)
 		return "bouncing";
-	if (m->mta == LQ_MTA_POSTFIX && m->queue != NULL)
+	if (lq_backend_of(m->mta)->queue_is_state && m->queue != NULL)
 		return m->queue;
 	return "queued";
+}
+
+const char *
+lq_spool_shape_queues(const struct lq_spool *sp)
+{
+	return sp->be->shape_queues;
 }
 
 int
