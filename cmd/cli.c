@@ -167,6 +167,46 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_
 	return pc;
 }
 
+/* ---------------------------------------------------------------- echoing */
+
+#define SHOWN_MAX 80	/* an argument echoed in a message is cut after this many bytes */
+
+/* s as a message may show it: control bytes (C0 and DEL) as \xNN, so that a terminal
+ * neither obeys nor hides them, and cut after max bytes with "..." (the reason after it
+ * stays readable). Four results can be in use at once. */
+static const char *
+shown(const char *s, size_t max)
+{
+	static char buf[4][4 * sizeof ((struct lq_err *)0)->msg + 4];
+	static unsigned next;
+	char *b = buf[next++ % 4];
+	size_t k = 0, i;
+
+	for (i = 0; s[i] != '\0' && i < max && k + 8 < sizeof buf[0]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			k += (size_t)snprintf(b + k, sizeof buf[0] - k, "\\x%02x", c);
+		else
+			b[k++] = (char)c;
+	}
+	snprintf(b + k, sizeof buf[0] - k, "%s", s[i] != '\0' ? "..." : "");
+	return b;
+}
+
+const char *
+cli_shown(const char *arg)
+{
+	return shown(arg, SHOWN_MAX);
+}
+
+/* A library message: it names the file, ID or argument, already cut to a readable length. */
+static const char *
+shown_err(const struct lq_err *e)
+{
+	return shown(e->msg, sizeof e->msg);
+}
+
 struct lq_spool *
 cli_open_spool(void)
 {
@@ -175,9 +215,14 @@ cli_open_spool(void)
 	struct lq_err e;
 
 	if (cli.mta != NULL && lq_mta_from_name(cli.mta, &mta) < 0)
-		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli.mta);
+		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli_shown(cli.mta));
+	if (cli.spool != NULL && strlen(cli.spool) >= PATH_MAX)
+		errx(EXIT_TROUBLE, "--spool %s: %s", cli_shown(cli.spool), strerror(ENAMETOOLONG));
 	if ((sp = lq_spool_open(cli.spool, mta, cli.named_queue, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", e.msg);
+		errx(EXIT_TROUBLE, "%s", shown_err(&e));
+	/* select.c matches --queue names; which of them can match is the spool's business */
+	if (cli.sel.queue != NULL && lq_spool_check_names(sp, cli.sel.queue, &e) < 0)
+		errx(EXIT_TROUBLE, "--queue %s", shown_err(&e));
 	return sp;
 }
 

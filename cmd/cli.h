@@ -43,7 +43,13 @@ extern struct poptOption cli_output_table[];
 poptContext cli_parse(int argc, const char **argv, struct poptOption *own,
     const char *args_help);
 
-/* Open the spool named by --spool/--mta/-G (or the default), or exit 2 saying why. */
+/* An argument as a message may echo it: control characters escaped (\xNN), cut after 80
+ * bytes with "...". The result lives until four more calls. */
+const char *cli_shown(const char *arg);
+
+/* Open the spool named by --spool/--mta/-G (or the default), or exit 2 saying why: also
+ * when --mta names another MTA than the spool's, or a --queue name is no queue or state of
+ * that spool (lq_spool_check_names). */
 struct lq_spool *cli_open_spool(void);
 
 /* Compile the selection, or exit 2 naming the bad option. */

@@ -48,6 +48,9 @@ struct lq_backend {
 	/* the names lq_msg.queue takes on this spool, in the MTA's order, NULL-terminated
 	 * (lq_spool_queues) */
 	const char *const *(*queues)(const struct lq_spool *);
+	/* the flags among LQ_MSG_ACTIVE, _FROZEN, _UNPROCESSED, _BOUNCING its messages can
+	 * have: with queues, what lq_state_name can say of them (lq_spool_check_names) */
+	unsigned state_flags;
 };
 
 extern const struct lq_backend lq_exim_backend;

@@ -149,6 +149,66 @@ exim_default_dir(void)
 
 static const char *queue_name(const struct lq_spool *);
 
+/* A named queue is a directory of the spool with an input/ of its own (Exim makes
+ * SPOOL/NAME/input for queue_name = NAME). */
+static int
+is_named_queue(int dirfd, const char *name)
+{
+	struct lq_err e;
+	int qfd, fd;
+
+	if (!lq_plain_name(name) || (qfd = lq_open_dir(dirfd, name, &e)) < 0)
+		return 0;
+	fd = lq_open_dir(qfd, "input", &e);
+	close(qfd);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int
+name_cmp(const void *a, const void *b, void *pool)
+{
+	return strcmp((const char *)pool + *(const size_t *)a, (const char *)pool + *(const size_t *)b);
+}
+
+/* The named queue's directory, or -1 with err naming the spool's named queues. */
+static int
+open_named_queue(struct lq_spool *sp, struct lq_err *err)
+{
+	struct lq_names names = { 0 };
+	char known[256] = "";
+	struct dirent *de;
+	size_t k = 0;
+	int fd;
+	DIR *d;
+
+	if (is_named_queue(sp->dirfd, sp->queue))
+		return lq_open_dir(sp->dirfd, sp->queue, err);
+	if ((fd = dup(sp->dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return lq_err_sys(err, "%s", sp->dir);
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && is_named_queue(sp->dirfd, de->d_name) &&
+		    lq_names_add(&names, de->d_name, strlen(de->d_name)) < 0)
+			break;
+	closedir(d);
+	if (names.n > 1)
+		qsort_r(names.off, names.n, sizeof *names.off, name_cmp, names.pool);
+	for (size_t i = 0; i < names.n && k < sizeof known; i++)
+		k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "",
+		    names.pool + names.off[i]);
+	lq_err_set(err, LQ_ENOENT, "%.80s%s: no queue of that name in %s (%s%s)", sp->queue,
+	    strlen(sp->queue) > 80 ? "..." : "", sp->dir,
+	    names.n ? "its named queues: " : "it has no named queue", known);
+	lq_names_free(&names);
+	return -1;
+}
+
 static int
 exim_open(struct lq_spool *sp, struct lq_err *err)
 {
@@ -162,16 +222,8 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 		ex->subfd[i] = -1;
 	ex->queues[0] = queue_name(sp);
 	sp->priv = ex;
-	if (sp->queue != NULL) {
-		if (!lq_plain_name(sp->queue))
-			return lq_err_set(err, LQ_EUSAGE, "%s: not a queue name", sp->queue);
-		if ((qfd = lq_open_dir(sp->dirfd, sp->queue, err)) < 0) {
-			if (err != NULL && err->code == LQ_ENOENT)
-				lq_err_set(err, LQ_ENOENT, "%s: no queue named %s", sp->dir,
-				    sp->queue);
-			return -1;
-		}
-	}
+	if (sp->queue != NULL && (qfd = open_named_queue(sp, err)) < 0)
+		return -1;
 	if (sp->queue != NULL && (asprintf(&ex->qflag, "-qG%s", sp->queue) < 0 ||
 	    asprintf(&ex->qrunflag, "-qffG%s", sp->queue) < 0)) {
 		ex->qflag = ex->qrunflag = NULL;
@@ -1471,4 +1523,5 @@ const struct lq_backend lq_exim_backend = {
 	.log_path = exim_log_path,
 	.owner = exim_owner,
 	.queues = exim_queues,
+	.state_flags = LQ_MSG_ACTIVE | LQ_MSG_FROZEN,
 };

@@ -288,8 +288,8 @@ postfix_open(struct lq_spool *sp, struct lq_err *err)
 
 			if (n > 0 && q < 0)
 				return lq_err_set(err, LQ_EUSAGE,
-				    "%.*s: not a Postfix queue (maildrop, incoming, active, deferred, hold, corrupt)",
-				    (int)n, p);
+				    "%.*s%s: not a Postfix queue (maildrop, incoming, active, deferred, hold, corrupt)",
+				    (int)(n > 80 ? 80 : n), p, n > 80 ? "..." : "");
 			if (n > 0)
 				pf->queues |= 1u << q;
 			p += n;
@@ -2761,4 +2761,5 @@ const struct lq_backend lq_postfix_backend = {
 	.run_argv = postfix_run_argv,
 	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */
 	.queues = postfix_queues,
+	.state_flags = LQ_MSG_ACTIVE | LQ_MSG_FROZEN,
 };

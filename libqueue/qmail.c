@@ -2431,4 +2431,5 @@ const struct lq_backend lq_qmail_backend = {
 	.log_path = NULL,	/* qmail-send logs to its stdout: there is no file to append to */
 	.owner = qmail_owner,
 	.queues = qmail_queues,
+	.state_flags = LQ_MSG_ACTIVE | LQ_MSG_FROZEN | LQ_MSG_UNPROCESSED | LQ_MSG_BOUNCING,
 };

@@ -124,6 +124,11 @@ int lq_mta_from_name(const char *, enum lq_mta *);
  * "incoming", "active", "deferred", "hold", qmail "queue", "todo", "hold". All of the MTA's
  * queues, whether or not lq_spool_open was asked to read only some of them. */
 const char *const *lq_spool_queues(const struct lq_spool *);
+/* Is every name of names (comma-separated, as --queue gives them to lq_select_new) a queue
+ * (lq_spool_queues) or a state (lq_state_name) a message of this spool can be in? Matched
+ * without regard to case. Returns 0, or -1 with err naming the first unknown name and
+ * listing the known ones. */
+int lq_spool_check_names(const struct lq_spool *, const char *names, struct lq_err *);
 
 /* Is this a syntactically valid queue ID for the spool's MTA? (No file system access.) */
 int lq_valid_id(const struct lq_spool *, const char *id);

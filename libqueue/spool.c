@@ -48,6 +48,16 @@ backend_of(enum lq_mta mta)
 	return NULL;
 }
 
+/* The MTA whose layout the directory has, or NULL. */
+static const struct lq_backend *
+detect(int dirfd)
+{
+	for (size_t i = 0; i < NBACKENDS; i++)
+		if (backends[i]->detect(dirfd))
+			return backends[i];
+	return NULL;
+}
+
 /* Without a directory: the first MTA whose own setting names an existing directory. */
 static char *
 default_dir(const struct lq_backend **be, enum lq_mta mta)
@@ -94,10 +104,17 @@ lq_spool_open(const char *dir, enum lq_mta mta, const char *queue, struct lq_err
 	}
 	if (be == NULL && mta != LQ_MTA_ANY)
 		be = backend_of(mta);
-	for (size_t i = 0; be == NULL && i < NBACKENDS; i++)
-		if (backends[i]->detect(fd))
-			be = backends[i];
-	if (be == NULL) {
+	if (be != NULL && !be->detect(fd)) {	/* --mta, or the MTA's setting */
+		const struct lq_backend *is = detect(fd);
+
+		lq_err_set(err, LQ_EUSAGE, "%s: not a spool of %s (%s%s)", path, be->name,
+		    is ? "it is laid out as one of " : "it has the layout of none of exim, "
+		    "postfix, qmail", is ? is->name : "");
+		close(fd);
+		free(path);
+		return NULL;
+	}
+	if (be == NULL && (be = detect(fd)) == NULL) {
 		lq_err_set(err, LQ_EUSAGE,
 		    "%s: not an Exim, Postfix or qmail spool (use --mta to say which)", path);
 		close(fd);
@@ -154,6 +171,72 @@ const char *const *
 lq_spool_queues(const struct lq_spool *sp)
 {
 	return sp->be->queues(sp);
+}
+
+/* What lq_state_name says of a message of this spool in queue q with flags f. */
+static const char *
+state_of(const struct lq_spool *sp, const char *q, unsigned f)
+{
+	struct lq_msg m = { .mta = sp->be->mta, .queue = q, .flags = f };
+
+	return lq_state_name(&m);
+}
+
+#define NAMES_MAX 32
+
+/* The spool's queue names, then the states its messages can be in, each once. */
+static size_t
+known_names(const struct lq_spool *sp, const char *names[NAMES_MAX])
+{
+	static const unsigned flags[] = { 0, LQ_MSG_ACTIVE, LQ_MSG_UNPROCESSED, LQ_MSG_FROZEN,
+		LQ_MSG_BOUNCING };
+	const char *const *qs = lq_spool_queues(sp);
+	size_t n = 0;
+
+	for (const char *const *q = qs; *q != NULL && n < NAMES_MAX; q++)
+		names[n++] = *q;
+	for (const char *const *q = qs; *q != NULL; q++)
+		for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+			const char *st;
+			size_t i;
+
+			if (flags[f] != 0 && !(flags[f] & sp->be->state_flags))
+				continue;
+			st = state_of(sp, *q, flags[f]);
+			for (i = 0; i < n && strcmp(names[i], st) != 0; i++)
+				;
+			if (i == n && n < NAMES_MAX)
+				names[n++] = st;
+		}
+	return n;
+}
+
+int
+lq_spool_check_names(const struct lq_spool *sp, const char *list, struct lq_err *err)
+{
+	const char *names[NAMES_MAX];
+	size_t nnames = known_names(sp, names);
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ","), i, cut = n > 80 ? 80 : n;
+		char known[256];
+		int k = 0;
+
+		for (i = 0; n > 0 && i < nnames; i++)
+			if (strlen(names[i]) == n && strncasecmp(names[i], p, n) == 0)
+				break;
+		if (n > 0 && i == nnames) {
+			for (i = 0; i < nnames && k >= 0 && (size_t)k < sizeof known; i++)
+				k += snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "",
+				    names[i]);
+			return lq_err_set(err, LQ_EUSAGE,
+			    "%.*s%s: no queue or state of that name on this %s spool (there are: %s)",
+			    (int)cut, p, cut < n ? "..." : "", sp->be->name, known);
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }
 
 int
