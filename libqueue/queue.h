@@ -146,7 +146,7 @@ enum lq_scanflag {
 					 * file alone, as qshape takes them) */
 };
 
-/* Return 0 to go on, anything else stops the scan (and is returned by lq_scan). */
+/* Return 0 to go on, anything else stops the scan (lq_scan then returns 1). */
 typedef int (*lq_msg_fn)(struct lq_msg *, void *arg);
 /* A message that could not be read; the scan goes on. */
 typedef void (*lq_problem_fn)(const char *id, const struct lq_err *, void *arg);
@@ -163,7 +163,8 @@ struct lq_scan {
 };
 
 /* Every message of the spool, in the MTA's own listing order unless LQ_SCAN_UNSORTED.
- * Returns 0, the callback's non-zero value, or -1 with err set (spool unreadable). */
+ * Returns 0, 1 when the callback stopped it (the callback knows why; err is not set), or
+ * -1 with err set (spool unreadable). */
 int lq_scan(struct lq_spool *, struct lq_scan *, struct lq_err *);
 
 /* One message by ID. Returns 0, or -1 with err (LQ_ENOENT, LQ_EBADID, LQ_ECORRUPT...).

@@ -259,11 +259,44 @@ lq_msg_begin(struct lq_spool *sp)
 	return m;
 }
 
+/* The caller's scan, as the backend calls it: notes whether the callback stopped it. */
+struct scan_stop {
+	struct lq_scan *sc;
+	int stopped;
+};
+
+static int
+scan_each(struct lq_msg *m, void *arg)
+{
+	struct scan_stop *s = arg;
+	int rc = s->sc->each(m, s->sc->arg);
+
+	s->stopped |= rc != 0;
+	return rc;
+}
+
+static void
+scan_problem(const char *id, const struct lq_err *e, void *arg)
+{
+	struct scan_stop *s = arg;
+
+	s->sc->problem(id, e, s->sc->arg);
+}
+
+/* A callback that stops the scan makes it return 1, whatever it returned: -1 says that the
+ * scan itself failed, with err set, and a caller must never print an err nobody set. */
 int
 lq_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
-	sc->seen = sc->vanished = sc->bad = 0;
-	return sp->be->scan(sp, sc, err);
+	struct scan_stop s = { sc, 0 };
+	struct lq_scan in = { .flags = sc->flags, .each = scan_each,
+	    .problem = sc->problem ? scan_problem : NULL, .arg = &s };
+	int rc = sp->be->scan(sp, &in, err);
+
+	sc->seen = in.seen;
+	sc->vanished = in.vanished;
+	sc->bad = in.bad;
+	return s.stopped ? 1 : rc;
 }
 
 int
