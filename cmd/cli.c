@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <linux/capability.h>
 
@@ -200,6 +201,14 @@ cli_shown(const char *arg)
 	return shown(arg, SHOWN_MAX);
 }
 
+/* A path longer than any path would be cut in the library's messages: refused here. */
+static void
+check_path(const char *opt, const char *path)
+{
+	if (strlen(path) >= PATH_MAX)
+		errx(EXIT_TROUBLE, "%s %s: %s", opt, cli_shown(path), strerror(ENAMETOOLONG));
+}
+
 /* A library message: it names the file, ID or argument, already cut to a readable length. */
 static const char *
 shown_err(const struct lq_err *e)
@@ -216,8 +225,8 @@ cli_open_spool(void)
 
 	if (cli.mta != NULL && lq_mta_from_name(cli.mta, &mta) < 0)
 		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli_shown(cli.mta));
-	if (cli.spool != NULL && strlen(cli.spool) >= PATH_MAX)
-		errx(EXIT_TROUBLE, "--spool %s: %s", cli_shown(cli.spool), strerror(ENAMETOOLONG));
+	if (cli.spool != NULL)
+		check_path("--spool", cli.spool);
 	if ((sp = lq_spool_open(cli.spool, mta, cli.named_queue, &e)) == NULL)
 		errx(EXIT_TROUBLE, "%s", shown_err(&e));
 	/* select.c matches --queue names; which of them can match is the spool's business */
@@ -407,6 +416,35 @@ cli_exit_code(void)
 	if (cli.trouble)
 		return EXIT_TROUBLE;
 	return cli.matched > 0 ? EXIT_MATCH : EXIT_NONE;
+}
+
+/* Run the MTA (argv[0] a name looked up in PATH, or a path) and wait for it; a failure is
+ * reported on one line and makes the exit status 2. */
+void
+cli_run(const char **argv)
+{
+	int status, e;
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		err(EXIT_TROUBLE, "fork");
+	if (pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		e = errno;	/* PATH searched: EACCES is a directory we may not search */
+		warnx("%s: %s", cli_shown(argv[0]), e == ENOENT ||
+		    (e == EACCES && strchr(argv[0], '/') == NULL) ? "not found" : strerror(e));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			err(EXIT_TROUBLE, "waitpid");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		cli.trouble = 1;	/* said above, or by the MTA itself */
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		warnx("%s: exited with %d", cli_shown(argv[0]),
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		cli.trouble = 1;
+	}
 }
 
 /* ---------------------------------------------------------------- acting */

@@ -76,6 +76,10 @@ int cli_flush_stdout(void);
 /* The exit code: 2 on trouble, else 0 when something matched, else 1. */
 int cli_exit_code(void);
 
+/* Run the MTA's command (lq_run_argv) and wait for it; a failure is one line on stderr and
+ * makes the exit status 2. */
+void cli_run(const char **argv);
+
 /* ---------------------------------------------------------------- acting */
 
 struct cli_act {

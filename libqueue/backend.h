@@ -102,6 +102,12 @@ int lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *, struc
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);
 
+/* spool.c, for the run_argv ops: can prog (a name looked up in PATH, or a path) be run?
+ * 0, or -1 with err saying "exim4: not found" (or "PATH: not executable"). */
+int lq_find_program(const char *prog, struct lq_err *);
+/* Does dir (as the MTA names its spool) name this spool's directory? */
+int lq_spool_is(const struct lq_spool *, const char *dir);
+
 /* Run a program (argv, no shell) and return the first line of its stdout, or NULL. */
 char *lq_ask_program(const char *const argv[]);
 /* The same, all of its stdout (up to 4 KiB), "" when it printed nothing. */

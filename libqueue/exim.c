@@ -1460,16 +1460,54 @@ exim_log_path(struct lq_spool *sp)
 }
 
 /* exim -M ID... delivers those (forced, thawing frozen ones); exim -qff the whole queue. */
+/*
+ * Exim runs the queues of its spool_directory, whatever spool qtools read: before running it,
+ * ask the binary that will run (exim -bP spool_directory) whether that is this spool. A
+ * named queue is the directory of that name in it (-qGNAME), so a spool whose own directory
+ * is a named queue of the one Exim runs is refused with the -G that would reach it.
+ */
+static int
+runs_this_spool(struct lq_spool *sp, const char *prog, struct lq_err *err)
+{
+	const char *const ask[] = { prog, "-bP", "-n", "spool_directory", NULL };
+	char *dir, *up = NULL;
+	int rc = 0;
+
+	if (lq_find_program(prog, err) < 0)
+		return -1;
+	if ((dir = lq_ask_program(ask)) == NULL || dir[0] != '/')
+		rc = lq_err_set(err, LQ_EUSAGE, "%s: %s -bP spool_directory names no spool "
+		    "directory (is it Exim?): nothing run", sp->dir, prog);
+	else if (!lq_spool_is(sp, dir)) {
+		const char *base = strrchr(sp->dir, '/');
+
+		if (sp->queue == NULL && base != NULL && base[1] != '\0' &&
+		    asprintf(&up, "%s/%s", dir, base + 1) >= 0 && lq_spool_is(sp, up))
+			rc = lq_err_set(err, LQ_EUSAGE, "%s: %s runs the spool %s, of which this is "
+			    "the named queue %s: give --spool %s -G %s", sp->dir, prog, dir,
+			    base + 1, dir, base + 1);
+		else
+			rc = lq_err_set(err, LQ_EUSAGE, "%s: %s would run the spool %s (its "
+			    "spool_directory), not this one: nothing run", sp->dir, prog, dir);
+	}
+	free(up);
+	free(dir);
+	return rc;
+}
+
 static int
 exim_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, size_t n,
     const char **argv, size_t max, struct lq_err *err)
 {
 	struct exim *ex = sp->priv;
+	const char *prog = path != NULL ? path : "exim4";
 	size_t k = 0, took = 0;
 
 	if (max < 8)
 		return lq_err_set(err, LQ_EUSAGE, "argument vector too small");
-	argv[k++] = path != NULL ? path : "exim4";
+	if (runs_this_spool(sp, prog, err) < 0)
+		return -1;
+	argv[k++] = prog;
 	if (n == 0)
 		argv[k++] = ex->qrunflag ? ex->qrunflag : "-qff";
 	else {

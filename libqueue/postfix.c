@@ -2676,6 +2676,9 @@ postfix_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, 
 		snprintf(postconf, sizeof postconf, "%.*spostconf", (int)(slash - path + 1), path);
 	else
 		snprintf(postconf, sizeof postconf, "postconf");
+	if (lq_find_program(path != NULL ? path : "postqueue", err) < 0 ||
+	    lq_find_program(postconf, err) < 0)
+		return -1;
 	ask_conf(sp, postconf);
 	if (!pf->conf_known)
 		return lq_err_set(err, LQ_EUSAGE, "%s: %s does not name this queue directory as"

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -422,6 +423,48 @@ lq_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select
 		return lq_err_set(err, LQ_EUSAGE, "%s: changing the queue is not supported yet",
 		    sp->be->name);
 	return sp->be->act(sp, id, act, sel, o, mp, err);
+}
+
+static int
+is_program(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int
+lq_find_program(const char *prog, struct lq_err *err)
+{
+	const char *path = getenv("PATH"), *p;
+	char full[PATH_MAX];
+
+	if (strchr(prog, '/') != NULL) {
+		if (is_program(prog))
+			return 0;
+		return lq_err_set(err, access(prog, F_OK) == 0 ? LQ_EUSAGE : LQ_ENOENT, "%s: %s",
+		    prog, access(prog, F_OK) == 0 ? "not an executable file" : "not found");
+	}
+	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; ; p++) {
+		size_t n = strcspn(p, ":");
+
+		if ((size_t)snprintf(full, sizeof full, "%.*s%s%s", (int)n, p, n ? "/" : "",
+		    prog) < sizeof full && is_program(full))
+			return 0;
+		p += n;
+		if (*p == '\0')
+			break;
+	}
+	return lq_err_set(err, LQ_ENOENT, "%s: not found", prog);
+}
+
+int
+lq_spool_is(const struct lq_spool *sp, const char *dir)
+{
+	struct stat a, b;
+
+	return dir != NULL && dir[0] == '/' && stat(dir, &a) == 0 && fstat(sp->dirfd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 int
