@@ -599,10 +599,12 @@ static int
 open_mainlog(struct lq_spool *sp)
 {
 	struct lq_err e;
-	int fd = lq_open_mta_log(sp, cli_act.mainlog, &e);
+	int fd;
 
-	if (fd < 0 && e.code != LQ_ENOENT)
-		errx(EXIT_TROUBLE, "%s", e.msg);
+	if (cli_act.mainlog != NULL)
+		check_path("--mainlog", cli_act.mainlog);
+	if ((fd = lq_open_mta_log(sp, cli_act.mainlog, &e)) < 0 && e.code != LQ_ENOENT)
+		errx(EXIT_TROUBLE, "--mainlog %s", shown_err(&e));
 	return fd;
 }
 
@@ -619,19 +621,24 @@ prepare_outside(struct lq_spool *sp, const struct lq_owner *o)
 	int made;
 
 	prepared = 1;
-	if (cli_act.dry_run)
+	mainlog_fd = open_mainlog(sp);	/* a dry run too refuses a --mainlog it could not use */
+	if (cli_act.dry_run) {
+		if (mainlog_fd >= 0)
+			close(mainlog_fd);
+		mainlog_fd = -1;
 		return;
+	}
 	if (cli_act.save != NULL) {
+		check_path("--save", cli_act.save);
 		made = mkdir(cli_act.save, 0750) == 0;
 		if (!made && errno != EEXIST)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+			err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
 		if ((save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC)) < 0)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+			err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
 		if (made && o != NULL && fchown(save_dirfd, o->uid, o->gid) < 0)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+			err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
 	}
-	mainlog_fd = open_mainlog(sp);
 }
 
 /* Is the tool running as the spool's owner (so it may change the spool)? */

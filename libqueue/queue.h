@@ -409,8 +409,9 @@ int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *
 /*
  * The MTA's own log, opened for appending (never created) so that actions leave the lines
  * the MTA itself would write (Exim: "removed by USER"). path NULL: the MTA's setting, for
- * the MTA's default spool only. Returns the fd, or -1 with err (LQ_ENOENT: no such log,
- * which is not an error; anything else is, for a path given).
+ * the MTA's default spool only. Only a regular file is opened (a FIFO never blocks it).
+ * Returns the fd, or -1 with err (LQ_ENOENT: path NULL and no such log, which is not an
+ * error; for a path given, a missing file, or one that is no regular file, is LQ_EUSAGE).
  */
 int lq_open_mta_log(struct lq_spool *, const char *path, struct lq_err *);
 

@@ -501,16 +501,30 @@ int
 lq_open_mta_log(struct lq_spool *sp, const char *path, struct lq_err *err)
 {
 	char *def = NULL;
-	int fd;
+	const char *p;
+	struct stat st;
+	int fd, regular;
 
 	if (path == NULL && (sp->be->log_path == NULL || (def = sp->be->log_path(sp)) == NULL))
 		return lq_err_set(err, LQ_ENOENT, "no log");
-	fd = open(path ? path : def, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		if (path != NULL)
-			lq_err_sys(err, "%s", path);
-		else
-			lq_err_set(err, LQ_ENOENT, "no log");
+	p = path ? path : def;
+	/* O_NONBLOCK: a FIFO must never hang the tool (one without a reader fails at once) */
+	fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (regular)
+		(void)fcntl(fd, F_SETFL, O_APPEND);
+	else if (path == NULL)
+		lq_err_set(err, LQ_ENOENT, "no log");
+	else if (fd >= 0 || errno == ENXIO)
+		lq_err_set(err, LQ_EUSAGE, "%s: not a regular file", path);
+	else if (errno == ENOENT)
+		lq_err_set(err, LQ_EUSAGE, "%s: no such file (the MTA's log is appended to, never "
+		    "created)", path);
+	else
+		lq_err_sys(err, "%s", path);
+	if (fd >= 0 && !regular) {
+		close(fd);
+		fd = -1;
 	}
 	free(def);
 	return fd;
