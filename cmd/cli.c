@@ -260,9 +260,15 @@ struct walk {
 static void
 problem(const char *id, const struct lq_err *e, void *arg)
 {
+	static unsigned long denied;	/* messages this user may not read */
+	int perm = e->code == LQ_ESYS && (e->sys_errno == EACCES || e->sys_errno == EPERM);
+
 	(void)id, (void)arg;
-	warnx("%s", e->msg);
 	cli.trouble++;
+	if (perm && denied++ > 0)
+		return;		/* a spool this user may not read: one line, not one per message */
+	warnx("%s%s", shown_err(e), perm ? " (not said again for other messages: run as root or"
+	    " the MTA's user)" : "");
 }
 
 static int

@@ -1373,8 +1373,12 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 	}
 	if (fd < 0) {
 		sc->seen++;
-		if (e.sys_errno != 0)	/* named where it is, as the other problems are */
-			lq_err_set(&e, e.code, "%s: %s: %s", name, rel, strerror(e.sys_errno));
+		if (e.sys_errno != 0) {	/* named where it is, as the other problems are */
+			int saved = e.sys_errno;
+
+			lq_err_set(&e, e.code, "%s: %s: %s", name, rel, strerror(saved));
+			e.sys_errno = saved;	/* the tools tell permission from other causes */
+		}
 		report(w, name, &e);
 		return 0;
 	}
