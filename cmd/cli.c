@@ -131,6 +131,54 @@ without_own(const struct poptOption *t, const struct poptOption *own)
 	return copy;
 }
 
+/*
+ * stdout on a terminal: what the tools print (IDs, addresses, headers, bodies: anyone who
+ * sends mail chooses them) reaches it with control characters as \xNN, as ls shows odd
+ * file names, so that no message can move the cursor, retitle the window or hide a line
+ * with CR. TAB and LF pass. Not on a terminal, every byte goes out as it is.
+ */
+static ssize_t
+tty_write(void *cookie, const char *buf, size_t n)
+{
+	char out[4096];
+	size_t k = 0;
+
+	(void)cookie;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)buf[i] : 0;
+
+		if (i == n || k + 4 > sizeof out) {
+			for (size_t done = 0; done < k; ) {
+				ssize_t w = write(STDOUT_FILENO, out + done, k - done);
+
+				if (w < 0 && errno != EINTR)
+					return -1;
+				done += w > 0 ? (size_t)w : 0;
+			}
+			k = 0;
+		}
+		if (i == n)
+			break;
+		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+			k += (size_t)snprintf(out + k, sizeof out - k, "\\x%02x", c);
+		else
+			out[k++] = (char)c;
+	}
+	return (ssize_t)n;
+}
+
+static void
+stdout_to_terminal(void)
+{
+	cookie_io_functions_t io = { .write = tty_write };
+	FILE *f = fopencookie(NULL, "w", io);
+
+	if (f == NULL)
+		err(EXIT_TROUBLE, "stdout");
+	setvbuf(f, NULL, _IOLBF, 4096);
+	stdout = f;
+}
+
 poptContext
 cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_help)
 {
@@ -160,7 +208,9 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_
 		exit(EXIT_TROUBLE);
 	}
 	cli.now = time(NULL);
-	if (!isatty(STDOUT_FILENO))
+	if (isatty(STDOUT_FILENO))
+		stdout_to_terminal();
+	else
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	for (const char **h = cli.headers; h && *h; h++)
 		cli.sel.nheaders++;
