@@ -260,8 +260,8 @@ check_path(const char *opt, const char *path)
 }
 
 /* A library message: it names the file, ID or argument, already cut to a readable length. */
-static const char *
-shown_err(const struct lq_err *e)
+const char *
+cli_shown_err(const struct lq_err *e)
 {
 	return shown(e->msg, sizeof e->msg);
 }
@@ -278,10 +278,10 @@ cli_open_spool(void)
 	if (cli.spool != NULL)
 		check_path("--spool", cli.spool);
 	if ((sp = lq_spool_open(cli.spool, mta, cli.named_queue, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", shown_err(&e));
+		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
 	/* select.c matches --queue names; which of them can match is the spool's business */
 	if (cli.sel.queue != NULL && lq_spool_check_names(sp, cli.sel.queue, &e) < 0)
-		errx(EXIT_TROUBLE, "--queue %s", shown_err(&e));
+		errx(EXIT_TROUBLE, "--queue %s", cli_shown_err(&e));
 	return sp;
 }
 
@@ -317,7 +317,7 @@ problem(const char *id, const struct lq_err *e, void *arg)
 	cli.trouble++;
 	if (perm && denied++ > 0)
 		return;		/* a spool this user may not read: one line, not one per message */
-	warnx("%s%s", shown_err(e), perm ? " (not said again for other messages: run as root or"
+	warnx("%s%s", cli_shown_err(e), perm ? " (not said again for other messages: run as root or"
 	    " the MTA's user)" : "");
 }
 
@@ -660,7 +660,7 @@ open_mainlog(struct lq_spool *sp)
 	if (cli_act.mainlog != NULL)
 		check_path("--mainlog", cli_act.mainlog);
 	if ((fd = lq_open_mta_log(sp, cli_act.mainlog, &e)) < 0 && e.code != LQ_ENOENT)
-		errx(EXIT_TROUBLE, "--mainlog %s", shown_err(&e));
+		errx(EXIT_TROUBLE, "--mainlog %s", cli_shown_err(&e));
 	return fd;
 }
 

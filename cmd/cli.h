@@ -46,6 +46,9 @@ poptContext cli_parse(int argc, const char **argv, struct poptOption *own,
 /* An argument as a message may echo it: control characters escaped (\xNN), cut after 80
  * bytes with "...". The result lives until four more calls. */
 const char *cli_shown(const char *arg);
+/* A library error's message (lq_err.msg) as it may be printed: control characters escaped,
+ * not cut (the library cuts what it echoes). Same lifetime. */
+const char *cli_shown_err(const struct lq_err *);
 
 /* Open the spool named by --spool/--mta/-G (or the default), or exit 2 saying why: also
  * when --mta names another MTA than the spool's, or a --queue name is no queue or state of

@@ -29,7 +29,8 @@ run_mta(struct lq_spool *sp)
 	if (cli_act.dry_run || !lq_act_needs_run(sp))
 		return;
 	if (lq_run_argv(sp, NULL, NULL, 0, cmd, 8, &e) < 0) {
-		warnx("%s (the messages are removed as soon as the MTA runs its queue)", e.msg);
+		warnx("%s (the messages are removed as soon as the MTA runs its queue)",
+		    cli_shown_err(&e));
 		cli.trouble = 1;
 		return;
 	}
