@@ -330,7 +330,9 @@ consider(struct lq_msg *m, void *arg)
 
 	cli.seen++;
 	if (rc < 0) {
-		warnx("%s: %s", m->id, e.msg);
+		/* never selected, also under -v: an error is not a "no" to invert */
+		warnx("%s: cannot tell whether it matches, so it is not selected: %s", m->id,
+		    e.msg);
 		cli.trouble++;
 		return 0;
 	}
@@ -340,31 +342,83 @@ consider(struct lq_msg *m, void *arg)
 	return w->fn(m, w->arg);
 }
 
-static int
-one_id(struct walk *w, const char *id, unsigned scanflags)
-{
-	struct lq_msg *m;
-	struct lq_err e;
+/* ---------------------------------------------------------------- IDs given */
 
-	if (lq_load(w->sp, id, scanflags, &m, &e) < 0) {
-		warnx("%s", e.msg);
-		cli.trouble++;
-		return 0;
-	}
-	return consider(m, w);
+/*
+ * The IDs given in this run, so that each is read, counted and acted on once however often
+ * it is given (qrm ID ID, or a list with repeats on stdin): an open-addressing set of copies.
+ */
+static struct {
+	char **slot;
+	size_t cap, n;
+} given;
+
+static size_t
+id_hash(const char *s)
+{
+	size_t h = 14695981039346656037u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
 }
 
-/* IDs from stdin: one per line, or NUL-terminated with -0. */
+/* 1 the first time id is given, 0 after that. */
 static int
-ids_from_stdin(struct walk *w, unsigned scanflags)
+first_time(const char *id)
 {
+	size_t i;
+
+	if (given.n * 2 >= given.cap) {
+		size_t cap = given.cap ? given.cap * 2 : 1024;
+		char **slot = calloc(cap, sizeof *slot);
+
+		if (slot == NULL)
+			err(EXIT_TROUBLE, NULL);
+		for (size_t k = 0; k < given.cap; k++) {
+			if (given.slot[k] == NULL)
+				continue;
+			for (i = id_hash(given.slot[k]) & (cap - 1); slot[i]; i = (i + 1) & (cap - 1))
+				;
+			slot[i] = given.slot[k];
+		}
+		free(given.slot);
+		given.slot = slot;
+		given.cap = cap;
+	}
+	for (i = id_hash(id) & (given.cap - 1); given.slot[i]; i = (i + 1) & (given.cap - 1))
+		if (strcmp(given.slot[i], id) == 0)
+			return 0;
+	if ((given.slot[i] = strdup(id)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	given.n++;
+	return 1;
+}
+
+static void
+given_free(void)
+{
+	for (size_t k = 0; k < given.cap; k++)
+		free(given.slot[k]);
+	free(given.slot);
+	memset(&given, 0, sizeof given);
+}
+
+/*
+ * The one reader of IDs on stdin: one per line, or NUL-terminated with -0; empty lines are
+ * skipped. fn gets each in order (its non-zero value stops the reading and is returned); an
+ * ID with a NUL in it, and a read error on stdin, are trouble.
+ */
+static int
+each_stdin_id(int (*fn)(const char *id, void *arg), void *arg)
+{
+	int sep = cli.nul ? '\0' : '\n', rc = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	int rc = 0;
 
-	while (rc == 0 && (n = getdelim(&line, &cap, cli.nul ? '\0' : '\n', stdin)) > 0) {
-		if (line[n - 1] == (cli.nul ? '\0' : '\n'))
+	while (rc == 0 && (n = getdelim(&line, &cap, sep, stdin)) > 0) {
+		if (line[n - 1] == sep)
 			line[--n] = '\0';
 		if (n == 0)
 			continue;
@@ -373,7 +427,7 @@ ids_from_stdin(struct walk *w, unsigned scanflags)
 			cli.trouble++;
 			continue;
 		}
-		rc = one_id(w, line, scanflags);
+		rc = fn(line, arg);
 	}
 	if (ferror(stdin)) {
 		warn("stdin");
@@ -383,11 +437,48 @@ ids_from_stdin(struct walk *w, unsigned scanflags)
 	return rc;
 }
 
+/* Is id a queue ID of this spool's MTA? Says so when it is not. */
+static int
+valid_id(struct lq_spool *sp, const char *id)
+{
+	if (lq_valid_id(sp, id))
+		return 1;
+	warnx("%s: not a valid %s queue ID", id, lq_mta_name(lq_spool_mta(sp)));
+	return 0;
+}
+
+struct walk_ids {
+	struct walk *w;
+	unsigned scanflags;
+};
+
+static int
+one_id(const char *id, void *arg)
+{
+	struct walk_ids *wi = arg;
+	struct lq_msg *m;
+	struct lq_err e;
+
+	if (!valid_id(wi->w->sp, id)) {
+		cli.trouble++;
+		return 0;
+	}
+	if (!first_time(id))
+		return 0;
+	if (lq_load(wi->w->sp, id, wi->scanflags, &m, &e) < 0) {
+		warnx("%s", e.msg);
+		cli.trouble++;
+		return 0;
+	}
+	return consider(m, wi->w);
+}
+
 int
 cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned scanflags,
     lq_msg_fn fn, void *arg)
 {
 	struct walk w = { sp, sel, fn, arg };
+	struct walk_ids wi = { &w, 0 };
 	const char **args = poptGetArgs(pc);
 	struct lq_scan sc = { 0 };
 	struct lq_err e;
@@ -401,18 +492,18 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 	if (cli.reverse)
 		scanflags |= LQ_SCAN_REVERSE;
 	if (args != NULL) {
+		wi.scanflags = scanflags;
 		/* every ID is checked before any is read: a typo is reported up front */
 		for (const char **a = args; *a; a++)
-			if (strcmp(*a, "-") != 0 && !lq_valid_id(sp, *a)) {
-				warnx("%s: not a valid %s queue ID", *a, lq_mta_name(lq_spool_mta(sp)));
+			if (strcmp(*a, "-") != 0 && !valid_id(sp, *a))
 				cli.trouble++;
-			}
 		for (const char **a = args; rc == 0 && *a; a++) {
 			if (strcmp(*a, "-") == 0)
-				rc = ids_from_stdin(&w, scanflags);
+				rc = each_stdin_id(one_id, &wi);
 			else if (lq_valid_id(sp, *a))
-				rc = one_id(&w, *a, scanflags);
+				rc = one_id(*a, &wi);
 		}
+		given_free();
 		return rc;
 	}
 	sc.flags = scanflags;
@@ -540,13 +631,33 @@ collect_one(struct lq_msg *m, void *t)
 	return 0;
 }
 
+struct collect_ids {
+	struct lq_spool *sp;
+	struct cli_targets *t;
+	int bad;
+};
+
+/* An ID given: a target once, however often it is given. */
+static int
+collect_id(const char *id, void *arg)
+{
+	struct collect_ids *c = arg;
+
+	if (!valid_id(c->sp, id))
+		c->bad = 1;
+	else if (first_time(id))
+		target_add(c->t, id);
+	return 0;
+}
+
 void
 cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct cli_targets *t)
 {
 	const char **args = poptGetArgs(pc);
+	struct collect_ids c = { sp, t, 0 };
 	struct lq_scan sc = { 0 };
+	struct walk w = { sp, sel, collect_one, t };
 	struct lq_err e;
-	int bad = 0;
 
 	memset(t, 0, sizeof *t);
 	if (args != NULL && strcmp(args[0], "ALL") == 0 && args[1] == NULL) {
@@ -556,51 +667,27 @@ cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct c
 		errx(EXIT_TROUBLE, "which messages? give IDs, - to read them from stdin, "
 		    "selection options, or ALL (in capitals) for the whole queue");
 	if (args != NULL) {
-		for (const char **a = args; *a; a++) {
+		for (const char **a = args; *a; a++)
 			if (strcmp(*a, "ALL") == 0)
 				errx(EXIT_TROUBLE, "ALL goes alone: not with IDs");
-			if (strcmp(*a, "-") != 0 && !lq_valid_id(sp, *a)) {
-				warnx("%s: not a valid %s queue ID", *a, lq_mta_name(lq_spool_mta(sp)));
-				bad = 1;
-			} else if (strcmp(*a, "-") != 0)
-				target_add(t, *a);
-		}
-		for (const char **a = args; *a; a++) {
-			char *line = NULL;
-			size_t cap = 0;
-			ssize_t n;
-
+		for (const char **a = args; *a; a++)
 			if (strcmp(*a, "-") != 0)
-				continue;
-			while ((n = getdelim(&line, &cap, cli.nul ? '\0' : '\n', stdin)) > 0) {
-				if (line[n - 1] == (cli.nul ? '\0' : '\n'))
-					line[--n] = '\0';
-				if (n == 0)
-					continue;
-				if (strlen(line) != (size_t)n || !lq_valid_id(sp, line)) {
-					warnx("%s: not a valid %s queue ID", line,
-					    lq_mta_name(lq_spool_mta(sp)));
-					bad = 1;
-				} else
-					target_add(t, line);
-			}
-			free(line);
-		}
-		/* nothing is touched when any ID was malformed */
-		if (bad)
+				collect_id(*a, &c);
+		for (const char **a = args; *a; a++)
+			if (strcmp(*a, "-") == 0)
+				each_stdin_id(collect_id, &c);
+		given_free();
+		/* nothing is touched when any ID was malformed or stdin failed */
+		if (c.bad || cli.trouble)
 			errx(EXIT_TROUBLE, "nothing done: fix the IDs above");
 		return;
 	}
 	sc.flags = LQ_SCAN_UNSORTED | lq_select_scanflags(sel);	/* --active: LQ_SCAN_LOCKS */
 	sc.each = consider;
 	sc.problem = problem;
-	{
-		struct walk w = { sp, sel, collect_one, t };
-
-		sc.arg = &w;
-		if (lq_scan(sp, &sc, &e) < 0)
-			errx(EXIT_TROUBLE, "%s", e.msg);
-	}
+	sc.arg = &w;
+	if (lq_scan(sp, &sc, &e) < 0)
+		errx(EXIT_TROUBLE, "%s", e.msg);
 }
 
 void
@@ -778,12 +865,23 @@ cli_open_spool_to_change(void)
 	return sp;
 }
 
+/* What the verdicts say of each action: "would remove ID", "3 removed". */
+static const struct {
+	const char *would, *done;
+} act_words[] = {
+	[LQ_ACT_REMOVE] = { "would remove", "removed" },
+	[LQ_ACT_FREEZE] = { "would freeze", "frozen" },
+	[LQ_ACT_THAW] = { "would thaw", "thawed" },
+};
+
 void
 cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *sel,
-    enum lq_action act, const char *verb)
+    enum lq_action act)
 {
-	struct lq_act_opts o = { .user = user_name(), .mainlog_fd = -1, .save_dirfd = -1 };
+	struct lq_act_opts o = { .dry_run = cli_act.dry_run, .user = user_name(),
+	    .mainlog_fd = -1, .save_dirfd = -1 };
 	unsigned long done = 0, locked = 0, gone = 0, changed = 0, failed = 0, already = 0;
+	const char *verb = act_words[act].done;
 	struct lq_msg *m;
 	struct lq_err e;
 
@@ -795,45 +893,48 @@ cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *
 	for (size_t i = 0; i < t->n; i++) {
 		const char *id = t->ids[i];
 
-		if (cli_act.dry_run) {
-			printf("would have %s %s\n", verb, id);
-			done++;
-			continue;
-		}
 		if (lq_act(sp, id, act, sel, &o, &m, &e) == 0) {
-			syslog(LOG_NOTICE, "user=%s action=%s id=%s from=<%s> nrcpt=%zu", o.user,
-			    verb, id, m->sender ? m->sender : "", m->nrcpt);
+			if (!o.dry_run)
+				syslog(LOG_NOTICE, "user=%s action=%s id=%s from=<%s> nrcpt=%zu",
+				    o.user, verb, id, m->sender ? m->sender : "", m->nrcpt);
 			if (cli.ids || cli.nul)
 				printf("%s%c", id, cli.nul ? '\0' : '\n');
+			else if (o.dry_run)
+				printf("%s %s\n", act_words[act].would, id);
 			done++;
 			continue;
 		}
+		/* the same verdicts, dry or not; "already so" and "no longer matching" are
+		 * answers, not trouble */
 		switch (e.code) {
 		case LQ_ELOCKED: locked++; break;
 		case LQ_ENOENT: gone++; break;
 		case LQ_ENOMATCH: changed++; break;
-		case LQ_EALREADY: already++; continue;
+		case LQ_EALREADY: already++; break;
 		default: failed++; break;
 		}
 		warnx("%s", e.msg);
-		if (e.code != LQ_ENOMATCH)
+		if (e.code != LQ_ENOMATCH && e.code != LQ_EALREADY)
 			cli.trouble = 1;
 	}
 	closelog();
 	cli.matched = done;
-	fprintf(stderr, "%s: %lu %s", program_invocation_short_name, done,
-	    cli_act.dry_run ? "would be acted on" : verb);
-	if (already)
-		fprintf(stderr, ", %lu already so", already);
-	if (locked)
-		fprintf(stderr, ", %lu locked (being delivered) and skipped", locked);
-	if (gone)
-		fprintf(stderr, ", %lu gone", gone);
-	if (changed)
-		fprintf(stderr, ", %lu no longer matching", changed);
-	if (failed)
-		fprintf(stderr, ", %lu failed", failed);
-	fputc('\n', stderr);
+	/* quiet when nothing was there to do: cron mails only what happened */
+	if (done + locked + gone + changed + failed + already > 0) {
+		fprintf(stderr, "%s: %lu %s%s", program_invocation_short_name, done,
+		    o.dry_run ? "would be " : "", verb);
+		if (already)
+			fprintf(stderr, ", %lu already so", already);
+		if (locked)
+			fprintf(stderr, ", %lu locked (being delivered) and skipped", locked);
+		if (gone)
+			fprintf(stderr, ", %lu gone", gone);
+		if (changed)
+			fprintf(stderr, ", %lu no longer matching", changed);
+		if (failed)
+			fprintf(stderr, ", %lu failed", failed);
+		fputc('\n', stderr);
+	}
 	if (o.mainlog_fd >= 0)
 		close(o.mainlog_fd);
 	if (o.save_dirfd >= 0)

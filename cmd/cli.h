@@ -60,8 +60,10 @@ struct lq_select *cli_select(void);
 
 /*
  * Call fn for every selected message: those named by the remaining arguments ('-' reads
- * IDs from stdin, one per line or NUL-separated with -0), or the whole queue when there
- * are none. A bad or missing ID is reported and counted; the walk goes on.
+ * IDs from stdin, one per line or NUL-separated with -0; each ID once however often it is
+ * given), or the whole queue when there are none. A bad or missing ID is reported and
+ * counted; the walk goes on. A message the selection cannot judge is reported, counted as
+ * trouble and never selected.
  */
 int cli_each(struct lq_spool *, poptContext, struct lq_select *, unsigned scanflags,
     lq_msg_fn fn, void *arg);
@@ -94,8 +96,8 @@ struct cli_act {
 extern struct cli_act cli_act;
 extern struct poptOption cli_act_table[];
 
-/* The messages to act on: the IDs given ('-' reads stdin), or what the selection matches,
- * or everything when the only argument is ALL. No selection and no ALL is an error, never
+/* The messages to act on: the IDs given ('-' reads stdin; each ID once however often it is
+ * given), or what the selection matches, or everything when the only argument is ALL. No selection and no ALL is an error, never
  * "everything". Exits 2 on a usage error, before anything is touched. */
 struct cli_targets {
 	char **ids;
@@ -117,9 +119,13 @@ struct lq_spool *cli_open_spool_to_change(void);
 /* Check --max and the permission to write the spool; exits 2 before anything is touched. */
 void cli_act_validate(struct lq_spool *, const struct cli_targets *);
 
-/* Act on every target under the MTA's lock (re-checking sel), log to syslog (LOG_MAIL),
- * report what was skipped, and print the counts on stderr. verb: "removed", "frozen"... */
+/*
+ * Act on every target through lq_act (under the MTA's lock, re-checking sel), log to syslog
+ * (LOG_MAIL), give each refusal's verdict on stderr, and the counts on stderr when there was
+ * anything to count (quiet when nothing was selected, for cron). --dry-run (-n) gives the same
+ * verdicts, "would remove ID" on stdout for what the real run would do, and the same exit.
+ */
 void cli_act_all(struct lq_spool *, const struct cli_targets *, struct lq_select *,
-    enum lq_action, const char *verb);
+    enum lq_action);
 
 #endif

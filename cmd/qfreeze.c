@@ -33,8 +33,7 @@ main(int argc, const char **argv)
 	cli_collect(sp, pc, sel, &targets);
 	cli_act_validate(sp, &targets);
 
-	cli_act_all(sp, &targets, sel, thaw ? LQ_ACT_THAW : LQ_ACT_FREEZE,
-	    thaw ? "thawed" : "frozen");
+	cli_act_all(sp, &targets, sel, thaw ? LQ_ACT_THAW : LQ_ACT_FREEZE);
 
 	cli_flush_stdout();
 	cli_targets_free(&targets);

@@ -50,7 +50,7 @@ main(int argc, const char **argv)
 	cli_collect(sp, pc, sel, &targets);
 	cli_act_validate(sp, &targets);
 
-	cli_act_all(sp, &targets, sel, LQ_ACT_REMOVE, "removed");
+	cli_act_all(sp, &targets, sel, LQ_ACT_REMOVE);
 	run_mta(sp);
 
 	cli_flush_stdout();

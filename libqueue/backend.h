@@ -11,6 +11,8 @@
 
 #define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+struct lq_saver;
+
 /* A backend: one per MTA. Nothing outside the backend's file knows the MTA's file names. */
 struct lq_backend {
 	enum lq_mta mta;
@@ -36,9 +38,29 @@ struct lq_backend {
 	int (*write_listing_tail)(FILE *, const struct lq_spool *, unsigned long, int64_t);
 	/* the MTA's queue statistics (qmail-qstat); NULL: lq_write_stat counts with lq_scan */
 	int (*write_stat)(FILE *, struct lq_spool *, struct lq_err *);
-	/* acting (NULL: not supported on this MTA yet) */
-	int (*act)(struct lq_spool *, const char *, enum lq_action, struct lq_select *,
-	    const struct lq_act_opts *, struct lq_msg **, struct lq_err *);
+	/*
+	 * Acting: the steps of lq_act (libqueue/act.c), which owns their order and the rules
+	 * between them (NULL act_lock: not supported on this MTA). held: the backend's state
+	 * for the one message being acted on, from act_lock to act_unlock.
+	 *   act_lock    find id and take the MTA's lock on it, never waiting (LQ_ENOENT,
+	 *               LQ_ELOCKED; refusals that need no reading, e.g. the MTA is running)
+	 *   act_reload  read the message again under the lock into m (LQ_ECORRUPT: damaged)
+	 *   act_refuse  what this MTA will not do to this message now: LQ_EALREADY (already
+	 *               so), LQ_ELOCKED (being delivered); NULL: nothing
+	 *   act_save    copy its files into a save directory with lq_save_dir/lq_save_file
+	 *   act_apply   the change itself; m is NULL for a damaged message removed by ID
+	 *   act_unlock  let go of the lock and of held (also after a failed act_lock)
+	 */
+	int (*act_lock)(struct lq_spool *, const char *id, enum lq_action, void **held,
+	    struct lq_err *);
+	int (*act_reload)(struct lq_spool *, void *held, struct lq_msg *, struct lq_err *);
+	int (*act_refuse)(struct lq_spool *, void *held, const struct lq_msg *, enum lq_action,
+	    struct lq_err *);
+	int (*act_save)(struct lq_spool *, void *held, struct lq_saver *, struct lq_err *);
+	int (*act_apply)(struct lq_spool *, void *held, const struct lq_msg *, enum lq_action,
+	    const struct lq_act_opts *, struct lq_err *);
+	void (*act_unlock)(struct lq_spool *, void *held);
+	int removes_damaged;	/* a damaged message may be removed by ID (the MTA does it) */
 	int (*run_argv)(struct lq_spool *, const char *, const char *const *, size_t,
 	    const char **, size_t, struct lq_err *);
 	/* the MTA's log path when none is given; NULL: none */
@@ -112,6 +134,55 @@ int lq_spool_is(const struct lq_spool *, const char *dir);
 char *lq_ask_program(const char *const argv[]);
 /* The same, all of its stdout (up to 4 KiB), "" when it printed nothing. */
 char *lq_ask_program_all(const char *const argv[]);
+
+/*
+ * act.c: --save, one copier for every MTA. A saver writes into the save directory as a
+ * spool of the same MTA (qcat --spool DIR ID reads it); rel is a path below it, '/'-
+ * separated, of names the backend made (never from an ID alone). Directories are made
+ * 0750; a file gets the mode bits and times of the original (Postfix's mode says "complete",
+ * qmail's info mtime is the arrival), is owned by whoever acts (the spool's owner, see
+ * lq_spool_owner), is never written over an existing one, and is fsync'ed with its
+ * directory. A file larger than LQ_SAVE_MAX is refused, naming the cap: nothing is removed.
+ */
+#define LQ_SAVE_MAX ((off_t)16 << 30)
+int lq_save_dir(struct lq_saver *, const char *rel, struct lq_err *);
+int lq_save_file(struct lq_saver *, const char *rel, int fd, const struct stat *,
+    struct lq_err *);
+
+/*
+ * proc.c: what the kernel says about other processes, read one way for every backend.
+ * The flock()s held (not waited for) in /proc/locks, sorted by inode: the table is read
+ * twice, because the kernel hands it out a page at a time and can skip an entry while locks
+ * come and go.
+ */
+struct lq_flock {
+	unsigned long long ino;
+	unsigned maj, min;
+	long pid;
+};
+struct lq_flocks {
+	struct lq_flock *v;
+	size_t n, cap;
+};
+int lq_flocks_load(struct lq_flocks *, struct lq_err *);
+void lq_flocks_free(struct lq_flocks *);
+/* The PID holding a flock() on the file st, or 0. Where the device numbers in /proc/locks
+ * differ from stat's (btrfs subvolumes), the holder must be seen to have the file open. */
+long lq_flocks_holder(const struct lq_flocks *, const struct stat *st);
+/* /proc/PID/comm without its newline; "" when it cannot be read. */
+void lq_proc_comm(long pid, char comm[32]);
+
+/*
+ * Growing an array of the message's arena by doubling, with the one ceiling every backend
+ * keeps on a message's recipients (libqueue/README: every count has a ceiling). Makes room
+ * for one more element after n; 0, or -1 with err (LQ_ELIMIT naming the ceiling, LQ_ENOMEM).
+ */
+#define LQ_RCPT_MAX 1000000
+int lq_arena_grow(struct lq_msg *, void **v, size_t n, size_t *cap, size_t size,
+    size_t max, const char *what, struct lq_err *);
+/* Add a recipient to m (its arena holds it; addr and reason must live there already). */
+int lq_rcpt_add(struct lq_msg *, size_t *cap, const char *addr, const char *reason,
+    unsigned flags, struct lq_err *);
 
 /* JSON string (with quotes) */
 void lq_json_string(FILE *, const char *, size_t);

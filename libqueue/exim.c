@@ -38,6 +38,12 @@ struct exim {
 	int journals_known;
 	struct lq_buf jbuf;
 	const char *queues[2];	/* lq_spool_queues: the one queue read */
+	struct exim_held {	/* the message being acted on (lq_act) */
+		char id[LQ_ID_MAX + 1];
+		int dirfd;	/* input/ or input/X/ */
+		int lockfd;	/* its -D, locked; -1: a -H without -D */
+		struct lq_msg *m;
+	} held;
 };
 
 /* What a loaded message remembers for lq_read. */
@@ -1089,8 +1095,6 @@ exim_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now
 
 /* ---------------------------------------------------------------- acting (exim -M*) */
 
-#define SAVE_COPY_MAX (1u << 30)
-
 /* The directory holding a message's -H (or its -D alone): input/, then input/X/. */
 static int
 message_dir(struct exim *ex, const char *id)
@@ -1174,76 +1178,37 @@ unlink_quiet(int dirfd, const char *name, const char *id, struct lq_err *err)
 	return 0;
 }
 
-/* Copy one file into dirfd with the same name; never overwrites. */
+/* --save: a one-message Exim spool, DIR/input/ID-D, -H and -J (when there is one). */
 static int
-copy_file(int from_dir, int from_fd, const char *name, int to_dir, const char *id,
-    struct lq_err *err)
+exim_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq_err *err)
 {
-	char buf[65536];
-	int in = from_fd, out;
-	off_t at = 0, total = 0;
-	ssize_t n;
+	static const char *const suffix[] = { "-D", "-H", "-J" };
+	struct exim_held *h = held;
+	char name[LQ_ID_MAX + 3], rel[LQ_ID_MAX + 10];
+	struct lq_err e;
+	struct stat st;
+	int fd, rc = 0;
 
-	if (in < 0 && (in = lq_open_file(from_dir, name, NULL, err)) < 0)
-		return err != NULL && err->code == LQ_ENOENT ? 0 : -1;
-	out = openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (out < 0) {
-		lq_err_sys(err, "%s: saving %s", id, name);
-		goto fail;
-	}
-	while ((n = pread(in, buf, sizeof buf, at)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write(out, buf, n) != n || (total += n) > SAVE_COPY_MAX) {
-			lq_err_sys(err, "%s: saving %s", id, name);
-			goto fail;
-		}
-		at += n;
-	}
-	if (fsync(out) < 0 || close(out) < 0) {
-		out = -1;
-		lq_err_sys(err, "%s: saving %s", id, name);
-		goto fail;
-	}
-	if (in != from_fd)
-		close(in);
-	return 0;
-fail:
-	if (out >= 0) {
-		close(out);
-		unlinkat(to_dir, name, 0);
-	}
-	if (in != from_fd)
-		close(in);
-	return -1;
-}
-
-/* Keep the message as a one-message Exim spool in the save directory: DIR/input/ID-*. */
-static int
-save_message(int save_dirfd, int dirfd, int lockfd, const char *id, struct lq_err *err)
-{
-	static const char *const suffix[] = { "-H", "-J" };
-	char name[LQ_ID_MAX + 3];
-	int in;
-
-	if (mkdirat(save_dirfd, "input", 0750) < 0 && errno != EEXIST)
-		return lq_err_sys(err, "%s: saving into input/", id);
-	if ((in = lq_open_dir(save_dirfd, "input", err)) < 0)
+	if (lq_save_dir(sv, "input", err) < 0)
 		return -1;
-	snprintf(name, sizeof name, "%s-D", id);
-	if (copy_file(dirfd, lockfd, name, in, id, err) < 0)
-		goto fail;
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(name, sizeof name, "%s%s", id, suffix[i]);
-		if (copy_file(dirfd, -1, name, in, id, err) < 0)
-			goto fail;
+	for (size_t i = 0; rc == 0 && i < 3; i++) {
+		snprintf(name, sizeof name, "%s%s", h->id, suffix[i]);
+		snprintf(rel, sizeof rel, "input/%s", name);
+		if (i == 0 && h->lockfd >= 0)
+			fd = h->lockfd;
+		else if ((fd = lq_open_file(h->dirfd, name, &st, &e)) < 0) {
+			if (e.code == LQ_ENOENT)
+				continue;
+			return lq_err_set(err, e.code, "%s: --save: %s", h->id, e.msg);
+		}
+		if (fd == h->lockfd && fstat(fd, &st) < 0)
+			rc = lq_err_sys(err, "%s: --save: %s", h->id, name);
+		else
+			rc = lq_save_file(sv, rel, fd, &st, err);
+		if (fd != h->lockfd)
+			close(fd);
 	}
-	fsync(in);
-	close(in);
-	return 0;
-fail:
-	close(in);
-	return -1;
+	return rc;
 }
 
 /* exim -Mrm: with the lock held, msglog, -D, -H, -J, in the split directory and at the top. */
@@ -1336,7 +1301,8 @@ rewrite_frozen(int dirfd, const char *id, int freeze, struct lq_err *err)
 			lq_buf_append(&out, start, c.p - start);
 	}
 	if (freeze == was_frozen) {
-		lq_err_set(err, LQ_EALREADY, "%s: %s", id, freeze ? "already frozen" : "not frozen");
+		lq_err_set(err, LQ_EALREADY, "%s: %s: left alone", id, freeze ? "already frozen" :
+		    "not frozen");
 		goto fail;
 	}
 	if (freeze)
@@ -1380,63 +1346,92 @@ fail:
 	return -1;
 }
 
+/* Find the message and take Exim's lock on its -D. A -H without its -D has nothing to lock:
+ * Exim still removes what is left (exim -Mrm), so may we. */
 static int
-exim_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
-    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+exim_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void **heldp,
+    struct lq_err *err)
 {
 	struct exim *ex = sp->priv;
-	struct lq_msg *m = lq_msg_begin(sp);
-	int dirfd, lockfd, rc = -1, match;
+	struct exim_held *h = &ex->held;
 
-	if ((dirfd = message_dir(ex, id)) < 0)
+	*heldp = h;
+	snprintf(h->id, sizeof h->id, "%s", id);
+	h->lockfd = -1;
+	h->m = NULL;
+	if ((h->dirfd = message_dir(ex, id)) < 0)
 		return lq_err_set(err, LQ_ENOENT, "%s: no such message", id);
-	lockfd = lock_data(dirfd, id, err);
-	/* a -H without its -D: nothing to lock; Exim still removes what is left */
-	if (lockfd < 0 && !(act == LQ_ACT_REMOVE && err != NULL && err->code == LQ_ENOENT))
+	h->lockfd = lock_data(h->dirfd, id, err);
+	if (h->lockfd < 0 && !(act == LQ_ACT_REMOVE && err != NULL && err->code == LQ_ENOENT))
 		return -1;
-	/* read it again, under the lock: it may have changed since it was selected */
-	if (load_in(sp, dirfd, queue_name(sp), id, 0, m, err) < 0) {
+	return 0;
+}
+
+static int
+exim_act_reload(struct lq_spool *sp, void *held, struct lq_msg *m, struct lq_err *err)
+{
+	struct exim_held *h = held;
+
+	if (load_in(sp, h->dirfd, queue_name(sp), h->id, 0, m, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
-			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered meanwhile)", id);
-		if (!(act == LQ_ACT_REMOVE && err != NULL && err->code == LQ_ECORRUPT))
-			goto out;
-		/* a damaged -H can still be removed by ID, as exim -Mrm does; never by
-		 * a selection, which cannot be checked */
-		if (sel != NULL && !lq_select_is_empty(sel))
-			goto out;
-	} else if (sel != NULL) {
-		((struct exim_msg *)m->priv)->lockfd = lockfd;
-		match = lq_select_match(sel, sp, m, err);
-		if (match <= 0) {
-			if (match == 0)
-				lq_err_set(err, LQ_ENOMATCH, "%s: no longer matches: left alone", id);
-			goto out;
-		}
+			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered meanwhile)", h->id);
+		return -1;
 	}
+	h->m = m;
+	((struct exim_msg *)m->priv)->lockfd = h->lockfd;	/* the body is read through it */
+	return 0;
+}
+
+static int
+exim_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
+    struct lq_err *err)
+{
+	struct exim_held *h = held;
+
+	if (act == LQ_ACT_FREEZE && (m->flags & LQ_MSG_FROZEN))
+		return lq_err_set(err, LQ_EALREADY, "%s: already frozen: left alone", h->id);
+	if (act == LQ_ACT_THAW && !(m->flags & LQ_MSG_FROZEN))
+		return lq_err_set(err, LQ_EALREADY, "%s: not frozen: left alone", h->id);
+	return 0;
+}
+
+static int
+exim_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
+    const struct lq_act_opts *o, struct lq_err *err)
+{
+	struct exim_held *h = held;
+	int rc = -1;
+
 	switch (act) {
 	case LQ_ACT_REMOVE:
-		if (o->save_dirfd >= 0 && save_message(o->save_dirfd, dirfd, lockfd, id, err) < 0)
-			goto out;
-		if ((rc = remove_files(ex, id, err)) == 0) {
-			log_line(o->mainlog_fd, id, "removed by %s", o->user);
-			log_line(o->mainlog_fd, id, "Completed%s", "");
+		if ((rc = remove_files(sp->priv, h->id, err)) == 0) {
+			log_line(o->mainlog_fd, h->id, "removed by %s", o->user);
+			log_line(o->mainlog_fd, h->id, "Completed%s", "");
 		}
 		break;
 	case LQ_ACT_FREEZE:
 	case LQ_ACT_THAW:
-		if ((rc = rewrite_frozen(dirfd, id, act == LQ_ACT_FREEZE, err)) == 0)
-			log_line(o->mainlog_fd, id, act == LQ_ACT_FREEZE ? "frozen by %s" :
+		if ((rc = rewrite_frozen(h->dirfd, h->id, act == LQ_ACT_FREEZE, err)) == 0)
+			log_line(o->mainlog_fd, h->id, act == LQ_ACT_FREEZE ? "frozen by %s" :
 			    "unfrozen by %s", o->user);
 		break;
 	}
-out:
-	if (m->priv != NULL)
-		((struct exim_msg *)m->priv)->lockfd = -1;
-	if (lockfd >= 0)
-		close(lockfd);		/* releases Exim's lock */
-	if (mp != NULL)
-		*mp = m;
 	return rc;
+}
+
+static void
+exim_act_unlock(struct lq_spool *sp, void *held)
+{
+	struct exim_held *h = held;
+
+	if (h == NULL)
+		return;
+	if (h->m != NULL && h->m->priv != NULL)
+		((struct exim_msg *)h->m->priv)->lockfd = -1;
+	h->m = NULL;
+	if (h->lockfd >= 0)
+		close(h->lockfd);	/* releases Exim's lock */
+	h->lockfd = -1;
 }
 
 /* Exim's log_file_path, for the default spool: "/var/log/exim4/%slog" means mainlog there;
@@ -1556,7 +1551,13 @@ const struct lq_backend lq_exim_backend = {
 	.read = exim_read,
 	.write_envelope = exim_write_envelope,
 	.write_listing = exim_write_listing,
-	.act = exim_act,
+	.act_lock = exim_act_lock,
+	.act_reload = exim_act_reload,
+	.act_refuse = exim_act_refuse,
+	.act_save = exim_act_save,
+	.act_apply = exim_act_apply,
+	.act_unlock = exim_act_unlock,
+	.removes_damaged = 1,	/* exim -Mrm */
 	.run_argv = exim_run_argv,
 	.log_path = exim_log_path,
 	.owner = exim_owner,

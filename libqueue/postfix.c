@@ -63,11 +63,6 @@ struct offset_set {		/* pointer records already followed in this file */
 	unsigned cur;
 };
 
-struct lockent {
-	unsigned maj, min;
-	unsigned long long ino;
-};
-
 struct postfix {
 	unsigned queues;	/* bit per queue to read */
 	int qfd[NQUEUES];	/* -1 not opened yet, -2 absent */
@@ -80,8 +75,7 @@ struct postfix {
 	struct lq_buf log;	/* the current defer log */
 	struct lq_buf hdr;	/* a header being put together */
 	struct offset_set seen;
-	struct lockent *locks;	/* flock()s held, from /proc/locks */
-	size_t nlocks;
+	struct lq_flocks locks;	/* flock()s held, from /proc/locks */
 	int locks_loaded;
 	/* acting: this queue's configuration, asked of postconf (conf_for NULL: not yet) */
 	char *conf_for;		/* the postconf asked */
@@ -90,6 +84,13 @@ struct postfix {
 	int hash_depth;		/* hash_queue_depth */
 	char *config_dir;	/* $MAIL_CONFIG, for postqueue -c; NULL: the default */
 	long master_pid;	/* pid/master.pid when the spool was opened, or 0 */
+	struct pf_held {	/* the message being acted on (lq_act) */
+		char id[LQ_ID_MAX + 1];
+		int q, dfd, fd;	/* its queue, directory, and the file, locked */
+		char rel[REL_MAX];
+		struct stat st;	/* its fstat under the lock */
+		int live;	/* the Postfix master runs */
+	} held;
 };
 
 static long master_pid(struct lq_spool *);
@@ -328,7 +329,7 @@ postfix_close(struct lq_spool *sp)
 	lq_buf_free(&pf->hdr);
 	free(pf->seen.key);
 	free(pf->seen.gen);
-	free(pf->locks);
+	lq_flocks_free(&pf->locks);
 	free(pf->conf_for);
 	free(pf->config_dir);
 	free(pf->win);
@@ -1058,89 +1059,24 @@ end:
 
 /* ---------------------------------------------------------------- locks */
 
-static int
-lock_cmp(const void *a, const void *b)
-{
-	const struct lockent *x = a, *y = b;
-
-	if (x->maj != y->maj)
-		return x->maj < y->maj ? -1 : 1;
-	if (x->min != y->min)
-		return x->min < y->min ? -1 : 1;
-	return (x->ino > y->ino) - (x->ino < y->ino);
-}
-
-/* One pass over /proc/locks (load_locks), adding the flock()s found to pf->locks. */
-static int
-read_locks(struct postfix *pf, FILE *fp)
-{
-	char line[512];
-	int rc = 0;
-
-	while (fgets(line, sizeof line, fp) != NULL) {
-		char kind[16], dev[64];
-		struct lockent e;
-
-		/* "1: FLOCK  ADVISORY  READ  1234 08:01:5678 0 EOF"; waiters have "->" */
-		if (strstr(line, "->") != NULL ||
-		    sscanf(line, "%*s %15s %*s %*s %*s %63s", kind, dev) != 2)
-			continue;
-		if (strcmp(kind, "FLOCK") != 0)
-			continue;
-		if (sscanf(dev, "%x:%x:%llu", &e.maj, &e.min, &e.ino) != 3)
-			continue;
-		if (pf->nlocks % 64 == 0) {
-			struct lockent *n = reallocarray(pf->locks, pf->nlocks + 64, sizeof *n);
-
-			if (n == NULL) {
-				rc = -1;
-				break;
-			}
-			pf->locks = n;
-		}
-		pf->locks[pf->nlocks++] = e;
-	}
-	return ferror(fp) ? -1 : rc;
-}
-
 /*
  * Who holds a flock(), from /proc/locks: taking one ourselves, even for a moment, could make
  * a delivery agent's own non-blocking lock fail. Postfix locks queue files with flock() only
  * (INTERNAL_LOCK on Linux); the POSIX and OFD locks of other programs (qtools acting on a
- * message takes an OFD lock) are not Postfix delivering it. The kernel hands the table out a
- * page (some 80 locks) at a time, counting its place by entries, so while locks come and go
- * an entry can be skipped: it is read twice and what either pass saw is held. Returns 0, or
- * -1 when the table could not be read.
+ * message takes an OFD lock) are not Postfix delivering it. Returns 0, or -1 when the table
+ * could not be read.
  */
 static int
 load_locks(struct postfix *pf)
 {
-	int rc = 0;
-	FILE *fp;
-
-	pf->nlocks = 0;
 	pf->locks_loaded = 1;
-	for (int pass = 0; pass < 2 && rc == 0; pass++) {
-		if ((fp = fopen("/proc/locks", "re")) == NULL) {
-			rc = -1;
-			break;
-		}
-		rc = read_locks(pf, fp);
-		fclose(fp);
-	}
-	/* sorted whatever happened: what the first pass saw is searched all the same */
-	if (pf->nlocks > 1)	/* qsort's base must not be NULL, even for no element */
-		qsort(pf->locks, pf->nlocks, sizeof *pf->locks, lock_cmp);
-	return rc;
+	return lq_flocks_load(&pf->locks, NULL);
 }
 
 static int
 is_locked(struct postfix *pf, const struct stat *st)
 {
-	struct lockent e = { major(st->st_dev), minor(st->st_dev), st->st_ino };
-
-	return pf->nlocks > 0 &&
-	    bsearch(&e, pf->locks, pf->nlocks, sizeof e, lock_cmp) != NULL;
+	return lq_flocks_holder(&pf->locks, st) != 0;
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -2017,8 +1953,6 @@ static const char *const dir_names[NDIRS] = {
 /* postsuper's log_queue_names: the per-message logs (flush/ holds per-site logs) */
 static const int log_dirs[] = { D_BOUNCE, D_DEFER, D_TRACE };
 
-#define SAVE_COPY_MAX ((off_t)16 << 30)
-
 static int
 dir_index(const char *name, size_t n)
 {
@@ -2313,81 +2247,6 @@ unlink_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err 
 
 /* ---- --save: the message's files copied into DIR as a one-message Postfix queue */
 
-/* The directories of rel (all but its last component) under savefd, made as needed; the
- * fd of the last one. */
-static int
-save_dirs(int savefd, const char *id, const char *rel, struct lq_err *err)
-{
-	char path[REL_MAX], *p = path, *slash;
-	int dfd = savefd;
-
-	snprintf(path, sizeof path, "%s", rel);
-	while ((slash = strchr(p, '/')) != NULL) {
-		int sub;
-
-		*slash = '\0';
-		if (mkdirat(dfd, p, 0750) < 0 && errno != EEXIST) {
-			lq_err_sys(err, "%s: --save: making %s", id, path);
-			sub = -1;
-		} else if ((sub = lq_open_dir(dfd, p, err)) < 0)
-			lq_err_set(err, err ? err->code : LQ_ESYS, "%s: --save: %s: not a directory",
-			    id, path);
-		if (dfd != savefd)
-			close(dfd);
-		if (sub < 0)
-			return -1;
-		dfd = sub;
-		*slash = '/';
-		p = slash + 1;
-	}
-	return dfd == savefd ? dup(savefd) : dfd;
-}
-
-/* Copy in (st: its fstat) to rel under savefd, with its mode bits and times; never over
- * an existing file. */
-static int
-save_file(int savefd, int in, const struct stat *st, const char *id, const char *rel,
-    struct lq_err *err)
-{
-	struct timespec t[2] = { st->st_atim, st->st_mtim };	/* mtime: arrival, or retry */
-	const char *name = strrchr(rel, '/') + 1;
-	char buf[65536];
-	off_t at = 0;
-	ssize_t n;
-	int dfd, out;
-
-	if ((dfd = save_dirs(savefd, id, rel, err)) < 0)
-		return -1;
-	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
-		lq_err_sys(err, "%s: --save: %s", id, rel);
-		close(dfd);
-		return -1;
-	}
-	while ((n = pread(in, buf, sizeof buf, at)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write(out, buf, n) != n || (at += n) > SAVE_COPY_MAX)
-			goto fail;
-	}
-	if (fchmod(out, st->st_mode & 0777) < 0 || futimens(out, t) < 0 || fsync(out) < 0)
-		goto fail;
-	if (close(out) < 0) {
-		out = -1;
-		goto fail;
-	}
-	fsync(dfd);
-	close(dfd);
-	return 0;
-fail:
-	lq_err_sys(err, "%s: --save: %s", id, rel);
-	if (out >= 0)
-		close(out);
-	unlinkat(dfd, name, 0);
-	close(dfd);
-	return -1;
-}
-
 static int
 save_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *err)
 {
@@ -2400,7 +2259,7 @@ save_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *e
 			return 0;
 		return lq_err_set(err, e.code, "%s: --save: %s: %s", id, rel, e.msg);
 	}
-	rc = save_file(*(int *)arg, fd, &st, id, rel, err);
+	rc = lq_save_file(arg, rel, fd, &st, err);
 	close(fd);
 	return rc;
 }
@@ -2408,18 +2267,16 @@ save_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *e
 /* DIR gets the queue directories that make it a Postfix queue, the message at its own path
  * (deferred/X/ID...), and its logs at theirs. */
 static int
-save_message(struct lq_spool *sp, int savefd, int fd, const struct stat *st, const char *id,
-    const char *rel, struct lq_err *err)
+postfix_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq_err *err)
 {
+	struct pf_held *h = held;
+
 	for (int q = Q_MAILDROP; q <= Q_HOLD; q++)
-		if (mkdirat(savefd, queue_names[q], 0750) < 0 && errno != EEXIST)
-			return lq_err_sys(err, "%s: --save: making %s", id, queue_names[q]);
-	if (save_file(savefd, fd, st, id, rel, err) < 0)
+		if (lq_save_dir(sv, queue_names[q], err) < 0)
+			return -1;
+	if (lq_save_file(sv, h->rel, h->fd, &h->st, err) < 0)
 		return -1;
-	if (each_log(sp, id, save_log, &savefd, err) != 0)
-		return -1;
-	fsync(savefd);
-	return 0;
+	return each_log(sp, h->id, save_log, sv, err) != 0 ? -1 : 0;
 }
 
 /* ---- the act */
@@ -2458,10 +2315,9 @@ static int
 master_running(struct lq_spool *sp, const char *id, struct lq_err *err)
 {
 	struct postfix *pf = sp->priv;
-	char path[64], comm[32];
+	char comm[32];
 	struct stat st;
 	int pfd, found;
-	ssize_t n;
 	long pid;
 
 	if (load_locks(pf) < 0)
@@ -2479,183 +2335,185 @@ master_running(struct lq_spool *sp, const char *id, struct lq_err *err)
 		pid = pf->master_pid;
 	if (pid == 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
 		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	if ((pfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(pfd, comm, sizeof comm - 1);
-	close(pfd);
-	comm[n > 0 ? n : 0] = '\0';
-	return strcmp(comm, "master\n") == 0;
+	lq_proc_comm(pid, comm);
+	return strcmp(comm, "master") == 0;
 }
 
+/*
+ * Find the file, and take our own lock on it: an OFD lock, which Postfix's flock()s never see
+ * (they are separate on Linux): one qtools process at a time acts on the message, and Postfix
+ * is never in the way of it. Postfix's own lock is never taken, only looked for.
+ */
 static int
-postfix_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
-    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void **heldp,
+    struct lq_err *err)
 {
 	struct postfix *pf = sp->priv;
-	struct lq_msg *m = lq_msg_begin(sp);
+	struct pf_held *h = &pf->held;
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char rel[REL_MAX], to[REL_MAX];
-	struct stat st, fst, now;
-	int q, dfd = -1, fd = -1, tfd = -1, live, r, rc = -1, match;
+	struct stat st, now;
+	int r;
 
-	if (mp != NULL)
-		*mp = m;
-	if ((live = master_running(sp, id, err)) < 0)
+	*heldp = h;
+	snprintf(h->id, sizeof h->id, "%s", id);
+	h->dfd = h->fd = -1;
+	if ((h->live = master_running(sp, id, err)) < 0)
 		return -1;
 	if (act != LQ_ACT_REMOVE)
 		ask_conf(sp, "postconf");
-	if (locate(sp, id, &q, &dfd, rel, &st, err) < 0)
+	if (locate(sp, id, &h->q, &h->dfd, h->rel, &st, err) < 0) {
+		h->dfd = -1;
 		return -1;
-	if ((r = ready(id, rel, &st, err)) <= 0) {
+	}
+	if ((r = ready(id, h->rel, &st, err)) <= 0) {
 		if (r == 0)
-			lq_err_set(err, LQ_ENOENT, "%s: %s is still being written: left alone", id, rel);
-		goto out;
+			lq_err_set(err, LQ_ENOENT, "%s: %s is still being written: left alone", id,
+			    h->rel);
+		return -1;
 	}
 	/* what postsuper would refuse, or Postfix would trip on */
-	if (q == Q_ACTIVE && live) {
-		lq_err_set(err, LQ_ELOCKED, "%s: in active/: Postfix's queue manager has it in"
-		    " memory (being delivered): skipped; try again once it is deferred, or with"
+	if (h->q == Q_ACTIVE && h->live)
+		return lq_err_set(err, LQ_ELOCKED, "%s: in active/: Postfix's queue manager has it"
+		    " in memory (being delivered): skipped; try again once it is deferred, or with"
 		    " Postfix stopped", id);
-		goto out;
-	}
-	if (act == LQ_ACT_FREEZE && (q == Q_HOLD || q == Q_MAILDROP)) {
-		if (q == Q_HOLD)
-			lq_err_set(err, LQ_EALREADY, "%s: already on hold", id);
-		else
-			lq_err_set(err, LQ_ELOCKED, "%s: in maildrop/, not queued by pickup yet:"
-			    " Postfix puts only mail it has queued on hold (as postsuper -h):"
-			    " skipped; try again in a moment", id);
-		goto out;
-	}
-	if (act == LQ_ACT_THAW && q != Q_HOLD) {
-		lq_err_set(err, LQ_EALREADY, "%s: not on hold", id);
-		goto out;
-	}
-
-	/* our own lock: an OFD lock, which Postfix's flock()s never see (they are separate on
-	 * Linux): one qtools process at a time acts on the message, Postfix is never in the
-	 * way of it */
-	fd = openat(dfd, id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES) {	/* a maildrop file of another user */
-		fd = openat(dfd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	h->fd = openat(h->dfd, id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (h->fd < 0 && errno == EACCES) {	/* a maildrop file of another user */
+		h->fd = openat(h->dfd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
 		fl.l_type = F_RDLCK;
 	}
-	if (fd < 0) {
+	if (h->fd < 0) {
 		if (errno == ENOENT)
-			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", id);
-		else if (errno == ELOOP)
-			lq_err_set(err, LQ_ECORRUPT, "%s: %s is a symbolic link", id, rel);
-		else
-			lq_err_sys(err, "%s: %s", id, rel);
-		goto out;
+			return lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)",
+			    id);
+		if (errno == ELOOP)
+			return lq_err_set(err, LQ_ECORRUPT, "%s: %s is a symbolic link", id, h->rel);
+		return lq_err_sys(err, "%s: %s", id, h->rel);
 	}
-	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+	if (fcntl(h->fd, F_OFD_SETLK, &fl) < 0) {
 		if (errno == EAGAIN || errno == EACCES)
-			lq_err_set(err, LQ_ELOCKED, "%s: another program acts on it (it holds our"
-			    " lock): skipped", id);
-		else
-			lq_err_sys(err, "%s: locking %s", id, rel);
-		goto out;
+			return lq_err_set(err, LQ_ELOCKED, "%s: another program acts on it (it"
+			    " holds our lock): skipped", id);
+		return lq_err_sys(err, "%s: locking %s", id, h->rel);
 	}
 	/* under the lock: still the very file found, still at that path */
-	if (fstat(fd, &fst) < 0 || fstatat(dfd, id, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(fst.st_mode) || now.st_dev != fst.st_dev || now.st_ino != fst.st_ino ||
-	    fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
-		lq_err_set(err, LQ_ENOENT, "%s: moved or replaced meanwhile (%s): left alone", id,
-		    rel);
-		goto out;
-	}
+	if (fstat(h->fd, &h->st) < 0 || fstatat(h->dfd, id, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(h->st.st_mode) || now.st_dev != h->st.st_dev ||
+	    now.st_ino != h->st.st_ino || h->st.st_dev != st.st_dev ||
+	    h->st.st_ino != st.st_ino)
+		return lq_err_set(err, LQ_ENOENT, "%s: moved or replaced meanwhile (%s): left"
+		    " alone", id, h->rel);
 	/* a short ID names its file's inode: a file that is not that inode is not what Postfix
 	 * made under this name (a copied queue: postsuper -s renames such files) */
 	if (long_id_separator(id) == NULL &&
-	    strtoull(id + 5, NULL, 16) != (unsigned long long)fst.st_ino) {
-		lq_err_set(err, LQ_ECORRUPT, "%s: %s is inode %llu, not the %s its short queue ID"
-		    " names (a copied queue? postsuper -s renames such files): left alone", id, rel,
-		    (unsigned long long)fst.st_ino, id + 5);
-		goto out;
-	}
-	if (load_locks(pf) < 0) {
-		lq_err_set(err, LQ_ESYS, "%s: /proc/locks cannot be read: cannot tell whether"
-		    " Postfix is delivering it: nothing done", id);
-		goto out;
-	}
-	if (is_locked(pf, &fst)) {
-		lq_err_set(err, LQ_ELOCKED, "%s: being delivered (a Postfix process holds the lock"
-		    " on %s): skipped", id, rel);
-		goto out;
-	}
+	    strtoull(id + 5, NULL, 16) != (unsigned long long)h->st.st_ino)
+		return lq_err_set(err, LQ_ECORRUPT, "%s: %s is inode %llu, not the %s its short"
+		    " queue ID names (a copied queue? postsuper -s renames such files): left alone",
+		    id, h->rel, (unsigned long long)h->st.st_ino, id + 5);
+	if (load_locks(pf) < 0)
+		return lq_err_set(err, LQ_ESYS, "%s: /proc/locks cannot be read: cannot tell"
+		    " whether Postfix is delivering it: nothing done", id);
+	if (is_locked(pf, &h->st))
+		return lq_err_set(err, LQ_ELOCKED, "%s: being delivered (a Postfix process holds"
+		    " the lock on %s): skipped", id, h->rel);
+	return 0;
+}
 
-	/* read it again, under the lock: the queue moves and short IDs are reused */
-	if (load_file(sp, q, dfd, rel, &now, q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0, m, -1, err) < 0) {
+static int
+postfix_act_reload(struct lq_spool *sp, void *held, struct lq_msg *m, struct lq_err *err)
+{
+	struct pf_held *h = held;
+
+	if (load_file(sp, h->q, h->dfd, h->rel, &h->st, h->q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0,
+	    m, -1, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
-			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", id);
-		/* a damaged file can still be removed by ID, as postsuper -d removes it; never by
-		 * a selection, which cannot be checked */
-		if (!(act == LQ_ACT_REMOVE && err != NULL && err->code == LQ_ECORRUPT) ||
-		    (sel != NULL && !lq_select_is_empty(sel)))
-			goto out;
-	} else if (sel != NULL) {
-		if ((match = lq_select_match(sel, sp, m, err)) <= 0) {
-			if (match == 0)
-				lq_err_set(err, LQ_ENOMATCH, "%s: no longer matches: left alone", id);
-			goto out;
-		}
+			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", h->id);
+		return -1;
 	}
+	return 0;
+}
+
+static int
+postfix_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
+    struct lq_err *err)
+{
+	struct pf_held *h = held;
+
+	if (act == LQ_ACT_FREEZE && h->q == Q_HOLD)
+		return lq_err_set(err, LQ_EALREADY, "%s: already on hold: left alone", h->id);
+	if (act == LQ_ACT_FREEZE && h->q == Q_MAILDROP)
+		return lq_err_set(err, LQ_ELOCKED, "%s: in maildrop/, not queued by pickup yet:"
+		    " Postfix puts only mail it has queued on hold (as postsuper -h): skipped; try"
+		    " again in a moment", h->id);
+	if (act == LQ_ACT_THAW && h->q != Q_HOLD)
+		return lq_err_set(err, LQ_EALREADY, "%s: not on hold: left alone", h->id);
+	return 0;
+}
+
+static int
+postfix_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
+    const struct lq_act_opts *o, struct lq_err *err)
+{
+	struct pf_held *h = held;
+	char to[REL_MAX];
+	int tfd, rc = -1;
 
 	switch (act) {
 	case LQ_ACT_REMOVE:
-		if (o != NULL && o->save_dirfd >= 0 &&
-		    save_message(sp, o->save_dirfd, fd, &fst, id, rel, err) < 0)
-			goto out;
 		/*
 		 * The message file first, then its logs, while our descriptor keeps the inode
 		 * (so the ID) taken: no new message can be given the ID meanwhile, and if the
 		 * queue manager moved the file first, nothing at all is removed. (postsuper
 		 * unlinks the logs first, and then may find the file gone.)
 		 */
-		if (unlinkat(dfd, id, 0) < 0) {
+		if (unlinkat(h->dfd, h->id, 0) < 0) {
 			if (errno == ENOENT)
-				lq_err_set(err, LQ_ENOENT, "%s: moved meanwhile (by the queue"
-				    " manager): left alone", id);
-			else
-				lq_err_sys(err, "%s: removing %s", id, rel);
-			goto out;
+				return lq_err_set(err, LQ_ENOENT, "%s: moved meanwhile (by the queue"
+				    " manager): left alone", h->id);
+			return lq_err_sys(err, "%s: removing %s", h->id, h->rel);
 		}
-		fsync(dfd);
-		rc = each_log(sp, id, unlink_log, NULL, err) == 0 ? 0 : -1;
+		fsync(h->dfd);
+		rc = each_log(sp, h->id, unlink_log, NULL, err) == 0 ? 0 : -1;
 		break;
 	case LQ_ACT_FREEZE:
 	case LQ_ACT_THAW:
 		/* postsuper -h: hold/ID (hashed if hash_queue_names says so); -H:
 		 * deferred/X/ID. The rename keeps the inode, the mode and the times. */
-		if ((tfd = target_dir(sp, act == LQ_ACT_FREEZE ? Q_HOLD : Q_DEFERRED, id, to,
+		if ((tfd = target_dir(sp, act == LQ_ACT_FREEZE ? Q_HOLD : Q_DEFERRED, h->id, to,
 		    err)) < 0)
-			goto out;
-		if (renameat2(dfd, id, tfd, id, RENAME_NOREPLACE) < 0) {
+			return -1;
+		if (renameat2(h->dfd, h->id, tfd, h->id, RENAME_NOREPLACE) < 0) {
 			if (errno == ENOENT)
 				lq_err_set(err, LQ_ENOENT, "%s: moved meanwhile (by the queue"
-				    " manager): left alone", id);
+				    " manager): left alone", h->id);
 			else if (errno == EEXIST)
-				lq_err_set(err, LQ_ECORRUPT, "%s: %s exists already: left alone", id,
-				    to);
+				lq_err_set(err, LQ_ECORRUPT, "%s: %s exists already: left alone",
+				    h->id, to);
 			else
-				lq_err_sys(err, "%s: moving %s to %s", id, rel, to);
-			goto out;
+				lq_err_sys(err, "%s: moving %s to %s", h->id, h->rel, to);
+		} else {
+			fsync(tfd);
+			fsync(h->dfd);
+			rc = 0;
 		}
-		fsync(tfd);
-		fsync(dfd);
-		rc = 0;
+		close(tfd);
 		break;
 	}
-out:
-	if (tfd >= 0)
-		close(tfd);
-	if (fd >= 0)
-		close(fd);	/* lets go of our lock, and of the inode of a removed file */
-	if (dfd >= 0 && dfd != queue_fd(sp, q))
-		close(dfd);
 	return rc;
+}
+
+static void
+postfix_act_unlock(struct lq_spool *sp, void *held)
+{
+	struct pf_held *h = held;
+
+	if (h == NULL)
+		return;
+	if (h->fd >= 0)
+		close(h->fd);	/* lets go of our lock, and of the inode of a removed file */
+	if (h->dfd >= 0 && h->dfd != queue_fd(sp, h->q))
+		close(h->dfd);
+	h->fd = h->dfd = -1;
 }
 
 /*
@@ -2764,7 +2622,13 @@ const struct lq_backend lq_postfix_backend = {
 	.write_listing_head = postfix_write_listing_head,
 	.write_listing_tail = postfix_write_listing_tail,
 	.owner = postfix_owner,
-	.act = postfix_act,
+	.act_lock = postfix_act_lock,
+	.act_reload = postfix_act_reload,
+	.act_refuse = postfix_act_refuse,
+	.act_save = postfix_act_save,
+	.act_apply = postfix_act_apply,
+	.act_unlock = postfix_act_unlock,
+	.removes_damaged = 1,	/* postsuper -d */
 	.run_argv = postfix_run_argv,
 	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */
 	.queues = postfix_queues,

@@ -77,6 +77,11 @@ struct qmail {
 	char pid[24];			/* run_argv: qmail-send's PID, as an argument */
 	struct lq_buf buf, hbuf;
 	struct idset bad;		/* IDs reported during this scan */
+	struct qmail_held {	/* the message being acted on (lq_act) */
+		unsigned long id;
+		int running;	/* qmail-send runs */
+		const struct qmail_msg *qm;
+	} held;
 };
 
 struct qmail_msg {
@@ -1826,61 +1831,17 @@ send_state(struct lq_spool *sp, const char *who, struct stat *st, struct lq_err 
 	return lq_err_sys(err, "%s%s/lock/sendmutex: flock", who, sp->dir);
 }
 
-/* Has process pid a descriptor on the file st? (/proc/PID/fd; -1 when that cannot be read) */
-static int
-has_open(long pid, const struct stat *st)
-{
-	char path[64];
-	struct dirent *de;
-	struct stat s;
-	int found = 0;
-	DIR *d;
-
-	snprintf(path, sizeof path, "/proc/%ld/fd", pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while (!found && (de = readdir(d)) != NULL)
-		found = de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &s, 0) == 0 &&
-		    s.st_dev == st->st_dev && s.st_ino == st->st_ino;
-	closedir(d);
-	return found;
-}
-
-/* The PID holding the flock on st (lock/sendmutex), from /proc/locks: "N: FLOCK ADVISORY
- * WRITE PID MAJ:MIN:INODE 0 EOF" (waiters, "N: -> FLOCK ...", are not holders). Where the
- * device numbers differ from stat's (btrfs subvolumes) the process must be seen to have the
- * file open. comm: its /proc/PID/comm. -1 when there is none. */
+/* The PID holding the flock on st (lock/sendmutex), and its name; -1 when there is none. */
 static long
 sendmutex_holder(const struct stat *st, char comm[32])
 {
-	FILE *f = fopen("/proc/locks", "re");
-	char *line = NULL, type[16], how[16], mode[16], path[64];
-	unsigned maj, min;
-	unsigned long ino;
-	size_t cap = 0;
-	long pid = -1, p;
-	int fd;
+	struct lq_flocks l = { 0 };
+	long pid = -1;
 
-	if (f == NULL)
-		return -1;
-	while (pid < 0 && getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "%*[^:]: %15s %15s %15s %ld %x:%x:%lu", type, how, mode, &p, &maj,
-		    &min, &ino) != 7 || strcmp(type, "FLOCK") != 0 || ino != st->st_ino || p <= 1)
-			continue;
-		if ((maj == major(st->st_dev) && min == minor(st->st_dev)) || has_open(p, st) == 1)
-			pid = p;
-	}
-	free(line);
-	fclose(f);
-	comm[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	if (pid > 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		ssize_t n = read(fd, comm, 31);
-
-		comm[n > 0 ? n : 0] = '\0';
-		comm[strcspn(comm, "\n")] = '\0';
-		close(fd);
-	}
+	if (lq_flocks_load(&l, NULL) == 0 && (pid = lq_flocks_holder(&l, st)) == 0)
+		pid = -1;
+	lq_flocks_free(&l);
+	lq_proc_comm(pid, comm);
 	return pid;
 }
 
@@ -1981,105 +1942,43 @@ hold_dir(struct lq_spool *sp, struct qmail *q, enum kind k, unsigned long id,
 
 /* ---- --save: the message's files copied into DIR as a qmail queue (qcat --spool DIR ID) */
 
+/* lock/, every kind's directory and its split subdirectories 0 .. split-1 (the reader
+ * counts them), and the message's files at their places. */
 static int
-copy_file(int in, const struct stat *st, int todir, const char *name, const char *what,
-    struct lq_err *err)
+qmail_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq_err *err)
 {
-	struct timespec t[2] = { st->st_atim, st->st_mtim };	/* info's mtime is the birth */
-	char buf[65536];
-	off_t at = 0;
-	ssize_t n;
-	int out;
-
-	out = openat(todir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    st->st_mode & 0600);
-	if (out < 0)
-		return lq_err_sys(err, "%s", what);
-	while ((n = pread(in, buf, sizeof buf, at)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write(out, buf, n) != n)
-			goto fail;
-		at += n;
-	}
-	if (fchmod(out, st->st_mode & 0644) < 0 || futimens(out, t) < 0 || fsync(out) < 0)
-		goto fail;
-	if (close(out) < 0) {
-		out = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	lq_err_sys(err, "%s", what);
-	if (out >= 0)
-		close(out);
-	unlinkat(todir, name, 0);
-	return -1;
-}
-
-/* DIR/kind/ (and its split subdirectories 0 .. split-1 when split): every one, since the
- * reader counts them. */
-static int
-save_kind(struct qmail *q, int savefd, enum kind k, unsigned long id, struct lq_err *err)
-{
-	char what[64], sub[24];
-	int fd, sfd;
-
-	snprintf(what, sizeof what, "%lu: --save: %s/", id, kind_name[k]);
-	if ((fd = mkdir_open(savefd, kind_name[k], NULL, what, err)) < 0)
-		return -1;
-	for (unsigned long n = 0; is_split(q, k) && n < q->split; n++) {
-		snprintf(sub, sizeof sub, "%lu", n);
-		snprintf(what, sizeof what, "%lu: --save: %s/%s/", id, kind_name[k], sub);
-		if ((sfd = mkdir_open(fd, sub, NULL, what, err)) < 0) {
-			close(fd);
-			return -1;
-		}
-		close(sfd);
-	}
-	return fd;
-}
-
-static int
-save_message(struct qmail *q, const struct qmail_msg *qm, int savefd, struct lq_err *err)
-{
+	struct qmail *q = sp->priv;
+	struct qmail_held *h = held;
+	const struct qmail_msg *qm = h->qm;
 	struct area *a = qm->hold ? &q->hold : &q->queue;
-	char name[24], path[PATH_MAX_LEN], what[PATH_MAX_LEN + 48], sub[24];
-	int fd, dfd, in, to, rc = 0;
+	char name[24], rel[PATH_MAX_LEN + 24];
+	int dfd, in, rc = 0;
 	struct lq_err e;
 	struct stat st;
 
-	snprintf(name, sizeof name, "%lu", qm->id);
-	snprintf(sub, sizeof sub, "%lu", qm->id % q->split);
-	snprintf(what, sizeof what, "%lu: --save: lock/", qm->id);
-	if ((fd = mkdir_open(savefd, "lock", NULL, what, err)) < 0)
+	if (lq_save_dir(sv, "lock", err) < 0)
 		return -1;
-	close(fd);
+	snprintf(name, sizeof name, "%lu", qm->id);
 	for (int k = 0; rc == 0 && k < NKIND; k++) {
-		if ((fd = save_kind(q, savefd, k, qm->id, err)) < 0)
+		if (lq_save_dir(sv, kind_name[k], err) < 0)
 			return -1;
-		if ((dfd = dir_in(q, a, k, qm->id, NULL)) < 0 ||
-		    (in = lq_open_file(dfd, name, &st, &e)) < 0) {
-			if (dfd >= 0 && e.code != LQ_ENOENT) {
+		for (unsigned long n = 0; is_split(q, k) && n < q->split; n++) {
+			snprintf(rel, sizeof rel, "%s/%lu", kind_name[k], n);
+			if (lq_save_dir(sv, rel, err) < 0)
+				return -1;
+		}
+		if ((dfd = dir_in(q, a, k, qm->id, NULL)) < 0)
+			continue;
+		if ((in = lq_open_file(dfd, name, &st, &e)) < 0) {
+			if (e.code != LQ_ENOENT) {
 				*err = e;
 				rc = file_err(err, q, k, qm->id);
 			}
-			close(fd);
 			continue;
 		}
-		to = is_split(q, k) ? lq_open_dir(fd, sub, err) : fd;
-		snprintf(what, sizeof what, "%lu: --save: %s", qm->id,
-		    path_in(q, &q->queue, k, qm->id, path));
-		if (to < 0 || copy_file(in, &st, to, name, what, err) < 0)
-			rc = -1;
-		else
-			fsync(to);
-		if (to >= 0 && to != fd)
-			close(to);
+		rc = lq_save_file(sv, path_in(q, &q->queue, k, qm->id, rel), in, &st, err);
 		close(in);
-		close(fd);
 	}
-	fsync(savefd);
 	return rc;
 }
 
@@ -2295,59 +2194,95 @@ undo:	/* put back what was moved, last first: the message is where it was */
 	return -1;
 }
 
+/*
+ * qmail has no lock of a message: whether qmail-send runs (it holds lock/sendmutex) decides
+ * what may be done, and is asked first.
+ */
 static int
-qmail_act(struct lq_spool *sp, const char *idstr, enum lq_action act, struct lq_select *sel,
-    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+qmail_act_lock(struct lq_spool *sp, const char *idstr, enum lq_action act, void **heldp,
+    struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
-	struct lq_msg *m = lq_msg_begin(sp);
-	struct qmail_msg *qm;
-	unsigned long id;
-	int running, rc = -1, match;
+	struct qmail_held *h = &q->held;
 	char who[32];
 
-	if (mp != NULL)
-		*mp = m;
+	*heldp = h;
+	h->qm = NULL;
 	if (split_ok(q, err) < 0)
 		return -1;
-	if (!parse_id(idstr, &id))
+	if (!parse_id(idstr, &h->id))
 		return lq_err_set(err, LQ_EBADID, "%s: not a valid qmail queue ID", idstr);
 	open_hold(sp, q);	/* another qfreeze may have made it since the spool was opened */
 	if (q->hold_err.code != LQ_OK)
-		return lq_err_set(err, LQ_ECORRUPT, "%lu: %s", id, q->hold_err.msg);
-	snprintf(who, sizeof who, "%lu: ", id);
-	if ((running = send_state(sp, who, NULL, err)) < 0)
+		return lq_err_set(err, LQ_ECORRUPT, "%lu: %s", h->id, q->hold_err.msg);
+	snprintf(who, sizeof who, "%lu: ", h->id);
+	if ((h->running = send_state(sp, who, NULL, err)) < 0)
 		return -1;
-	if (running && act != LQ_ACT_REMOVE)
+	if (h->running && act != LQ_ACT_REMOVE)
 		return lq_err_set(err, LQ_EUSAGE, "%lu: qmail-send is running (it holds"
 		    " lock/sendmutex), and qmail has no hold it would respect: stop it first (svc -d"
 		    " /service/qmail-send, or your init system's stop), then %s, then start it;"
-		    " nothing done", id, act == LQ_ACT_FREEZE ? "qfreeze" : "qfreeze -u");
-	/* read it again now: the queue moves, and IDs are reused */
-	if (load_any(sp, id, &m, err) < 0) {
+		    " nothing done", h->id, act == LQ_ACT_FREEZE ? "qfreeze" : "qfreeze -u");
+	return 0;
+}
+
+static int
+qmail_act_reload(struct lq_spool *sp, void *held, struct lq_msg *m, struct lq_err *err)
+{
+	struct qmail_held *h = held;
+	struct lq_msg *mp = m;
+
+	if (load_any(sp, h->id, &mp, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT && sp->queue == NULL)
-			diagnose(sp, id, err);
-		goto out;
+			diagnose(sp, h->id, err);
+		return -1;
 	}
-	qm = m->priv;
-	if (sel != NULL) {
-		match = lq_select_match(sel, sp, m, err);
-		if (match <= 0) {
-			if (match == 0)
-				lq_err_set(err, LQ_ENOMATCH, "%lu: no longer matches: left alone", id);
-			goto out;
-		}
+	h->qm = mp->priv;
+	return 0;
+}
+
+static int
+qmail_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
+    struct lq_err *err)
+{
+	struct qmail_held *h = held;
+	const struct qmail_msg *qm = h->qm;
+	size_t pending = 0;
+
+	if (act != LQ_ACT_REMOVE) {
+		if (qm->hold == (act == LQ_ACT_FREEZE))
+			return lq_err_set(err, LQ_EALREADY, "%lu: %s: left alone", h->id, qm->hold ?
+			    "already on hold" : "not on hold");
+		return 0;
 	}
+	if (!h->running || qm->hold)
+		return 0;
+	if (qm->todo)
+		return lq_err_set(err, LQ_ELOCKED, "%lu: not preprocessed yet (still in todo/): it"
+		    " belongs to qmail-send until then: skipped, try again in a moment", h->id);
+	/* every recipient marked done (by an earlier qrm, or delivered): qmail-send finishes it
+	 * at its next pass; marking it again would only wake qmail-send again */
+	for (size_t i = 0; i < m->nrcpt; i++)
+		pending += !(m->rcpt[i].flags & LQ_RCPT_DONE);
+	if (pending == 0)
+		return lq_err_set(err, LQ_EALREADY, "%lu: already removed, waiting for qmail-send"
+		    " (no recipient left to deliver; it finishes the message at its next pass)",
+		    h->id);
+	return 0;
+}
+
+static int
+qmail_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
+    const struct lq_act_opts *o, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	struct qmail_held *h = held;
+	const struct qmail_msg *qm = h->qm;
+	int rc = -1;
+
 	switch (act) {
 	case LQ_ACT_REMOVE:
-		if (running && !qm->hold && qm->todo) {
-			lq_err_set(err, LQ_ELOCKED, "%lu: not preprocessed yet (still in todo/): it"
-			    " belongs to qmail-send until then; skipped, try again in a moment", id);
-			goto out;
-		}
-		if (o != NULL && o->save_dirfd >= 0 && save_message(q, qm, o->save_dirfd, err) < 0)
-			goto out;
-		if (running && !qm->hold) {
+		if (h->running && !qm->hold) {
 			if ((rc = mark_done(sp, qm, err)) == 0)
 				sp->run_needed = 1;
 		} else		/* stopped, or on hold: qmail-send never reads the hold area */
@@ -2355,19 +2290,20 @@ qmail_act(struct lq_spool *sp, const char *idstr, enum lq_action act, struct lq_
 		break;
 	case LQ_ACT_FREEZE:
 	case LQ_ACT_THAW:
-		if (qm->hold == (act == LQ_ACT_FREEZE)) {
-			lq_err_set(err, LQ_EALREADY, "%lu: %s", id, qm->hold ? "already on hold" :
-			    "not on hold");
-			goto out;
-		}
 		rc = move_message(sp, qm, act == LQ_ACT_FREEZE, err);
 		break;
 	}
-out:
-	use_area(q, 0);
-	if (mp != NULL)
-		*mp = m;
 	return rc;
+}
+
+static void
+qmail_act_unlock(struct lq_spool *sp, void *held)
+{
+	struct qmail_held *h = held;
+
+	use_area(sp->priv, 0);
+	if (h != NULL)
+		h->qm = NULL;
 }
 
 /*
@@ -2426,7 +2362,12 @@ const struct lq_backend lq_qmail_backend = {
 	.write_envelope = qmail_write_envelope,
 	.write_listing = qmail_write_listing,
 	.write_stat = qmail_write_stat,
-	.act = qmail_act,
+	.act_lock = qmail_act_lock,
+	.act_reload = qmail_act_reload,
+	.act_refuse = qmail_act_refuse,
+	.act_save = qmail_act_save,
+	.act_apply = qmail_act_apply,
+	.act_unlock = qmail_act_unlock,
 	.run_argv = qmail_run_argv,
 	.log_path = NULL,	/* qmail-send logs to its stdout: there is no file to append to */
 	.owner = qmail_owner,

@@ -389,6 +389,8 @@ enum lq_action {
 };
 
 struct lq_act_opts {
+	int dry_run;		/* every step but the change itself: the lock is taken and let
+				 * go, the message re-read and re-checked, the verdict given */
 	const char *user;	/* who acts, for the MTA's own log ("removed by USER") */
 	int mainlog_fd;		/* Exim: its mainlog, open for appending; -1: none */
 	int save_dirfd;		/* >= 0: keep a copy of the message there before removing it,
@@ -396,12 +398,17 @@ struct lq_act_opts {
 };
 
 /*
- * Act on one message under the MTA's own locking protocol: take the lock (never wait for
- * it), read the message again under the lock, check that it still matches sel (NULL: no
- * check; the queue moves and IDs are reused), then act. m (may be NULL) is set to the
- * message as it was acted on, valid until the next call. Returns 0 when done, or -1 with
- * err: LQ_ELOCKED being delivered (skipped), LQ_ENOENT gone, LQ_ENOMATCH no longer
- * selected, LQ_EALREADY nothing to do, others failures (nothing half done).
+ * Act on one message under the MTA's own locking protocol, the same sequence on every MTA
+ * (libqueue/act.c): find it and take its lock (never waiting), read it again under the lock,
+ * check that it still matches sel (NULL: no check; the queue moves and IDs are reused; a
+ * message the selection cannot judge is left alone), ask the backend whether it may be done
+ * now, keep a copy (--save), act, let go of the lock. A damaged message is removed only by
+ * ID with no selection, as exim -Mrm and postsuper -d do. With o->dry_run every step but the
+ * copy and the change is done, so the verdict is the real run's. m (may be NULL) is set to
+ * the message as it was acted on, valid until the next call. Returns 0 when done (would be
+ * done), or -1 with err: LQ_ELOCKED being delivered (skipped), LQ_ENOENT no such message or
+ * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures (nothing
+ * half done).
  */
 int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *sel,
     const struct lq_act_opts *, struct lq_msg **m, struct lq_err *);

@@ -43,9 +43,11 @@ struct lq_select {
 	time_t now;
 	int frozen, not_frozen, bounce, active, invert, all_rcpts;
 	int empty;
-	/* body scanning state */
+	/* content scanning state */
 	struct lq_buf line;
 	int body_matched;
+	int failed;			/* a header or body test could not be done: */
+	struct lq_err content_err;	/* ... why */
 };
 
 static int
@@ -76,10 +78,24 @@ regex_free(struct regex *re)
 	pcre2_code_free(re->code);
 }
 
+/*
+ * 1 match, 0 no match, -1 the engine could not tell (match limit, invalid UTF-8 under
+ * (*UTF), no memory): err says which. A failed test never counts as "no match", since -v
+ * would turn that into a selected message.
+ */
 static int
-matches(struct regex *re, const char *s, size_t n)
+matches(struct regex *re, const char *what, const char *s, size_t n, struct lq_err *err)
 {
-	return pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, re->md, NULL) >= 0;
+	PCRE2_UCHAR msg[128];
+	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, re->md, NULL);
+
+	if (rc >= 0)
+		return 1;
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	pcre2_get_error_message(rc, msg, sizeof msg);
+	return lq_err_set(err, rc == PCRE2_ERROR_NOMEMORY ? LQ_ENOMEM : LQ_ELIMIT,
+	    "%s: the regex could not be matched: %s", what, (char *)msg);
 }
 
 int
@@ -285,10 +301,28 @@ lq_select_scanflags(const struct lq_select *sel)
 	return sel->active ? LQ_SCAN_LOCKS : 0;
 }
 
+/* The sender as exiqgrep tests it, "<sender>", in the message's arena. */
 static int
-envelope_matches(struct lq_select *sel, const struct lq_msg *m)
+sender_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
+{
+	size_t n = strlen(m->sender);
+	char *buf = lq_arena_alloc(m->arena, n + 3);
+
+	if (buf == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "-f: out of memory");
+	buf[0] = '<';
+	memcpy(buf + 1, m->sender, n);
+	buf[n + 1] = '>';
+	buf[n + 2] = '\0';
+	return matches(&sel->sender, "-f", buf, n + 2, err);
+}
+
+/* 1 the envelope matches, 0 it does not, -1 cannot tell (err set). */
+static int
+envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 {
 	time_t age = sel->now - (m->id_time ? m->id_time : m->arrival);
+	int rc;
 
 	if (sel->frozen && !(m->flags & LQ_MSG_FROZEN))
 		return 0;
@@ -324,61 +358,36 @@ envelope_matches(struct lq_select *sel, const struct lq_msg *m)
 		lq_format_size(col, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 		while (*p == ' ')
 			p++;
-		if (!matches(&sel->size_re, p, strlen(p)))
-			return 0;
+		if ((rc = matches(&sel->size_re, "-s", p, strlen(p), err)) <= 0)
+			return rc;
 	}
-	if (sel->sender.code) {
-		char buf[1024];
-		size_t n = strlen(m->sender);
-
-		if (n + 3 <= sizeof buf) {
-			buf[0] = '<';
-			memcpy(buf + 1, m->sender, n);
-			buf[n + 1] = '>';
-			if (!matches(&sel->sender, buf, n + 2))
-				return 0;
-		} else {
-			char *big = malloc(n + 3);
-			int ok;
-
-			if (big == NULL)
-				return 0;
-			big[0] = '<';
-			memcpy(big + 1, m->sender, n);
-			big[n + 1] = '>';
-			ok = matches(&sel->sender, big, n + 2);
-			free(big);
-			if (!ok)
-				return 0;
-		}
-	}
+	if (sel->sender.code && (rc = sender_matches(sel, m, err)) <= 0)
+		return rc;
 	if (sel->rcpt.code) {
-		size_t i;
-
-		for (i = 0; i < m->nrcpt; i++) {
+		for (size_t i = 0; i < m->nrcpt; i++) {
 			const struct lq_rcpt *r = &m->rcpt[i];
 
 			if (r->flags & LQ_RCPT_EXTRA)
 				continue;
 			if ((r->flags & LQ_RCPT_DONE) && !sel->all_rcpts)
 				continue;
-			if (matches(&sel->rcpt, r->address, strlen(r->address)))
-				break;
+			if ((rc = matches(&sel->rcpt, "-r", r->address, strlen(r->address), err)) != 0)
+				return rc;
 		}
-		if (i == m->nrcpt)
-			return 0;
+		return 0;
 	}
 	return 1;
 }
 
 /* One header "Name: value\n\tmore\n": test it against every --header of that name. */
-static void
+static int
 test_header(struct lq_select *sel, const char *h, size_t len)
 {
 	for (size_t i = 0; i < sel->nheaders; i++) {
 		struct header_test *t = &sel->headers[i];
 		const char *v;
 		size_t vlen;
+		int rc;
 
 		if (t->matched || len <= t->namelen || h[t->namelen] != ':' ||
 		    strncasecmp(h, t->name, t->namelen) != 0)
@@ -389,22 +398,32 @@ test_header(struct lq_select *sel, const char *h, size_t len)
 			v++, vlen--;
 		while (vlen > 0 && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
 			vlen--;
-		if (matches(&t->re, v, vlen))
-			t->matched = 1;
+		if ((rc = matches(&t->re, "--header", v, vlen, &sel->content_err)) < 0)
+			return -1;
+		t->matched = rc;
 	}
+	return 0;
 }
 
 static int
 body_line(struct lq_select *sel, const char *s, size_t n)
 {
+	int rc;
+
 	if (n > 0 && s[n - 1] == '\n')
 		n--;
-	if (matches(&sel->body, s, n))
-		sel->body_matched = 1;
-	return sel->body_matched;
+	if ((rc = matches(&sel->body, "--body", s, n, &sel->content_err)) < 0)
+		return -1;
+	sel->body_matched |= rc;
+	return 0;
 }
 
-/* Body chunks cut into lines; a line longer than LINE_MAX_BODY is tested in pieces. */
+/*
+ * The reader's callback: headers, then body chunks cut into lines (a line longer than
+ * LINE_MAX_BODY is tested in pieces). Returns 0 to read on, 1 to stop once the answer is
+ * known, -1 when a test could not be done (sel->content_err says why): reading stops, and
+ * the message is "cannot tell".
+ */
 static int
 content_part(enum lq_part part, const char *data, size_t len, int deleted, void *arg)
 {
@@ -412,8 +431,8 @@ content_part(enum lq_part part, const char *data, size_t len, int deleted, void 
 	int all_headers_done;
 
 	if (part == LQ_PART_HEADER) {
-		if (!deleted)
-			test_header(sel, data, len);
+		if (!deleted && test_header(sel, data, len) < 0)
+			return sel->failed = -1;
 		all_headers_done = 1;
 		for (size_t i = 0; i < sel->nheaders; i++)
 			all_headers_done &= sel->headers[i].matched;
@@ -427,17 +446,23 @@ content_part(enum lq_part part, const char *data, size_t len, int deleted, void 
 		size_t take = nl ? (size_t)(nl - data) + 1 : len;
 
 		if (sel->line.len + take > LINE_MAX_BODY) {
-			if (sel->line.len > 0 && body_line(sel, sel->line.data, sel->line.len))
-				break;
+			if (sel->line.len > 0 && body_line(sel, sel->line.data, sel->line.len) < 0)
+				return sel->failed = -1;
 			sel->line.len = 0;
+			if (sel->body_matched)
+				break;
 		}
 		if (nl != NULL && sel->line.len == 0) {
-			body_line(sel, data, take);
+			if (body_line(sel, data, take) < 0)
+				return sel->failed = -1;
 		} else {
-			if (lq_buf_append(&sel->line, data, take) < 0)
-				return -1;
+			if (lq_buf_append(&sel->line, data, take) < 0) {
+				lq_err_set(&sel->content_err, LQ_ENOMEM, "--body: out of memory");
+				return sel->failed = -1;
+			}
 			if (nl != NULL) {
-				body_line(sel, sel->line.data, sel->line.len);
+				if (body_line(sel, sel->line.data, sel->line.len) < 0)
+					return sel->failed = -1;
 				sel->line.len = 0;
 			}
 		}
@@ -447,31 +472,51 @@ content_part(enum lq_part part, const char *data, size_t len, int deleted, void 
 	return sel->body_matched;	/* stop reading once the body matched */
 }
 
+/* 1 headers and body match, 0 not, -1 cannot tell (err set). */
+static int
+content_matches(struct lq_select *sel, struct lq_spool *sp, struct lq_msg *m,
+    struct lq_err *err)
+{
+	unsigned parts = 0;
+	int ok = 1;
+
+	for (size_t i = 0; i < sel->nheaders; i++)
+		sel->headers[i].matched = 0;
+	sel->body_matched = 0;
+	sel->failed = 0;
+	sel->line.len = 0;
+	if (sel->nheaders > 0)
+		parts |= LQ_PART_HEADER;
+	if (sel->body.code != NULL)
+		parts |= LQ_PART_BODY;
+	if (lq_read(sp, m, parts, content_part, sel, err) < 0 && !sel->failed)
+		return -1;
+	if (!sel->failed && sel->line.len > 0 && !sel->body_matched)
+		(void)body_line(sel, sel->line.data, sel->line.len);
+	if (sel->failed) {
+		*err = sel->content_err;
+		return -1;
+	}
+	for (size_t i = 0; i < sel->nheaders; i++)
+		ok &= sel->headers[i].matched;
+	if (sel->body.code != NULL)
+		ok &= sel->body_matched;
+	return ok;
+}
+
+/*
+ * Three answers: 1 selected, 0 not, -1 cannot tell (err names the test and why). -v turns
+ * 1 into 0 and 0 into 1, never -1: a message that could not be judged is never selected.
+ */
 int
 lq_select_match(struct lq_select *sel, struct lq_spool *sp, struct lq_msg *m,
     struct lq_err *err)
 {
-	unsigned parts = 0;
-	int ok;
+	int ok = envelope_matches(sel, m, err);
 
-	ok = envelope_matches(sel, m);
-	if (ok && lq_select_needs_content(sel)) {
-		for (size_t i = 0; i < sel->nheaders; i++)
-			sel->headers[i].matched = 0;
-		sel->body_matched = 0;
-		sel->line.len = 0;
-		if (sel->nheaders > 0)
-			parts |= LQ_PART_HEADER;
-		if (sel->body.code != NULL)
-			parts |= LQ_PART_BODY;
-		if (lq_read(sp, m, parts, content_part, sel, err) < 0)
-			return -1;
-		if (sel->line.len > 0 && !sel->body_matched)
-			body_line(sel, sel->line.data, sel->line.len);
-		for (size_t i = 0; i < sel->nheaders; i++)
-			ok &= sel->headers[i].matched;
-		if (sel->body.code != NULL)
-			ok &= sel->body_matched;
-	}
+	if (ok > 0 && lq_select_needs_content(sel))
+		ok = content_matches(sel, sp, m, err);
+	if (ok < 0)
+		return -1;
 	return sel->invert ? !ok : ok;
 }

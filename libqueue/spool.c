@@ -412,19 +412,6 @@ lq_state_name(const struct lq_msg *m)
 	return "queued";
 }
 
-int
-lq_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
-    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
-{
-	if (!lq_valid_id(sp, id))
-		return lq_err_set(err, LQ_EBADID, "%s: not a valid %s queue ID", id,
-		    sp->be->name);
-	if (sp->be->act == NULL)
-		return lq_err_set(err, LQ_EUSAGE, "%s: changing the queue is not supported yet",
-		    sp->be->name);
-	return sp->be->act(sp, id, act, sel, o, mp, err);
-}
-
 static int
 is_program(const char *path)
 {

@@ -101,7 +101,7 @@ is "$?" 2 "qrm without a selection refuses ..."
 grep -q ALL "$tmp/err"; ok $? "... saying that everything is ALL"
 "$B/qrm" --spool "$Q" -n ALL >"$tmp/out" 2>"$tmp/err"
 is "$?" 0 "qrm -n ALL: exit 0"
-is "$(sed -n 's/^would have removed //p' "$tmp/out" | sort)" "$("$B/qls" --spool "$Q" -i | sort)" \
+is "$(sed -n 's/^would remove //p' "$tmp/out" | sort)" "$("$B/qls" --spool "$Q" -i | sort)" \
     "qrm -n ALL names every message qls lists"
 is_same_file "$tmp/before" <(snap "$Q") "qrm -n ALL changed nothing"
 

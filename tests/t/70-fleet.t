@@ -340,7 +340,7 @@ done
 clush -R exec -w 'mx[1-3]' 'qgrep --spool '"$F"'/spool/%h --larger 2k -i | qrm -n --spool '"$F"'/spool/%h -' \
     2>/dev/null | sortlines >"$F/out/act.got"
 for h in mx1 mx2 mx3; do
-    qgrep --spool "$F/spool/$h" --larger 2k -i | sed "s/^/$h: would have removed /"
+    qgrep --spool "$F/spool/$h" --larger 2k -i | sed "s/^/$h: would remove /"
 done | sortlines >"$F/out/act.want"
 [ -s "$F/out/act.want" ]; ok $? "clush 'qgrep ... -i | qrm -n -': there is something to act on"
 is_same_file "$F/out/act.want" "$F/out/act.got" "clush 'qgrep ... -i | qrm -n -': each host, its own messages"

@@ -1,0 +1,214 @@
+/*
+ * act.c -- the one acting sequence (lq_act), for every MTA: the backends supply its steps
+ * (struct lq_backend, act_*), this file their order and the rules between them. Also the one
+ * --save copier (lq_save_dir, lq_save_file) and the recipient arrays' one ceiling.
+ *
+ * The rules, in the order they are applied (libqueue/README, "Acting"):
+ *   - the lock is taken without waiting: a message being delivered is skipped;
+ *   - the message is read again under the lock, and the selection checked again on what was
+ *     read: the queue moves and IDs are reused between the scan and the act;
+ *   - a message the selection cannot judge (an unreadable body, a regex engine error) is
+ *     left alone, whatever -v says;
+ *   - a damaged message is removed only by ID with no selection (exim -Mrm, postsuper -d);
+ *   - a dry run stops just before the copy and the change, so its verdict is the real one.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+struct lq_saver {
+	int dirfd;		/* the save directory */
+	const char *id;		/* for messages */
+};
+
+int
+lq_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
+    const struct lq_act_opts *o, struct lq_msg **mp, struct lq_err *err)
+{
+	const struct lq_backend *be = sp->be;
+	struct lq_msg *m = lq_msg_begin(sp);
+	int by_selection = sel != NULL && !lq_select_is_empty(sel);
+	int damaged = 0, rc = -1, match;
+	void *held = NULL;
+
+	if (mp != NULL)
+		*mp = m;
+	if (!lq_valid_id(sp, id))
+		return lq_err_set(err, LQ_EBADID, "%s: not a valid %s queue ID", id, be->name);
+	if (be->act_lock == NULL)
+		return lq_err_set(err, LQ_EUSAGE, "%s: changing the queue is not supported yet",
+		    sp->dir);
+	if (be->act_lock(sp, id, act, &held, err) < 0)
+		goto out;
+	if (be->act_reload(sp, held, m, err) < 0) {
+		if (act != LQ_ACT_REMOVE || by_selection || !be->removes_damaged ||
+		    err == NULL || err->code != LQ_ECORRUPT)
+			goto out;
+		damaged = 1;
+	} else if (sel != NULL && (match = lq_select_match(sel, sp, m, err)) <= 0) {
+		if (match == 0)
+			lq_err_set(err, LQ_ENOMATCH, "%s: no longer matches: left alone", id);
+		else
+			lq_err_prefix(err, "%s: cannot tell whether it matches: left alone: ", id);
+		goto out;
+	}
+	if (!damaged && be->act_refuse != NULL && be->act_refuse(sp, held, m, act, err) < 0)
+		goto out;
+	if (o->dry_run) {
+		rc = 0;
+		goto out;
+	}
+	if (act == LQ_ACT_REMOVE && o->save_dirfd >= 0) {
+		struct lq_saver sv = { o->save_dirfd, id };
+
+		if (be->act_save(sp, held, &sv, err) < 0)
+			goto out;
+		fsync(sv.dirfd);
+	}
+	rc = be->act_apply(sp, held, damaged ? NULL : m, act, o, err);
+out:
+	be->act_unlock(sp, held);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- --save */
+
+/* The directories of rel up to its last '/' (all of them when it ends in '/'), made as
+ * needed: the fd of the last one (a new fd), or -1 with err. */
+static int
+save_parent(struct lq_saver *sv, const char *rel, struct lq_err *err)
+{
+	char path[256], *p = path, *slash;
+	int dfd, sub;
+
+	if (strlen(rel) >= sizeof path)
+		return lq_err_set(err, LQ_ELIMIT, "%s: --save: %s: path too long", sv->id, rel);
+	snprintf(path, sizeof path, "%s", rel);
+	if ((dfd = dup(sv->dirfd)) < 0)
+		return lq_err_sys(err, "%s: --save", sv->id);
+	while ((slash = strchr(p, '/')) != NULL) {
+		*slash = '\0';
+		if (mkdirat(dfd, p, 0750) < 0 && errno != EEXIST) {
+			lq_err_sys(err, "%s: --save: making %s", sv->id, path);
+			sub = -1;
+		} else if ((sub = lq_open_dir(dfd, p, NULL)) < 0)
+			lq_err_set(err, LQ_ECORRUPT, "%s: --save: %s: not a directory", sv->id,
+			    path);
+		close(dfd);
+		if (sub < 0)
+			return -1;
+		dfd = sub;
+		*slash = '/';
+		p = slash + 1;
+	}
+	return dfd;
+}
+
+int
+lq_save_dir(struct lq_saver *sv, const char *rel, struct lq_err *err)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/", rel);
+	if ((fd = save_parent(sv, path, err)) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int
+lq_save_file(struct lq_saver *sv, const char *rel, int in, const struct stat *st,
+    struct lq_err *err)
+{
+	struct timespec t[2] = { st->st_atim, st->st_mtim };
+	const char *name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	char buf[65536];
+	off_t at = 0;
+	ssize_t n;
+	int dfd, out;
+
+	if (st->st_size > LQ_SAVE_MAX)
+		return lq_err_set(err, LQ_ELIMIT, "%s: --save: %s is %lld bytes, more than the "
+		    "%lld that --save copies: nothing done", sv->id, rel, (long long)st->st_size,
+		    (long long)LQ_SAVE_MAX);
+	if ((dfd = save_parent(sv, rel, err)) < 0)
+		return -1;
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		lq_err_sys(err, "%s: --save: %s", sv->id, rel);
+		close(dfd);
+		return -1;
+	}
+	while ((n = pread(in, buf, sizeof buf, at)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, n) != n)
+			goto fail;
+		if ((at += n) > LQ_SAVE_MAX) {
+			errno = EFBIG;	/* it grew while being copied */
+			goto fail;
+		}
+	}
+	if (fchmod(out, st->st_mode & 0777) < 0 || futimens(out, t) < 0 || fsync(out) < 0)
+		goto fail;
+	if (close(out) < 0) {
+		out = -1;
+		goto fail;
+	}
+	fsync(dfd);
+	close(dfd);
+	return 0;
+fail:
+	lq_err_sys(err, "%s: --save: %s", sv->id, rel);
+	if (out >= 0)
+		close(out);
+	unlinkat(dfd, name, 0);
+	close(dfd);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- recipient arrays */
+
+int
+lq_arena_grow(struct lq_msg *m, void **v, size_t n, size_t *cap, size_t size, size_t max,
+    const char *what, struct lq_err *err)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return lq_err_set(err, LQ_ELIMIT, "%s: more than %zu %s", m->id, max, what);
+	ncap = *cap ? *cap * 2 : 8;
+	if (ncap > max)
+		ncap = max;
+	if ((nv = lq_arena_alloc(m->arena, ncap * size)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", m->id);
+	if (n > 0)
+		memcpy(nv, *v, n * size);
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+int
+lq_rcpt_add(struct lq_msg *m, size_t *cap, const char *addr, const char *reason,
+    unsigned flags, struct lq_err *err)
+{
+	void *v = m->rcpt;
+
+	if (lq_arena_grow(m, &v, m->nrcpt, cap, sizeof *m->rcpt, LQ_RCPT_MAX, "recipients",
+	    err) < 0)
+		return -1;
+	m->rcpt = v;
+	m->rcpt[m->nrcpt++] = (struct lq_rcpt){ addr, reason, flags };
+	return 0;
+}
