@@ -54,14 +54,14 @@ main(int argc, const char **argv)
 
 	if (targets.all) {
 		if (lq_run_argv(sp, mta_path, NULL, 0, cmd, ARGV_MAX, &e) < 0)
-			errx(EXIT_TROUBLE, "%s", e.msg);
+			errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
 		run(cmd);
 	}
 	while (!targets.all && done < targets.n) {
 		took = lq_run_argv(sp, mta_path, (const char *const *)targets.ids + done,
 		    targets.n - done, cmd, ARGV_MAX, &e);
 		if (took <= 0)
-			errx(EXIT_TROUBLE, "%s", took < 0 ? e.msg : "cannot run the MTA");
+			errx(EXIT_TROUBLE, "%s", took < 0 ? cli_shown_err(&e) : "cannot run the MTA");
 		run(cmd);
 		done += took;
 	}
