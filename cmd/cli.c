@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <linux/capability.h>
 
@@ -130,6 +131,54 @@ without_own(const struct poptOption *t, const struct poptOption *own)
 	return copy;
 }
 
+/*
+ * stdout on a terminal: what the tools print (IDs, addresses, headers, bodies: anyone who
+ * sends mail chooses them) reaches it with control characters as \xNN, as ls shows odd
+ * file names, so that no message can move the cursor, retitle the window or hide a line
+ * with CR. TAB and LF pass. Not on a terminal, every byte goes out as it is.
+ */
+static ssize_t
+tty_write(void *cookie, const char *buf, size_t n)
+{
+	char out[4096];
+	size_t k = 0;
+
+	(void)cookie;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)buf[i] : 0;
+
+		if (i == n || k + 4 > sizeof out) {
+			for (size_t done = 0; done < k; ) {
+				ssize_t w = write(STDOUT_FILENO, out + done, k - done);
+
+				if (w < 0 && errno != EINTR)
+					return -1;
+				done += w > 0 ? (size_t)w : 0;
+			}
+			k = 0;
+		}
+		if (i == n)
+			break;
+		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+			k += (size_t)snprintf(out + k, sizeof out - k, "\\x%02x", c);
+		else
+			out[k++] = (char)c;
+	}
+	return (ssize_t)n;
+}
+
+static void
+stdout_to_terminal(void)
+{
+	cookie_io_functions_t io = { .write = tty_write };
+	FILE *f = fopencookie(NULL, "w", io);
+
+	if (f == NULL)
+		err(EXIT_TROUBLE, "stdout");
+	setvbuf(f, NULL, _IOLBF, 4096);
+	stdout = f;
+}
+
 poptContext
 cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_help)
 {
@@ -159,12 +208,62 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_
 		exit(EXIT_TROUBLE);
 	}
 	cli.now = time(NULL);
-	if (!isatty(STDOUT_FILENO))
+	if (isatty(STDOUT_FILENO))
+		stdout_to_terminal();
+	else
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	for (const char **h = cli.headers; h && *h; h++)
 		cli.sel.nheaders++;
 	cli.sel.headers = cli.headers;
 	return pc;
+}
+
+/* ---------------------------------------------------------------- echoing */
+
+#define SHOWN_MAX 80	/* an argument echoed in a message is cut after this many bytes */
+
+/* s as a message may show it: control bytes (C0 and DEL) as \xNN, so that a terminal
+ * neither obeys nor hides them, and cut after max bytes with "..." (the reason after it
+ * stays readable). Four results can be in use at once. */
+static const char *
+shown(const char *s, size_t max)
+{
+	static char buf[4][4 * sizeof ((struct lq_err *)0)->msg + 4];
+	static unsigned next;
+	char *b = buf[next++ % 4];
+	size_t k = 0, i;
+
+	for (i = 0; s[i] != '\0' && i < max && k + 8 < sizeof buf[0]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			k += (size_t)snprintf(b + k, sizeof buf[0] - k, "\\x%02x", c);
+		else
+			b[k++] = (char)c;
+	}
+	snprintf(b + k, sizeof buf[0] - k, "%s", s[i] != '\0' ? "..." : "");
+	return b;
+}
+
+const char *
+cli_shown(const char *arg)
+{
+	return shown(arg, SHOWN_MAX);
+}
+
+/* A path longer than any path would be cut in the library's messages: refused here. */
+static void
+check_path(const char *opt, const char *path)
+{
+	if (strlen(path) >= PATH_MAX)
+		errx(EXIT_TROUBLE, "%s %s: %s", opt, cli_shown(path), strerror(ENAMETOOLONG));
+}
+
+/* A library message: it names the file, ID or argument, already cut to a readable length. */
+const char *
+cli_shown_err(const struct lq_err *e)
+{
+	return shown(e->msg, sizeof e->msg);
 }
 
 struct lq_spool *
@@ -175,9 +274,14 @@ cli_open_spool(void)
 	struct lq_err e;
 
 	if (cli.mta != NULL && lq_mta_from_name(cli.mta, &mta) < 0)
-		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli.mta);
+		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli_shown(cli.mta));
+	if (cli.spool != NULL)
+		check_path("--spool", cli.spool);
 	if ((sp = lq_spool_open(cli.spool, mta, cli.named_queue, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", e.msg);
+		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+	/* select.c matches --queue names; which of them can match is the spool's business */
+	if (cli.sel.queue != NULL && lq_spool_check_names(sp, cli.sel.queue, &e) < 0)
+		errx(EXIT_TROUBLE, "--queue %s", cli_shown_err(&e));
 	return sp;
 }
 
@@ -206,9 +310,15 @@ struct walk {
 static void
 problem(const char *id, const struct lq_err *e, void *arg)
 {
+	static unsigned long denied;	/* messages this user may not read */
+	int perm = e->code == LQ_ESYS && (e->sys_errno == EACCES || e->sys_errno == EPERM);
+
 	(void)id, (void)arg;
-	warnx("%s", e->msg);
 	cli.trouble++;
+	if (perm && denied++ > 0)
+		return;		/* a spool this user may not read: one line, not one per message */
+	warnx("%s%s", cli_shown_err(e), perm ? " (not said again for other messages: run as root or"
+	    " the MTA's user)" : "");
 }
 
 static int
@@ -455,6 +565,35 @@ cli_exit_code(void)
 	return cli.matched > 0 ? EXIT_MATCH : EXIT_NONE;
 }
 
+/* Run the MTA (argv[0] a name looked up in PATH, or a path) and wait for it; a failure is
+ * reported on one line and makes the exit status 2. */
+void
+cli_run(const char **argv)
+{
+	int status, e;
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		err(EXIT_TROUBLE, "fork");
+	if (pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		e = errno;	/* PATH searched: EACCES is a directory we may not search */
+		warnx("%s: %s", cli_shown(argv[0]), e == ENOENT ||
+		    (e == EACCES && strchr(argv[0], '/') == NULL) ? "not found" : strerror(e));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			err(EXIT_TROUBLE, "waitpid");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		cli.trouble = 1;	/* said above, or by the MTA itself */
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		warnx("%s: exited with %d", cli_shown(argv[0]),
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		cli.trouble = 1;
+	}
+}
+
 /* ---------------------------------------------------------------- acting */
 
 struct cli_act cli_act;
@@ -603,10 +742,12 @@ static int
 open_mainlog(struct lq_spool *sp)
 {
 	struct lq_err e;
-	int fd = lq_open_mta_log(sp, cli_act.mainlog, &e);
+	int fd;
 
-	if (fd < 0 && e.code != LQ_ENOENT)
-		errx(EXIT_TROUBLE, "%s", e.msg);
+	if (cli_act.mainlog != NULL)
+		check_path("--mainlog", cli_act.mainlog);
+	if ((fd = lq_open_mta_log(sp, cli_act.mainlog, &e)) < 0 && e.code != LQ_ENOENT)
+		errx(EXIT_TROUBLE, "--mainlog %s", cli_shown_err(&e));
 	return fd;
 }
 
@@ -623,19 +764,24 @@ prepare_outside(struct lq_spool *sp, const struct lq_owner *o)
 	int made;
 
 	prepared = 1;
-	if (cli_act.dry_run)
+	mainlog_fd = open_mainlog(sp);	/* a dry run too refuses a --mainlog it could not use */
+	if (cli_act.dry_run) {
+		if (mainlog_fd >= 0)
+			close(mainlog_fd);
+		mainlog_fd = -1;
 		return;
+	}
 	if (cli_act.save != NULL) {
+		check_path("--save", cli_act.save);
 		made = mkdir(cli_act.save, 0750) == 0;
 		if (!made && errno != EEXIST)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+			err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
 		if ((save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC)) < 0)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+			err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
 		if (made && o != NULL && fchown(save_dirfd, o->uid, o->gid) < 0)
-			err(EXIT_TROUBLE, "--save %s", cli_act.save);
+			err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
 	}
-	mainlog_fd = open_mainlog(sp);
 }
 
 /* Is the tool running as the spool's owner (so it may change the spool)? */

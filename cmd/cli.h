@@ -43,7 +43,16 @@ extern struct poptOption cli_output_table[];
 poptContext cli_parse(int argc, const char **argv, struct poptOption *own,
     const char *args_help);
 
-/* Open the spool named by --spool/--mta/-G (or the default), or exit 2 saying why. */
+/* An argument as a message may echo it: control characters escaped (\xNN), cut after 80
+ * bytes with "...". The result lives until four more calls. */
+const char *cli_shown(const char *arg);
+/* A library error's message (lq_err.msg) as it may be printed: control characters escaped,
+ * not cut (the library cuts what it echoes). Same lifetime. */
+const char *cli_shown_err(const struct lq_err *);
+
+/* Open the spool named by --spool/--mta/-G (or the default), or exit 2 saying why: also
+ * when --mta names another MTA than the spool's, or a --queue name is no queue or state of
+ * that spool (lq_spool_check_names). */
 struct lq_spool *cli_open_spool(void);
 
 /* Compile the selection, or exit 2 naming the bad option. */
@@ -71,6 +80,10 @@ int cli_flush_stdout(void);
 
 /* The exit code: 2 on trouble, else 0 when something matched, else 1. */
 int cli_exit_code(void);
+
+/* Run the MTA's command (lq_run_argv) and wait for it; a failure is one line on stderr and
+ * makes the exit status 2. */
+void cli_run(const char **argv);
 
 /* ---------------------------------------------------------------- acting */
 

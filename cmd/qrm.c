@@ -2,13 +2,9 @@
  * qrm -- remove messages from the queue, under the MTA's own lock, each one checked
  * again against the selection once locked:   qgrep -f '^<>$' -o 7d -i | qrm -
  */
-#include <sys/wait.h>
-
 #include <err.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -29,30 +25,16 @@ run_mta(struct lq_spool *sp)
 {
 	const char *cmd[8];
 	struct lq_err e;
-	int status;
-	pid_t pid;
 
 	if (cli_act.dry_run || !lq_act_needs_run(sp))
 		return;
 	if (lq_run_argv(sp, NULL, NULL, 0, cmd, 8, &e) < 0) {
-		warnx("%s (the messages are removed as soon as the MTA runs its queue)", e.msg);
+		warnx("%s (the messages are removed as soon as the MTA runs its queue)",
+		    cli_shown_err(&e));
 		cli.trouble = 1;
 		return;
 	}
-	if ((pid = fork()) < 0)
-		err(EXIT_TROUBLE, "fork");
-	if (pid == 0) {
-		execvp(cmd[0], (char *const *)cmd);
-		warn("%s", cmd[0]);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			err(EXIT_TROUBLE, "waitpid");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		warnx("%s: exited with %d", cmd[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		cli.trouble = 1;
-	}
+	cli_run(cmd);
 }
 
 int

@@ -3,13 +3,9 @@
  * qmail-send): the one tool that runs the MTA, always by execv with an argument vector.
  * ALL runs the whole queue (exim -qff, postqueue -f).
  */
-#include <sys/wait.h>
-
 #include <err.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -31,28 +27,12 @@ static struct poptOption options[] = {
 static void
 run(const char **argv)
 {
-	int status;
-	pid_t pid;
-
-	if (cli_act.dry_run) {
-		for (const char **a = argv; *a; a++)
-			printf("%s%s", *a, a[1] ? " " : "\n");
+	if (!cli_act.dry_run) {
+		cli_run(argv);
 		return;
 	}
-	if ((pid = fork()) < 0)
-		err(EXIT_TROUBLE, "fork");
-	if (pid == 0) {
-		execvp(argv[0], (char *const *)argv);
-		warn("%s", argv[0]);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			err(EXIT_TROUBLE, "waitpid");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		warnx("%s: exited with %d", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		cli.trouble = 1;
-	}
+	for (const char **a = argv; *a; a++)
+		printf("%s%s", *a, a[1] ? " " : "\n");
 }
 
 int
@@ -74,14 +54,14 @@ main(int argc, const char **argv)
 
 	if (targets.all) {
 		if (lq_run_argv(sp, mta_path, NULL, 0, cmd, ARGV_MAX, &e) < 0)
-			errx(EXIT_TROUBLE, "%s", e.msg);
+			errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
 		run(cmd);
 	}
 	while (!targets.all && done < targets.n) {
 		took = lq_run_argv(sp, mta_path, (const char *const *)targets.ids + done,
 		    targets.n - done, cmd, ARGV_MAX, &e);
 		if (took <= 0)
-			errx(EXIT_TROUBLE, "%s", took < 0 ? e.msg : "cannot run the MTA");
+			errx(EXIT_TROUBLE, "%s", took < 0 ? cli_shown_err(&e) : "cannot run the MTA");
 		run(cmd);
 		done += took;
 	}

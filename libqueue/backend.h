@@ -73,6 +73,12 @@ struct lq_backend {
 	char *(*log_path)(struct lq_spool *);
 	/* who owns what act changes (lq_spool_owner); NULL: unknown, and acting as root refused */
 	int (*owner)(struct lq_spool *, struct lq_owner *, struct lq_err *);
+	/* the names lq_msg.queue takes on this spool, in the MTA's order, NULL-terminated
+	 * (lq_spool_queues) */
+	const char *const *(*queues)(const struct lq_spool *);
+	/* the flags among LQ_MSG_ACTIVE, _FROZEN, _UNPROCESSED, _BOUNCING its messages can
+	 * have: with queues, what lq_state_name can say of them (lq_spool_check_names) */
+	unsigned state_flags;
 };
 
 extern const struct lq_backend lq_exim_backend;
@@ -126,6 +132,12 @@ int lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *, struc
 
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);
+
+/* spool.c, for the run_argv ops: can prog (a name looked up in PATH, or a path) be run?
+ * 0, or -1 with err saying "exim4: not found" (or "PATH: not executable"). */
+int lq_find_program(const char *prog, struct lq_err *);
+/* Does dir (as the MTA names its spool) name this spool's directory? */
+int lq_spool_is(const struct lq_spool *, const char *dir);
 
 /* Run a program (argv, no shell) and return the first line of its stdout, or NULL. */
 char *lq_ask_program(const char *const argv[]);

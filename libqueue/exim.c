@@ -37,6 +37,7 @@ struct exim {
 	size_t njournals;
 	int journals_known;
 	struct lq_buf jbuf;
+	const char *queues[2];	/* lq_spool_queues: the one queue read */
 	struct exim_held {	/* the message being acted on (lq_act) */
 		char id[LQ_ID_MAX + 1];
 		int dirfd;	/* input/ or input/X/ */
@@ -152,6 +153,68 @@ exim_default_dir(void)
 	return NULL;
 }
 
+static const char *queue_name(const struct lq_spool *);
+
+/* A named queue is a directory of the spool with an input/ of its own (Exim makes
+ * SPOOL/NAME/input for queue_name = NAME). */
+static int
+is_named_queue(int dirfd, const char *name)
+{
+	struct lq_err e;
+	int qfd, fd;
+
+	if (!lq_plain_name(name) || (qfd = lq_open_dir(dirfd, name, &e)) < 0)
+		return 0;
+	fd = lq_open_dir(qfd, "input", &e);
+	close(qfd);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int
+name_cmp(const void *a, const void *b, void *pool)
+{
+	return strcmp((const char *)pool + *(const size_t *)a, (const char *)pool + *(const size_t *)b);
+}
+
+/* The named queue's directory, or -1 with err naming the spool's named queues. */
+static int
+open_named_queue(struct lq_spool *sp, struct lq_err *err)
+{
+	struct lq_names names = { 0 };
+	char known[256] = "";
+	struct dirent *de;
+	size_t k = 0;
+	int fd;
+	DIR *d;
+
+	if (is_named_queue(sp->dirfd, sp->queue))
+		return lq_open_dir(sp->dirfd, sp->queue, err);
+	if ((fd = dup(sp->dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return lq_err_sys(err, "%s", sp->dir);
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && is_named_queue(sp->dirfd, de->d_name) &&
+		    lq_names_add(&names, de->d_name, strlen(de->d_name)) < 0)
+			break;
+	closedir(d);
+	if (names.n > 1)
+		qsort_r(names.off, names.n, sizeof *names.off, name_cmp, names.pool);
+	for (size_t i = 0; i < names.n && k < sizeof known; i++)
+		k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "",
+		    names.pool + names.off[i]);
+	lq_err_set(err, LQ_ENOENT, "%.80s%s: no queue of that name in %s (%s%s)", sp->queue,
+	    strlen(sp->queue) > 80 ? "..." : "", sp->dir,
+	    names.n ? "its named queues: " : "it has no named queue", known);
+	lq_names_free(&names);
+	return -1;
+}
+
 static int
 exim_open(struct lq_spool *sp, struct lq_err *err)
 {
@@ -163,17 +226,10 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 	ex->inputfd = ex->queuefd = -1;
 	for (int i = 0; i < 62; i++)
 		ex->subfd[i] = -1;
+	ex->queues[0] = queue_name(sp);
 	sp->priv = ex;
-	if (sp->queue != NULL) {
-		if (!lq_plain_name(sp->queue))
-			return lq_err_set(err, LQ_EUSAGE, "%s: not a queue name", sp->queue);
-		if ((qfd = lq_open_dir(sp->dirfd, sp->queue, err)) < 0) {
-			if (err != NULL && err->code == LQ_ENOENT)
-				lq_err_set(err, LQ_ENOENT, "%s: no queue named %s", sp->dir,
-				    sp->queue);
-			return -1;
-		}
-	}
+	if (sp->queue != NULL && (qfd = open_named_queue(sp, err)) < 0)
+		return -1;
 	if (sp->queue != NULL && (asprintf(&ex->qflag, "-qG%s", sp->queue) < 0 ||
 	    asprintf(&ex->qrunflag, "-qffG%s", sp->queue) < 0)) {
 		ex->qflag = ex->qrunflag = NULL;
@@ -186,6 +242,14 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 		return -1;
 	ex->inputfd = fd;
 	return 0;
+}
+
+static const char *const *
+exim_queues(const struct lq_spool *sp)
+{
+	const struct exim *ex = sp->priv;
+
+	return ex->queues;
 }
 
 static void
@@ -1384,16 +1448,54 @@ exim_log_path(struct lq_spool *sp)
 }
 
 /* exim -M ID... delivers those (forced, thawing frozen ones); exim -qff the whole queue. */
+/*
+ * Exim runs the queues of its spool_directory, whatever spool qtools read: before running it,
+ * ask the binary that will run (exim -bP spool_directory) whether that is this spool. A
+ * named queue is the directory of that name in it (-qGNAME), so a spool whose own directory
+ * is a named queue of the one Exim runs is refused with the -G that would reach it.
+ */
+static int
+runs_this_spool(struct lq_spool *sp, const char *prog, struct lq_err *err)
+{
+	const char *const ask[] = { prog, "-bP", "-n", "spool_directory", NULL };
+	char *dir, *up = NULL;
+	int rc = 0;
+
+	if (lq_find_program(prog, err) < 0)
+		return -1;
+	if ((dir = lq_ask_program(ask)) == NULL || dir[0] != '/')
+		rc = lq_err_set(err, LQ_EUSAGE, "%s: %s -bP spool_directory names no spool "
+		    "directory (is it Exim?): nothing run", sp->dir, prog);
+	else if (!lq_spool_is(sp, dir)) {
+		const char *base = strrchr(sp->dir, '/');
+
+		if (sp->queue == NULL && base != NULL && base[1] != '\0' &&
+		    asprintf(&up, "%s/%s", dir, base + 1) >= 0 && lq_spool_is(sp, up))
+			rc = lq_err_set(err, LQ_EUSAGE, "%s: %s runs the spool %s, of which this is "
+			    "the named queue %s: give --spool %s -G %s", sp->dir, prog, dir,
+			    base + 1, dir, base + 1);
+		else
+			rc = lq_err_set(err, LQ_EUSAGE, "%s: %s would run the spool %s (its "
+			    "spool_directory), not this one: nothing run", sp->dir, prog, dir);
+	}
+	free(up);
+	free(dir);
+	return rc;
+}
+
 static int
 exim_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, size_t n,
     const char **argv, size_t max, struct lq_err *err)
 {
 	struct exim *ex = sp->priv;
+	const char *prog = path != NULL ? path : "exim4";
 	size_t k = 0, took = 0;
 
 	if (max < 8)
 		return lq_err_set(err, LQ_EUSAGE, "argument vector too small");
-	argv[k++] = path != NULL ? path : "exim4";
+	if (runs_this_spool(sp, prog, err) < 0)
+		return -1;
+	argv[k++] = prog;
 	if (n == 0)
 		argv[k++] = ex->qrunflag ? ex->qrunflag : "-qff";
 	else {
@@ -1454,4 +1556,6 @@ const struct lq_backend lq_exim_backend = {
 	.run_argv = exim_run_argv,
 	.log_path = exim_log_path,
 	.owner = exim_owner,
+	.queues = exim_queues,
+	.state_flags = LQ_MSG_ACTIVE | LQ_MSG_FROZEN,
 };

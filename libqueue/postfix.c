@@ -289,8 +289,8 @@ postfix_open(struct lq_spool *sp, struct lq_err *err)
 
 			if (n > 0 && q < 0)
 				return lq_err_set(err, LQ_EUSAGE,
-				    "%.*s: not a Postfix queue (maildrop, incoming, active, deferred, hold, corrupt)",
-				    (int)n, p);
+				    "%.*s%s: not a Postfix queue (maildrop, incoming, active, deferred, hold, corrupt)",
+				    (int)(n > 80 ? 80 : n), p, n > 80 ? "..." : "");
 			if (n > 0)
 				pf->queues |= 1u << q;
 			p += n;
@@ -1305,8 +1305,12 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 	}
 	if (fd < 0) {
 		sc->seen++;
-		if (e.sys_errno != 0)	/* named where it is, as the other problems are */
-			lq_err_set(&e, e.code, "%s: %s: %s", name, rel, strerror(e.sys_errno));
+		if (e.sys_errno != 0) {	/* named where it is, as the other problems are */
+			int saved = e.sys_errno;
+
+			lq_err_set(&e, e.code, "%s: %s: %s", name, rel, strerror(saved));
+			e.sys_errno = saved;	/* the tools tell permission from other causes */
+		}
 		report(w, name, &e);
 		return 0;
 	}
@@ -2530,6 +2534,9 @@ postfix_run_argv(struct lq_spool *sp, const char *path, const char *const *ids, 
 		snprintf(postconf, sizeof postconf, "%.*spostconf", (int)(slash - path + 1), path);
 	else
 		snprintf(postconf, sizeof postconf, "postconf");
+	if (lq_find_program(path != NULL ? path : "postqueue", err) < 0 ||
+	    lq_find_program(postconf, err) < 0)
+		return -1;
 	ask_conf(sp, postconf);
 	if (!pf->conf_known)
 		return lq_err_set(err, LQ_EUSAGE, "%s: %s does not name this queue directory as"
@@ -2582,6 +2589,18 @@ postfix_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
 	return lq_err_set(err, LQ_EUSAGE, "%s: no queue directory to tell mail_owner by", sp->dir);
 }
 
+/* corrupt/ is not among them: a file there is reported, never read as a message */
+static const char *const *
+postfix_queues(const struct lq_spool *sp)
+{
+	static const char *const names[] = {
+		"maildrop", "incoming", "active", "deferred", "hold", NULL
+	};
+
+	(void)sp;
+	return names;
+}
+
 const struct lq_backend lq_postfix_backend = {
 	.mta = LQ_MTA_POSTFIX,
 	.name = "postfix",
@@ -2613,4 +2632,6 @@ const struct lq_backend lq_postfix_backend = {
 	.shape_queues = "incoming,active",	/* qshape's default */
 	.run_argv = postfix_run_argv,
 	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */
+	.queues = postfix_queues,
+	.state_flags = LQ_MSG_ACTIVE | LQ_MSG_FROZEN,
 };

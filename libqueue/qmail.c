@@ -2322,6 +2322,16 @@ qmail_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
 	return 0;
 }
 
+/* as begin() names them */
+static const char *const *
+qmail_queues(const struct lq_spool *sp)
+{
+	static const char *const names[] = { "queue", "todo", "hold", NULL };
+
+	(void)sp;
+	return names;
+}
+
 const struct lq_backend lq_qmail_backend = {
 	.mta = LQ_MTA_QMAIL,
 	.name = "qmail",
@@ -2347,4 +2357,6 @@ const struct lq_backend lq_qmail_backend = {
 	.run_argv = qmail_run_argv,
 	.log_path = NULL,	/* qmail-send logs to its stdout: there is no file to append to */
 	.owner = qmail_owner,
+	.queues = qmail_queues,
+	.state_flags = LQ_MSG_ACTIVE | LQ_MSG_FROZEN | LQ_MSG_UNPROCESSED | LQ_MSG_BOUNCING,
 };

@@ -119,6 +119,16 @@ enum lq_mta lq_spool_mta(const struct lq_spool *);
 const char *lq_spool_dir(const struct lq_spool *);
 const char *lq_mta_name(enum lq_mta);
 int lq_mta_from_name(const char *, enum lq_mta *);
+/* The names a message's queue (lq_msg.queue) can have on this spool, in the MTA's order,
+ * NULL-terminated: Exim "input" (or the named queue's name), Postfix "maildrop",
+ * "incoming", "active", "deferred", "hold", qmail "queue", "todo", "hold". All of the MTA's
+ * queues, whether or not lq_spool_open was asked to read only some of them. */
+const char *const *lq_spool_queues(const struct lq_spool *);
+/* Is every name of names (comma-separated, as --queue gives them to lq_select_new) a queue
+ * (lq_spool_queues) or a state (lq_state_name) a message of this spool can be in? Matched
+ * without regard to case. Returns 0, or -1 with err naming the first unknown name and
+ * listing the known ones. */
+int lq_spool_check_names(const struct lq_spool *, const char *names, struct lq_err *);
 
 /* The queues qshape reads when none are named ("incoming,active" on Postfix), or NULL when
  * the MTA has no qshape. */
@@ -140,7 +150,7 @@ enum lq_scanflag {
 					 * file alone, as qshape takes them) */
 };
 
-/* Return 0 to go on, anything else stops the scan (and is returned by lq_scan). */
+/* Return 0 to go on, anything else stops the scan (lq_scan then returns 1). */
 typedef int (*lq_msg_fn)(struct lq_msg *, void *arg);
 /* A message that could not be read; the scan goes on. */
 typedef void (*lq_problem_fn)(const char *id, const struct lq_err *, void *arg);
@@ -157,7 +167,8 @@ struct lq_scan {
 };
 
 /* Every message of the spool, in the MTA's own listing order unless LQ_SCAN_UNSORTED.
- * Returns 0, the callback's non-zero value, or -1 with err set (spool unreadable). */
+ * Returns 0, 1 when the callback stopped it (the callback knows why; err is not set), or
+ * -1 with err set (spool unreadable). */
 int lq_scan(struct lq_spool *, struct lq_scan *, struct lq_err *);
 
 /* One message by ID. Returns 0, or -1 with err (LQ_ENOENT, LQ_EBADID, LQ_ECORRUPT...).
@@ -409,8 +420,9 @@ int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *
 /*
  * The MTA's own log, opened for appending (never created) so that actions leave the lines
  * the MTA itself would write (Exim: "removed by USER"). path NULL: the MTA's setting, for
- * the MTA's default spool only. Returns the fd, or -1 with err (LQ_ENOENT: no such log,
- * which is not an error; anything else is, for a path given).
+ * the MTA's default spool only. Only a regular file is opened (a FIFO never blocks it).
+ * Returns the fd, or -1 with err (LQ_ENOENT: path NULL and no such log, which is not an
+ * error; for a path given, a missing file, or one that is no regular file, is LQ_EUSAGE).
  */
 int lq_open_mta_log(struct lq_spool *, const char *path, struct lq_err *);
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,6 +45,16 @@ lq_backend_of(enum lq_mta mta)
 {
 	for (size_t i = 0; i < NBACKENDS; i++)
 		if (backends[i]->mta == mta)
+			return backends[i];
+	return NULL;
+}
+
+/* The MTA whose layout the directory has, or NULL. */
+static const struct lq_backend *
+detect(int dirfd)
+{
+	for (size_t i = 0; i < NBACKENDS; i++)
+		if (backends[i]->detect(dirfd))
 			return backends[i];
 	return NULL;
 }
@@ -94,10 +105,17 @@ lq_spool_open(const char *dir, enum lq_mta mta, const char *queue, struct lq_err
 	}
 	if (be == NULL && mta != LQ_MTA_ANY)
 		be = lq_backend_of(mta);
-	for (size_t i = 0; be == NULL && i < NBACKENDS; i++)
-		if (backends[i]->detect(fd))
-			be = backends[i];
-	if (be == NULL) {
+	if (be != NULL && !be->detect(fd)) {	/* --mta, or the MTA's setting */
+		const struct lq_backend *is = detect(fd);
+
+		lq_err_set(err, LQ_EUSAGE, "%s: not a spool of %s (%s%s)", path, be->name,
+		    is ? "it is laid out as one of " : "it has the layout of none of exim, "
+		    "postfix, qmail", is ? is->name : "");
+		close(fd);
+		free(path);
+		return NULL;
+	}
+	if (be == NULL && (be = detect(fd)) == NULL) {
 		lq_err_set(err, LQ_EUSAGE,
 		    "%s: not an Exim, Postfix or qmail spool (use --mta to say which)", path);
 		close(fd);
@@ -150,6 +168,78 @@ lq_spool_dir(const struct lq_spool *sp)
 	return sp->dir;
 }
 
+const char *const *
+lq_spool_queues(const struct lq_spool *sp)
+{
+	return sp->be->queues(sp);
+}
+
+/* What lq_state_name says of a message of this spool in queue q with flags f. */
+static const char *
+state_of(const struct lq_spool *sp, const char *q, unsigned f)
+{
+	struct lq_msg m = { .mta = sp->be->mta, .queue = q, .flags = f };
+
+	return lq_state_name(&m);
+}
+
+#define NAMES_MAX 32
+
+/* The spool's queue names, then the states its messages can be in, each once. */
+static size_t
+known_names(const struct lq_spool *sp, const char *names[NAMES_MAX])
+{
+	static const unsigned flags[] = { 0, LQ_MSG_ACTIVE, LQ_MSG_UNPROCESSED, LQ_MSG_FROZEN,
+		LQ_MSG_BOUNCING };
+	const char *const *qs = lq_spool_queues(sp);
+	size_t n = 0;
+
+	for (const char *const *q = qs; *q != NULL && n < NAMES_MAX; q++)
+		names[n++] = *q;
+	for (const char *const *q = qs; *q != NULL; q++)
+		for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+			const char *st;
+			size_t i;
+
+			if (flags[f] != 0 && !(flags[f] & sp->be->state_flags))
+				continue;
+			st = state_of(sp, *q, flags[f]);
+			for (i = 0; i < n && strcmp(names[i], st) != 0; i++)
+				;
+			if (i == n && n < NAMES_MAX)
+				names[n++] = st;
+		}
+	return n;
+}
+
+int
+lq_spool_check_names(const struct lq_spool *sp, const char *list, struct lq_err *err)
+{
+	const char *names[NAMES_MAX];
+	size_t nnames = known_names(sp, names);
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ","), i, cut = n > 80 ? 80 : n;
+		char known[256];
+		int k = 0;
+
+		for (i = 0; n > 0 && i < nnames; i++)
+			if (strlen(names[i]) == n && strncasecmp(names[i], p, n) == 0)
+				break;
+		if (n > 0 && i == nnames) {
+			for (i = 0; i < nnames && k >= 0 && (size_t)k < sizeof known; i++)
+				k += snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "",
+				    names[i]);
+			return lq_err_set(err, LQ_EUSAGE,
+			    "%.*s%s: no queue or state of that name on this %s spool (there are: %s)",
+			    (int)cut, p, cut < n ? "..." : "", sp->be->name, known);
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 int
 lq_valid_id(const struct lq_spool *sp, const char *id)
 {
@@ -170,11 +260,44 @@ lq_msg_begin(struct lq_spool *sp)
 	return m;
 }
 
+/* The caller's scan, as the backend calls it: notes whether the callback stopped it. */
+struct scan_stop {
+	struct lq_scan *sc;
+	int stopped;
+};
+
+static int
+scan_each(struct lq_msg *m, void *arg)
+{
+	struct scan_stop *s = arg;
+	int rc = s->sc->each(m, s->sc->arg);
+
+	s->stopped |= rc != 0;
+	return rc;
+}
+
+static void
+scan_problem(const char *id, const struct lq_err *e, void *arg)
+{
+	struct scan_stop *s = arg;
+
+	s->sc->problem(id, e, s->sc->arg);
+}
+
+/* A callback that stops the scan makes it return 1, whatever it returned: -1 says that the
+ * scan itself failed, with err set, and a caller must never print an err nobody set. */
 int
 lq_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
-	sc->seen = sc->vanished = sc->bad = 0;
-	return sp->be->scan(sp, sc, err);
+	struct scan_stop s = { sc, 0 };
+	struct lq_scan in = { .flags = sc->flags, .each = scan_each,
+	    .problem = sc->problem ? scan_problem : NULL, .arg = &s };
+	int rc = sp->be->scan(sp, &in, err);
+
+	sc->seen = in.seen;
+	sc->vanished = in.vanished;
+	sc->bad = in.bad;
+	return s.stopped ? 1 : rc;
 }
 
 int
@@ -295,6 +418,48 @@ lq_spool_shape_queues(const struct lq_spool *sp)
 	return sp->be->shape_queues;
 }
 
+static int
+is_program(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int
+lq_find_program(const char *prog, struct lq_err *err)
+{
+	const char *path = getenv("PATH"), *p;
+	char full[PATH_MAX];
+
+	if (strchr(prog, '/') != NULL) {
+		if (is_program(prog))
+			return 0;
+		return lq_err_set(err, access(prog, F_OK) == 0 ? LQ_EUSAGE : LQ_ENOENT, "%s: %s",
+		    prog, access(prog, F_OK) == 0 ? "not an executable file" : "not found");
+	}
+	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; ; p++) {
+		size_t n = strcspn(p, ":");
+
+		if ((size_t)snprintf(full, sizeof full, "%.*s%s%s", (int)n, p, n ? "/" : "",
+		    prog) < sizeof full && is_program(full))
+			return 0;
+		p += n;
+		if (*p == '\0')
+			break;
+	}
+	return lq_err_set(err, LQ_ENOENT, "%s: not found", prog);
+}
+
+int
+lq_spool_is(const struct lq_spool *sp, const char *dir)
+{
+	struct stat a, b;
+
+	return dir != NULL && dir[0] == '/' && stat(dir, &a) == 0 && fstat(sp->dirfd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int
 lq_run_argv(struct lq_spool *sp, const char *mta_path, const char *const *ids, size_t n,
     const char **argv, size_t max, struct lq_err *err)
@@ -329,16 +494,30 @@ int
 lq_open_mta_log(struct lq_spool *sp, const char *path, struct lq_err *err)
 {
 	char *def = NULL;
-	int fd;
+	const char *p;
+	struct stat st;
+	int fd, regular;
 
 	if (path == NULL && (sp->be->log_path == NULL || (def = sp->be->log_path(sp)) == NULL))
 		return lq_err_set(err, LQ_ENOENT, "no log");
-	fd = open(path ? path : def, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		if (path != NULL)
-			lq_err_sys(err, "%s", path);
-		else
-			lq_err_set(err, LQ_ENOENT, "no log");
+	p = path ? path : def;
+	/* O_NONBLOCK: a FIFO must never hang the tool (one without a reader fails at once) */
+	fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (regular)
+		(void)fcntl(fd, F_SETFL, O_APPEND);
+	else if (path == NULL)
+		lq_err_set(err, LQ_ENOENT, "no log");
+	else if (fd >= 0 || errno == ENXIO)
+		lq_err_set(err, LQ_EUSAGE, "%s: not a regular file", path);
+	else if (errno == ENOENT)
+		lq_err_set(err, LQ_EUSAGE, "%s: no such file (the MTA's log is appended to, never "
+		    "created)", path);
+	else
+		lq_err_sys(err, "%s", path);
+	if (fd >= 0 && !regular) {
+		close(fd);
+		fd = -1;
 	}
 	free(def);
 	return fd;

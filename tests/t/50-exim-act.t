@@ -119,18 +119,20 @@ spool_clean "$S" "after qfreeze and exim -qff"
 
 # ---------------------------------------------------------------- qrun
 S=$tmp/run; new_spool "$S"
-"$QT_BIN/qrun" --spool "$S" -n -f alice --mta-path exim >"$tmp/out"
-is "$(cut -d' ' -f1-2 "$tmp/out")" "exim -M" "qrun -n shows exim -M IDs"
-is "$(wc -w <"$tmp/out")" "$(( 2 + $("$QT_BIN/qgrep" --spool "$S" -c -f alice | cut -d' ' -f1) ))" "... one word per ID"
-"$QT_BIN/qrun" --spool "$S" -n ALL --mta-path exim >"$tmp/out"
-is "$(cat "$tmp/out")" "exim -qff" "qrun -n ALL: exim -qff"
-"$QT_BIN/qrun" --spool "$S" -n -G slow ALL --mta-path exim >"$tmp/out"
-is "$(cat "$tmp/out")" "exim -qffGslow" "qrun -n -G slow ALL: exim -qffGslow"
+# qrun runs the Exim whose spool_directory is this spool: the lab's, told which one
 cat >"$tmp/exim-here" <<EOF
 #!/bin/sh
 exec "$QT_LAB/exim/bin/exim" -DSPOOL="$S" -DLOGDIR="$S/log" "\$@"
 EOF
 chmod +x "$tmp/exim-here"
+X=$tmp/exim-here
+"$QT_BIN/qrun" --spool "$S" -n -f alice --mta-path "$X" >"$tmp/out"
+is "$(cut -d' ' -f1-2 "$tmp/out")" "$X -M" "qrun -n shows exim -M IDs"
+is "$(wc -w <"$tmp/out")" "$(( 2 + $("$QT_BIN/qgrep" --spool "$S" -c -f alice | cut -d' ' -f1) ))" "... one word per ID"
+"$QT_BIN/qrun" --spool "$S" -n ALL --mta-path "$X" >"$tmp/out"
+is "$(cat "$tmp/out")" "$X -qff" "qrun -n ALL: exim -qff"
+"$QT_BIN/qrun" --spool "$S" -n -G slow ALL --mta-path "$X" >"$tmp/out"
+is "$(cat "$tmp/out")" "$X -qffGslow" "qrun -n -G slow ALL: exim -qffGslow"
 id=$(exim_on "$S" -bp | awk '/deliver\.example/ && prev { print prev; exit } NF > 2 { prev = $3 }')
 "$QT_BIN/qrun" --spool "$S" --mta-path "$tmp/exim-here" "$id" >/dev/null 2>&1
 grep -q "$id" "$S/log/mainlog"; ok $? "qrun ID: exim tried a delivery ($id is in mainlog)"

@@ -144,7 +144,8 @@ is "$wrc" 0 "exim qrm: done"
 is "$(stat -c %u "$tmp/saved/input/${eids[1]}-H")" "$EU" "exim qrm --save: the copies it made are Exim's user's"
 [ ! -e "$E/input/${eids[1]}-H" ]; ok $? "exim qrm: the message is gone"
 mkdir -m 1777 "$tmp/run"
-printf '#!/bin/sh\nid -u >%s\n' "$tmp/run/ran-as" >"$tmp/fake-exim"; chmod 0755 "$tmp/fake-exim"
+# it answers qrun's question (-bP spool_directory: this spool), then says who ran it
+printf '#!/bin/sh\n[ "$1" = -bP ] && { echo %s; exit; }\nid -u >%s\n' "$E" "$tmp/run/ran-as" >"$tmp/fake-exim"; chmod 0755 "$tmp/fake-exim"
 "$QT_BIN/qrun" --spool "$E" --mta-path "$tmp/fake-exim" "${eids[2]}" >/dev/null 2>&1
 is "$(cat "$tmp/run/ran-as" 2>/dev/null)" "$EU" "exim qrun: the MTA command runs as Exim's user"
 # a named queue is Exim's too
