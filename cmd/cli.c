@@ -208,7 +208,8 @@ problem(const char *id, const struct lq_err *e, void *arg)
 {
 	(void)id, (void)arg;
 	warnx("%s", e->msg);
-	cli.trouble++;
+	if (e->code != LQ_NOTICE)	/* a notice is said, and is no trouble */
+		cli.trouble++;
 }
 
 static int
@@ -313,7 +314,7 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 		warnx("%s", e.msg);
 		cli.trouble++;
 	}
-	cli.skipped += sc.vanished;
+	cli.skipped += sc.vanished + sc.unfinished;
 	return rc;
 }
 

@@ -173,7 +173,7 @@ lq_msg_begin(struct lq_spool *sp)
 int
 lq_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
-	sc->seen = sc->vanished = sc->bad = 0;
+	sc->seen = sc->vanished = sc->bad = sc->unfinished = 0;
 	return sp->be->scan(sp, sc, err);
 }
 
