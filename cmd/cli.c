@@ -314,6 +314,10 @@ problem(const char *id, const struct lq_err *e, void *arg)
 	int perm = e->code == LQ_ESYS && (e->sys_errno == EACCES || e->sys_errno == EPERM);
 
 	(void)id, (void)arg;
+	if (e->code == LQ_NOTICE) {	/* a notice is said, and is no trouble */
+		warnx("%s", cli_shown_err(e));
+		return;
+	}
 	cli.trouble++;
 	if (perm && denied++ > 0)
 		return;		/* a spool this user may not read: one line, not one per message */
@@ -514,7 +518,7 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 		warnx("%s", e.msg);
 		cli.trouble++;
 	}
-	cli.skipped += sc.vanished;
+	cli.skipped += sc.vanished + sc.unfinished;
 	return rc;
 }
 

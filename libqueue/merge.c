@@ -181,18 +181,26 @@ expand(struct lq_merge *m, const char *tok, size_t toklen, char *pre, size_t pre
 		return lq_err_set(err, LQ_EUSAGE, "--expect %s: a '[' without its ']'", whole);
 	if (prelen + (open - tok) >= precap)
 		return lq_err_set(err, LQ_ELIMIT, "--expect %s: a name too long", whole);
+	if (close == open + 1)
+		goto bad;		/* "[]": clush's "empty range" */
 	memcpy(pre + prelen, tok, open - tok);
 	prelen += open - tok;
 	for (p = open + 1; p < close;) {
 		unsigned long lo, hi, step = 1;
 		size_t width, wd, sd;
+		const char *lop = p, *hip;
 
 		if (parse_num(&p, close, &lo, &width) < 0)
 			goto bad;
 		hi = lo;
 		if (p < close && *p == '-') {
-			p++;
+			hip = ++p;
 			if (parse_num(&p, close, &hi, &wd) < 0 || hi < lo)
+				goto bad;
+			/* as clush: a bound written with leading zeros sets the width, and the
+			 * other must be written as wide ([08-10], not [1-010] or [01-100]) */
+			if (((*lop == '0' && width > 1) || (*hip == '0' && wd > 1 && hi != 0)) &&
+			    width != wd)
 				goto bad;
 			if (p < close && *p == '/') {
 				p++;

@@ -1122,7 +1122,19 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 	return 0;
 }
 
-/* Is st a message Postfix would read (mail_open_ok)? -1 with err when it is not a file. */
+/*
+ * Is st a message Postfix would read (mail_open_ok)? -1 with err when it is not a file. 0: its
+ * writer (cleanup; postdrop in maildrop/) has not marked it complete (owner bits rwx) and
+ * may have died before it could: INCOMPLETE says so, with incomplete_by(rel).
+ */
+#define INCOMPLETE "incomplete queue file (%s did not finish it)"
+
+static const char *
+incomplete_by(const char *rel)
+{
+	return strncmp(rel, "maildrop/", 9) == 0 ? "postdrop" : "cleanup";
+}
+
 static int
 ready(const char *id, const char *rel, const struct stat *st, struct lq_err *err)
 {
@@ -1196,8 +1208,8 @@ postfix_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg 
 	if ((r = ready(id, rel, &st, err)) > 0)
 		r = load_file(sp, q, dfd, rel, &st, flags, m, -1, err);
 	else if (r == 0)
-		r = lq_err_set(err, LQ_ENOENT, "%s: no such message (%s is still being written)",
-		    id, rel);
+		r = lq_err_set(err, LQ_ENOENT, "%s: no such message: %s is an " INCOMPLETE, id,
+		    rel, incomplete_by(rel));
 	if (dfd != queue_fd(sp, q))
 		close(dfd);
 	return r;
@@ -1275,8 +1287,8 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 	/*
 	 * Open first, then fstat: one system call fewer than a stat before the open. What
 	 * readdir says is no file (a FIFO, a socket, a device) is never opened. What was not
-	 * opened gets an lstat, to tell a queue file still being written (skipped, as showq
-	 * skips it) or something else (named) from a queue file that could not be opened
+	 * opened gets an lstat, to tell an incomplete queue file (skipped, as showq skips
+	 * it) or something else (named) from a queue file that could not be opened
 	 * (EMFILE, EACCES): that one is named too, never left out of a listing in silence.
 	 */
 	fd = -1;
@@ -1298,7 +1310,7 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 		if (fd >= 0)
 			close(fd);
 		if (r == 0)
-			return 0;	/* still being written, as showq skips it */
+			return 0;	/* incomplete, as showq skips it */
 		sc->seen++;
 		report(w, name, &re);
 		return 0;

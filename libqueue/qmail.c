@@ -1261,8 +1261,63 @@ walk_todo(struct walk *w)
 	return rc;
 }
 
+/*
+ * qmail-send's cleanup (cleanup_do in qmail-send.c): a mess/ file with neither info/ nor
+ * todo/ whose last access (st_atime, as qmail-send tests it) is more than OSSIFIED seconds
+ * old is removed, with its intd/, through qmail-clean. qmail-queue gives up after 24 hours
+ * (its DEATH), so by then no qmail-queue is writing it.
+ */
+#define OSSIFIED 129600
+
+/*
+ * mess/N/ID without todo/ or info/ (intd: with intd/ID): a qmail-queue writing the message
+ * (S2, or S3 while it writes the envelope), or one that died and left it for qmail-send's
+ * cleanup. Not a message and not an error, like Exim's -D without -H: counted in
+ * lq_scan.unfinished, and a notice once qmail-send's cleanup is due for it.
+ */
+static int
+unfinished(struct walk *w, int dirfd, unsigned long id, int intd)
+{
+	struct qmail *q = w->sp->priv;
+	unsigned long n = id % q->split;
+	struct lq_err e;
+	struct stat st;
+	char ids[24];
+
+	snprintf(ids, sizeof ids, "%lu", id);
+	if (fstatat(dirfd, ids, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT) {		/* finished, or qmail-queue cleaned up */
+			w->sc->vanished++;
+			return 0;
+		}
+		lq_err_sys(&e, "%lu: mess/%lu/%lu", id, n, id);
+		return report(w, ids, 0, &e);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu is not a regular file (and there is"
+		    " no todo/ or info/): not listed", id, n, id);
+		return report(w, ids, 0, &e);
+	}
+	w->sc->unfinished++;
+	if (w->began <= st.st_atime + OSSIFIED)		/* qmail-send's own test */
+		return 0;
+	if (intd)
+		lq_err_set(&e, LQ_NOTICE, "%lu: mess/%lu/%lu and intd/%lu without todo/, not read"
+		    " for %lld hours: left by a qmail-queue that died; qmail-send will remove"
+		    " them (not a message)", id, n, id, id,
+		    (long long)(w->began - st.st_atime) / 3600);
+	else
+		lq_err_set(&e, LQ_NOTICE, "%lu: mess/%lu/%lu without todo/ or info/, not read for"
+		    " %lld hours: left by a qmail-queue that died; qmail-send will remove it"
+		    " (not a message)", id, n, id, (long long)(w->began - st.st_atime) / 3600);
+	if (w->sc->problem)
+		w->sc->problem(ids, &e, w->sc->arg);
+	return 0;
+}
+
 /* What neither qmail-qread nor qmail-send lists: mess/ files with neither todo/ nor info/
- * (qmail-queue died: S2 mess only, S3 mess + intd), and intd/ files without mess/. */
+ * (being written, or left by a qmail-queue that died: S2 mess only, S3 mess + intd; see
+ * unfinished), and intd/ files without mess/. */
 static int
 walk_leftovers(struct walk *w)
 {
@@ -1301,20 +1356,17 @@ walk_leftovers(struct walk *w)
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu is in the wrong split"
 				    " subdirectory (%lu %% %lu = %lu)", id, n, id, id, q->split,
 				    id % q->split);
-			} else if (idset_has(&w->info, id) == 1 || exists(q, K_INFO, id) ||
-			    exists(q, K_TODO, id)) {
-				continue;	/* a message (info/N read once: one look per mess/) */
+			} else if (idset_has(&w->info, id) == 1 || exists(q, K_TODO, id) ||
+			    exists(q, K_INFO, id)) {
+				/* a message (info/N read once: one look per mess/). todo/ before
+				 * info/: qmail-send writes info/ before it removes todo/ */
+				continue;
 			} else if (partly_held(q, id)) {
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu: %s; not listed", id, n,
 				    id, PARTLY);
-			} else if (exists(q, K_INTD, id)) {
-				lq_err_set(&e, LQ_ECORRUPT, "%lu: crash leftover: mess/%lu/%lu and intd/%lu"
-				    " without todo/ (qmail-queue died writing the envelope, or is still"
-				    " writing it); not listed", id, n, id, id);
 			} else {
-				lq_err_set(&e, LQ_ECORRUPT, "%lu: crash leftover: mess/%lu/%lu without"
-				    " todo/ or info/ (qmail-queue died, or is still writing it); not"
-				    " listed", id, n, id);
+				rc = unfinished(w, dirfd(d), id, exists(q, K_INTD, id));
+				continue;
 			}
 			w->sc->seen++;
 			rc = report(w, ids, 0, &e);

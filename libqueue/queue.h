@@ -30,6 +30,9 @@ enum lq_errcode {
 	LQ_ELIMIT,	/* a bound was hit (line too long, too many recipients...) */
 	LQ_ENOMATCH,	/* acting: the message no longer matches the selection */
 	LQ_EALREADY,	/* acting: already frozen, or not frozen to thaw */
+	LQ_NOTICE,	/* not a failure: something about the spool worth a line to the user
+			 * (qmail: a leftover qmail-send will remove). Only ever handed to a
+			 * scan's problem callback, never returned; not counted in lq_scan.bad */
 };
 
 struct lq_err {
@@ -152,7 +155,9 @@ enum lq_scanflag {
 
 /* Return 0 to go on, anything else stops the scan (lq_scan then returns 1). */
 typedef int (*lq_msg_fn)(struct lq_msg *, void *arg);
-/* A message that could not be read; the scan goes on. */
+/* A message that could not be read (counted in lq_scan.bad), or, with code LQ_NOTICE, a
+ * notice that is no trouble (what it is about is counted elsewhere, lq_scan.unfinished).
+ * The scan goes on either way. */
 typedef void (*lq_problem_fn)(const char *id, const struct lq_err *, void *arg);
 
 struct lq_scan {
@@ -164,6 +169,9 @@ struct lq_scan {
 	unsigned long seen;	/* messages found in the directories */
 	unsigned long vanished;	/* gone between readdir and read: normal on a live queue */
 	unsigned long bad;	/* reported through problem() */
+	unsigned long unfinished;	/* not messages, not errors: files the MTA is still
+				 * writing, or left behind and removes itself (qmail: mess/
+				 * without todo/ or info/); some come with an LQ_NOTICE */
 };
 
 /* Every message of the spool, in the MTA's own listing order unless LQ_SCAN_UNSORTED.
@@ -242,7 +250,8 @@ struct lq_json_end {
 	time_t now;		/* the clock ages are computed against */
 	unsigned long scanned;	/* messages looked at */
 	unsigned long matched;	/* ... and selected */
-	unsigned long skipped;	/* gone while the queue was read (normal on a live queue) */
+	unsigned long skipped;	/* gone while the queue was read, or not finished by the MTA
+				 * (normal on a live queue) */
 	unsigned long errors;	/* messages that could not be read, other failures */
 };
 int lq_write_json_end(FILE *out, const char *host, enum lq_mta, const struct lq_json_end *);

@@ -8,7 +8,9 @@
  * order of their names.
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,6 +241,71 @@ rank_cmp(const void *pa, const void *pb)
 	return strcmp(a->key, b->key);
 }
 
+/*
+ * A bucket heading as qshape's Perl holds it: $t starts as the integer 0 and grows by
+ * "$t += $t" (or "+= $tick"). Perl adds in integers (IV, or UV above 2^63) when both sides
+ * are integers or doubles that hold an integer below 2^53, and then the sum stays an
+ * integer unless it passes 2^64; otherwise it adds doubles (NV). An integer prints in full,
+ * a double as "%.15g" (infinity as "Inf"). So 100000000 doubled 24 times is
+ * 1677721600000000, not 1.6777216e+15; and 0.05 doubled stays a double until it holds an
+ * integer, from the doubling after that on.
+ */
+struct perlnum {
+	int isint;	/* IV/UV: u; else NV: d */
+	uint64_t u;
+	double d;
+};
+
+static int
+perl_as_int(const struct perlnum *n, uint64_t *u)
+{
+	if (n->isint) {
+		*u = n->u;
+		return 1;
+	}
+	if (n->d >= 0 && n->d < 9007199254740992.0 && n->d == trunc(n->d)) {
+		*u = (uint64_t)n->d;
+		return 1;
+	}
+	return 0;
+}
+
+static double
+perl_nv(const struct perlnum *n)
+{
+	return n->isint ? (double)n->u : n->d;
+}
+
+static void
+perl_add(struct perlnum *t, const struct perlnum *a)
+{
+	uint64_t x, y;
+
+	if (perl_as_int(t, &x) && perl_as_int(a, &y)) {
+		if (x <= UINT64_MAX - y) {
+			t->isint = 1;
+			t->u = x + y;
+			return;
+		}
+		t->isint = 0;
+		t->d = (double)x + (double)y;
+		return;
+	}
+	t->d = perl_nv(t) + perl_nv(a);
+	t->isint = 0;
+}
+
+static void
+perl_str(char *buf, size_t size, const struct perlnum *n)
+{
+	if (n->isint)
+		snprintf(buf, size, "%" PRIu64, n->u);
+	else if (isinf(n->d))
+		snprintf(buf, size, "%s", n->d > 0 ? "Inf" : "-Inf");
+	else
+		snprintf(buf, size, "%.15g", n->d);
+}
+
 /* pdomain(): the name right-aligned in dw columns (or its tail), then the counts */
 static void
 print_row(FILE *out, const char *d, int dw, char *const *cells, const int *w, int ncells)
@@ -263,7 +330,7 @@ lq_shape_write(FILE *out, struct lq_shape *s)
 	int nb = s->o.buckets, dw = s->o.width, *w;
 	char **cells, *buf, t[64];
 	struct row **rows, *r, *total;
-	double tv = 0;
+	struct perlnum tv = { 1, 0, 0 }, tick = { 0, 0, s->o.bucket_time };
 	size_t i = 0;
 
 	if ((total = row_get(s, "TOTAL")) == NULL)
@@ -276,7 +343,9 @@ lq_shape_write(FILE *out, struct lq_shape *s)
 		free(rows), free(w), free(cells), free(buf);
 		return -1;
 	}
-	/* the headings: T, then the bucket limits ("%.15g" as Perl prints numbers) */
+	/* the headings: T, then the bucket limits, as Perl computes and prints them */
+	if (perl_as_int(&tick, &tick.u))
+		tick.isint = 1;
 	snprintf(t, sizeof t, "0");
 	for (int k = 0; k <= nb; k++) {
 		char num[32];
@@ -290,8 +359,13 @@ lq_shape_write(FILE *out, struct lq_shape *s)
 		w[k] = l > 2 ? l + 1 : 3;
 		dw -= w[k];
 		if (k + 1 < nb) {
-			tv += (tv != 0 && !s->o.linear) ? tv : s->o.bucket_time;
-			snprintf(t, sizeof t, "%.15g", tv);
+			struct perlnum add = tv;
+
+			/* $t += ($t && !$opts{"l"}) ? $t : $tick */
+			if ((tv.isint ? tv.u == 0 : tv.d == 0) || s->o.linear)
+				add = tick;
+			perl_add(&tv, &add);
+			perl_str(t, sizeof t, &tv);
 		} else {
 			size_t tl = strlen(t);
 

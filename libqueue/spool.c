@@ -297,6 +297,7 @@ lq_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	sc->seen = in.seen;
 	sc->vanished = in.vanished;
 	sc->bad = in.bad;
+	sc->unfinished = in.unfinished;
 	return s.stopped ? 1 : rc;
 }
 

@@ -89,6 +89,7 @@ for spool in main split; do
     [ -s "$tmp/a" ]; ok $? "$spool: ... and there are frozen messages to show"
     "$QT_BIN/qls" --spool "$S" -i -U | sort >"$tmp/a"
     "$QT_BIN/qls" --spool "$S" -i | sort >"$tmp/b"
+    [ -s "$tmp/b" ] || bail_out "$spool: qls lists no message"
     is_same_file "$tmp/b" "$tmp/a" "$spool: qls -U lists the same messages"
     "$QT_BIN/qls" --spool "$S" -0 | tr '\0' '\n' >"$tmp/a"
     "$QT_BIN/qls" --spool "$S" -i >"$tmp/b"

@@ -180,7 +180,7 @@ is "$(snap "$Q" | grep -v '^qtools-hold/')" "$(without "$tmp/orig" "${sel[@]}")"
     "the queue keeps every other file as it was, and no file of the held messages"
 is "$(snap "$Q" | sed -n 's,^qtools-hold/,,p')" "$(only "$tmp/orig" "${sel[@]}")" \
     "qtools-hold/ has each of their files at its relative path: same bytes, same inode"
-is "$(find "$Q/qtools-hold" -type d -printf '%m %u:%g\n' | sort -u)" "700 $(stat -c %u:%g "$Q")" \
+is "$(find "$Q/qtools-hold" -type d -printf '%m %U:%G\n' | sort -u)" "700 $(stat -c %u:%g "$Q")" \
     "qtools-hold/ and its directories: mode 0700, owned like the queue"
 is "$("$B/qgrep" --spool "$Q" -z -i | sort)" "$(printf '%s\n' "${sel[@]}" | sort)" "qgrep -z selects the held messages"
 is "$("$B/qgrep" --spool "$Q" -x -i | grep -cxF -f <(printf '%s\n' "${sel[@]}"))" 0 "qgrep -x selects none of them"
@@ -235,6 +235,7 @@ perl -e 'my $q = shift; for my $k (qw(todo intd)) {
     bail_out "big-todo conversion failed"
 snap "$Q" >"$tmp/orig"
 mapfile -t sel < <("$B/qgrep" --spool "$Q" -i -f '^<bob@')
+[ ${#sel[@]} -ge 1 ] || bail_out "big-todo: no message from bob"
 "$B/qfreeze" --spool "$Q" -f '^<bob@' 2>/dev/null
 is "$?$(find "$Q/qtools-hold/todo" -mindepth 2 -type f | wc -l)" "0${#sel[@]}" \
     "big-todo: qfreeze puts todo/N/ID at qtools-hold/todo/N/ID (${#sel[@]} messages)"
@@ -255,6 +256,7 @@ is_same_file "$tmp/before" <(snap "$Q") "... and changes nothing"
 [ ! -e "$Q/qtools-hold" ]; ok $? "... not even a hold directory"
 
 mapfile -t sel < <("$B/qgrep" --spool "$Q" -i -f '^<alice@')
+[ ${#sel[@]} -ge 1 ] || bail_out "running: no message from alice"
 nrcpt=$("$B/qls" --spool "$Q" "${sel[@]}" | grep -c $'\t')
 extract d run.orig
 "$B/qrm" --spool "$Q" -i -f '^<alice@' >"$tmp/out" 2>"$tmp/err"

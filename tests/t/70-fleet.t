@@ -3,8 +3,9 @@
 # Debian, through their local exec workers instead of ssh: each "host" mxN is a spool of its
 # own (Exim and Postfix lab spools, qmail fixtures), run under its own clock. The fleet:
 #   mx1  Exim lab spool (main)        mx4  no spool at all: the command fails, prints nothing
-#   mx2  Postfix lab queue (short)    mx5  qmail state d with its crash leftovers: errors
-#   mx3  qmail state b, leftovers out mx6  Exim lab spool (split), output cut after 2 lines
+#   mx2  Postfix lab queue (short)    mx5  qmail state d, a message damaged: errors (and
+#   mx3  qmail state b, leftovers out      old crash leftovers: notices, no errors)
+#                                     mx6  Exim lab spool (split), output cut after 2 lines
 # qsumm --merge's whole output is compared with one computed here, independently, from each
 # host's messages: Postfix's from postqueue -j's golden, Exim's and qmail's from qls --json
 # (which 20-exim-read.t and 30-qmail.t check against exim -bp and the qmail decode); for
@@ -47,6 +48,13 @@ for x in b:mx3 d:mx5; do
 done
 [ -n "$(leftovers b)" ] || bail_out "qmail state b has no crash leftovers to take out"
 for id in $(leftovers b); do rm -f "$tmp/mx3"/queue/{mess/$((id % 23)),intd,todo}/"$id"; done
+# mx5: its leftovers 3 days old by its clock (qmail-send's cleanup is due: a notice each, not
+# an error), and one message's mess/ emptied (qmail-queue always writes one line: damage)
+[ -n "$(leftovers d)" ] || bail_out "qmail state d has no crash leftovers"
+for id in $(leftovers d); do touch -d "@$(( $(cat "$F/clock/mx5") - 3 * 86400 ))" "$tmp/mx5/queue/mess/$((id % 23))/$id"; done
+mx5bad=$(awk '/^ID [0-9]+ .*\[S5 / { print $2; exit }' "$QF/d/decoded.txt")
+[ -n "$mx5bad" ] || bail_out "qmail state d has no message to damage"
+: >"$tmp/mx5/queue/mess/$((mx5bad % 23))/$mx5bad"
 echo 2 >"$F/cut-mx6"
 
 # on HOST CMD...: CMD as it runs on HOST: under HOST's clock; on mx6 only 2 lines get out
@@ -73,7 +81,10 @@ for h in mx1 mx3 mx5 mx6; do
     on "$h" qls --json --spool "$F/spool/$h" 2>"$F/truth/$h.err" >"$F/truth/$h.qls"
     truth_of "$h" '.state == "frozen" or .state == "hold"' <"$F/truth/$h.qls"
 done
-is "$(wc -l <"$F/truth/mx5.err")" "$(leftovers d | wc -l)" "mx5: qls reports its crash leftovers"
+is "$(grep -v 'qmail-send will remove' "$F/truth/mx5.err" | grep -o '^qls: [0-9]*:')" "qls: $mx5bad:" \
+    "mx5: qls reports its damaged message"
+is "$(grep -c 'qmail-send will remove' "$F/truth/mx5.err")" "$(leftovers d | wc -l)" \
+    "mx5: ... and a notice for each old crash leftover"
 is "$(cat "$F/truth/mx1.err" "$F/truth/mx3.err" "$F/truth/mx6.err")" "" "mx1, mx3, mx6: qls reads them cleanly"
 is "$(($(wc -l <"$F/truth/mx2") - 1))" "$(grep -c . "$PG/postqueue-j.jsonl")" "mx2: a message per postqueue -j line"
 
@@ -178,7 +189,7 @@ sys.stdout.write('\n'.join(out) + '\n')
 PY
 }
 
-nerr=$(leftovers d | wc -l)
+nerr=1		# mx5's damaged message; its leftovers are skipped, not errors
 FLEET=(mx1:ok mx2:ok mx3:ok mx4:missing mx5:errors=$nerr mx6:cut)
 # the stderr --merge must print for the fleet, in host order
 fleet_err() {
@@ -194,8 +205,8 @@ clush -R exec -w 'mx[1-6]' -N -S 'on %h qsumm --json --host %h --spool '"$F"'/sp
 is "$?" 2 "clush -S: the fleet's largest exit code is 2 (mx4 and mx5 fail)"
 is "$(jq -r 'select(.type == "end") | .host' "$F/out/clush.jsonl" | sortlines | tr '\n' ' ')" \
     "mx1 mx2 mx3 mx5 " "clush: an end record from each host that ran to the end (not mx4, not mx6)"
-is "$(jq -r 'select(.type == "end" and .host == "mx5") | .errors' "$F/out/clush.jsonl")" "$nerr" \
-    "clush: mx5's end record counts its errors"
+is "$(jq -r 'select(.type == "end" and .host == "mx5") | "\(.errors) \(.skipped)"' "$F/out/clush.jsonl")" \
+    "$nerr $(leftovers d | wc -l)" "clush: mx5's end record counts its errors, and its leftovers as skipped"
 is "$(jq -r 'select(.type == "end") | "\(.host) \(.now)"' "$F/out/clush.jsonl" | sortlines)" \
     "$(for h in mx1 mx2 mx3 mx5; do echo "$h $(cat "$F/clock/$h")"; done)" \
     "clush: each end record carries its host's clock"
