@@ -294,7 +294,7 @@ cli_select(void)
 	if (cli.sel.frozen && cli.sel.not_frozen)
 		errx(EXIT_TROUBLE, "-z and -x: no message is both frozen and not frozen");
 	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", e.msg);
+		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
 	return sel;
 }
 
@@ -336,7 +336,7 @@ consider(struct lq_msg *m, void *arg)
 	if (rc < 0) {
 		/* never selected, also under -v: an error is not a "no" to invert */
 		warnx("%s: cannot tell whether it matches, so it is not selected: %s", m->id,
-		    e.msg);
+		    cli_shown_err(&e));
 		cli.trouble++;
 		return 0;
 	}
@@ -447,7 +447,7 @@ valid_id(struct lq_spool *sp, const char *id)
 {
 	if (lq_valid_id(sp, id))
 		return 1;
-	warnx("%s: not a valid %s queue ID", id, lq_mta_name(lq_spool_mta(sp)));
+	warnx("%s: not a valid %s queue ID", cli_shown(id), lq_mta_name(lq_spool_mta(sp)));
 	return 0;
 }
 
@@ -470,7 +470,7 @@ one_id(const char *id, void *arg)
 	if (!first_time(id))
 		return 0;
 	if (lq_load(wi->w->sp, id, wi->scanflags, &m, &e) < 0) {
-		warnx("%s", e.msg);
+		warnx("%s", cli_shown_err(&e));
 		cli.trouble++;
 		return 0;
 	}
@@ -515,7 +515,7 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 	sc.problem = problem;
 	sc.arg = &w;
 	if ((rc = lq_scan(sp, &sc, &e)) < 0) {
-		warnx("%s", e.msg);
+		warnx("%s", cli_shown_err(&e));
 		cli.trouble++;
 	}
 	cli.skipped += sc.vanished + sc.unfinished;
@@ -691,7 +691,7 @@ cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct c
 	sc.problem = problem;
 	sc.arg = &w;
 	if (lq_scan(sp, &sc, &e) < 0)
-		errx(EXIT_TROUBLE, "%s", e.msg);
+		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
 }
 
 void
@@ -714,7 +714,7 @@ cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
 	if (cli_act.max != NULL) {
 		max = strtonum(cli_act.max, 0, LLONG_MAX, &errstr);
 		if (errstr != NULL)
-			errx(EXIT_TROUBLE, "--max %s: %s", cli_act.max, errstr);
+			errx(EXIT_TROUBLE, "--max %s: %s", cli_shown(cli_act.max), errstr);
 		if (t->n > (unsigned long long)max)
 			errx(EXIT_TROUBLE, "%zu messages selected, more than --max %lld: nothing done",
 			    t->n, max);
@@ -722,7 +722,7 @@ cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
 	if (!cli_act.dry_run && !is_owner(sp) &&
 	    faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
 		errx(EXIT_TROUBLE, "%s: no permission to change the spool (run as root or the "
-		    "MTA's user): nothing done", lq_spool_dir(sp));
+		    "MTA's user): nothing done", cli_shown(lq_spool_dir(sp)));
 }
 
 /* Who ran the tool, for the MTA's log ("removed by root"): asked once, before a tool run
@@ -858,14 +858,14 @@ cli_open_spool_to_change(void)
 		return sp;
 	}
 	if (lq_spool_owner(sp, &o, &e) < 0)
-		errx(EXIT_TROUBLE, "%s: refusing to act on it as root", e.msg);
+		errx(EXIT_TROUBLE, "%s: refusing to act on it as root", cli_shown_err(&e));
 	(void)user_name();
 	prepare_outside(sp, &o);
 	if (o.uid != 0)
 		become_owner(&o);
 	if (save_dirfd >= 0 && faccessat(save_dirfd, ".", W_OK | X_OK, AT_EACCESS) < 0)
 		errx(EXIT_TROUBLE, "--save %s: uid %ld (%s, which %s acts as) cannot write there",
-		    cli_act.save, (long)o.uid, o.what, program_invocation_short_name);
+		    cli_shown(cli_act.save), (long)o.uid, o.what, program_invocation_short_name);
 	return sp;
 }
 
@@ -917,7 +917,7 @@ cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *
 		case LQ_EALREADY: already++; break;
 		default: failed++; break;
 		}
-		warnx("%s", e.msg);
+		warnx("%s", cli_shown_err(&e));
 		if (e.code != LQ_ENOMATCH && e.code != LQ_EALREADY)
 			cli.trouble = 1;
 	}

@@ -2375,8 +2375,8 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 	}
 	if ((r = ready(id, h->rel, &st, err)) <= 0) {
 		if (r == 0)
-			lq_err_set(err, LQ_ENOENT, "%s: %s is still being written: left alone", id,
-			    h->rel);
+			lq_err_set(err, LQ_ENOENT, "%s: %s is an " INCOMPLETE ": left alone", id,
+			    h->rel, incomplete_by(h->rel));
 		return -1;
 	}
 	/* what postsuper would refuse, or Postfix would trip on */

@@ -197,14 +197,14 @@ for s in exim postfix qmail; do
     grep -q "\"errors\": $n}" "$tmp/end"; ok $? "$s: --json's end record counts all $n" || diag "$(cat "$tmp/end")"
 done
 
-# ---------------------------------------------------------------- left for the lead (issue 11)
-todo_ok() {  # todo_ok RC NAME REASON
-    _qt_n=$((_qt_n + 1))
-    if [ "$1" = 0 ]; then echo "ok $_qt_n - $2 # TODO $3"; else echo "not ok $_qt_n - $2 # TODO $3"; fi
-}
+# ---------------------------------------------------------------- IDs echoed in errors
 "$B/qls" --spool "$E" "$(printf '1v0qRs\033[2J\r\n')" >/dev/null 2>"$tmp/err"
-! grep -q "$(printf '[\033\r]')" "$tmp/err"; todo_ok $? "qls ID<ESC,CR,LF>: escaped on stderr" "cli_each echoes IDs raw"
+rc=$?
+! grep -q "$(printf '[\033\r]')" "$tmp/err"; ok $? "qls ID<ESC,CR,LF>: escaped on stderr" || diag "$(od -c "$tmp/err" | head)"
+is "$rc:$(wc -l <"$tmp/err")" "2:1" "... one line, exit 2"
 "$B/qrm" --spool "$E" "1v0qRs-$big" >/dev/null 2>"$tmp/err"
-[ "$(wc -c <"$tmp/err")" -lt 400 ]; todo_ok $? "qrm <100 KB ID>: cut" "cli_collect echoes IDs whole"
+rc=$?
+[ "$(wc -c <"$tmp/err")" -lt 400 ]; ok $? "qrm <100 KB ID>: cut" || diag "$(wc -c <"$tmp/err") bytes"
+is "$rc" 2 "... exit 2"
 
 done_testing
