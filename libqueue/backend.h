@@ -45,6 +45,9 @@ struct lq_backend {
 	char *(*log_path)(struct lq_spool *);
 	/* who owns what act changes (lq_spool_owner); NULL: unknown, and acting as root refused */
 	int (*owner)(struct lq_spool *, struct lq_owner *, struct lq_err *);
+	/* the names lq_msg.queue takes on this spool, in the MTA's order, NULL-terminated
+	 * (lq_spool_queues) */
+	const char *const *(*queues)(const struct lq_spool *);
 };
 
 extern const struct lq_backend lq_exim_backend;

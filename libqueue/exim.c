@@ -37,6 +37,7 @@ struct exim {
 	size_t njournals;
 	int journals_known;
 	struct lq_buf jbuf;
+	const char *queues[2];	/* lq_spool_queues: the one queue read */
 };
 
 /* What a loaded message remembers for lq_read. */
@@ -146,6 +147,8 @@ exim_default_dir(void)
 	return NULL;
 }
 
+static const char *queue_name(const struct lq_spool *);
+
 static int
 exim_open(struct lq_spool *sp, struct lq_err *err)
 {
@@ -157,6 +160,7 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 	ex->inputfd = ex->queuefd = -1;
 	for (int i = 0; i < 62; i++)
 		ex->subfd[i] = -1;
+	ex->queues[0] = queue_name(sp);
 	sp->priv = ex;
 	if (sp->queue != NULL) {
 		if (!lq_plain_name(sp->queue))
@@ -180,6 +184,14 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 		return -1;
 	ex->inputfd = fd;
 	return 0;
+}
+
+static const char *const *
+exim_queues(const struct lq_spool *sp)
+{
+	const struct exim *ex = sp->priv;
+
+	return ex->queues;
 }
 
 static void
@@ -1458,4 +1470,5 @@ const struct lq_backend lq_exim_backend = {
 	.run_argv = exim_run_argv,
 	.log_path = exim_log_path,
 	.owner = exim_owner,
+	.queues = exim_queues,
 };

@@ -2728,6 +2728,18 @@ postfix_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
 	return lq_err_set(err, LQ_EUSAGE, "%s: no queue directory to tell mail_owner by", sp->dir);
 }
 
+/* corrupt/ is not among them: a file there is reported, never read as a message */
+static const char *const *
+postfix_queues(const struct lq_spool *sp)
+{
+	static const char *const names[] = {
+		"maildrop", "incoming", "active", "deferred", "hold", NULL
+	};
+
+	(void)sp;
+	return names;
+}
+
 const struct lq_backend lq_postfix_backend = {
 	.mta = LQ_MTA_POSTFIX,
 	.name = "postfix",
@@ -2748,4 +2760,5 @@ const struct lq_backend lq_postfix_backend = {
 	.act = postfix_act,
 	.run_argv = postfix_run_argv,
 	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */
+	.queues = postfix_queues,
 };

@@ -2402,6 +2402,16 @@ qmail_owner(struct lq_spool *sp, struct lq_owner *o, struct lq_err *err)
 	return 0;
 }
 
+/* as begin() names them */
+static const char *const *
+qmail_queues(const struct lq_spool *sp)
+{
+	static const char *const names[] = { "queue", "todo", "hold", NULL };
+
+	(void)sp;
+	return names;
+}
+
 const struct lq_backend lq_qmail_backend = {
 	.mta = LQ_MTA_QMAIL,
 	.name = "qmail",
@@ -2420,4 +2430,5 @@ const struct lq_backend lq_qmail_backend = {
 	.run_argv = qmail_run_argv,
 	.log_path = NULL,	/* qmail-send logs to its stdout: there is no file to append to */
 	.owner = qmail_owner,
+	.queues = qmail_queues,
 };

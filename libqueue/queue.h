@@ -119,6 +119,11 @@ enum lq_mta lq_spool_mta(const struct lq_spool *);
 const char *lq_spool_dir(const struct lq_spool *);
 const char *lq_mta_name(enum lq_mta);
 int lq_mta_from_name(const char *, enum lq_mta *);
+/* The names a message's queue (lq_msg.queue) can have on this spool, in the MTA's order,
+ * NULL-terminated: Exim "input" (or the named queue's name), Postfix "maildrop",
+ * "incoming", "active", "deferred", "hold", qmail "queue", "todo", "hold". All of the MTA's
+ * queues, whether or not lq_spool_open was asked to read only some of them. */
+const char *const *lq_spool_queues(const struct lq_spool *);
 
 /* Is this a syntactically valid queue ID for the spool's MTA? (No file system access.) */
 int lq_valid_id(const struct lq_spool *, const char *id);

@@ -150,6 +150,12 @@ lq_spool_dir(const struct lq_spool *sp)
 	return sp->dir;
 }
 
+const char *const *
+lq_spool_queues(const struct lq_spool *sp)
+{
+	return sp->be->queues(sp);
+}
+
 int
 lq_valid_id(const struct lq_spool *sp, const char *id)
 {
