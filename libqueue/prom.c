@@ -329,7 +329,8 @@ write_domains(FILE *out, const struct lq_prom *p)
 			}
 			v[n++] = d;
 		}
-		qsort(v, n, sizeof *v, top_cmp);
+		if (n > 1)	/* (v is NULL while no queue had a domain) */
+			qsort(v, n, sizeof *v, top_cmp);
 		for (size_t i = 0; i < n && i < p->top; i++) {
 			series(out, p, "qtools_queue_domain_messages", p->q[qi].name);
 			fputc(',', out);
