@@ -33,6 +33,8 @@ ok $? "make deb in a clean clone builds the package${net:+ (no network)}" || dia
 [ -f "$deb" ]; ok $? "... ./qtools_${ver}_${arch}.deb, in the tree" || diag "$(ls "$tmp/src")"
 grep -q '^ok [0-9]* - ' "$tmp/build.log" && ! grep -q '^not ok ' "$tmp/build.log"
 ok $? "... the unit tests ran and passed in the build"
+out=$(cd "$tmp/src" && DEB_BUILD_OPTIONS=nocheck make -s -f debian/rules override_dh_auto_test 2>&1)
+is "$out" "" "DEB_BUILD_OPTIONS=nocheck: the unit tests are not run"
 [ -z "$(cd "$tmp/src" && git status --porcelain)" ]
 ok $? "... and left nothing git does not ignore" || diag "$(cd "$tmp/src" && git status --porcelain)"
 
