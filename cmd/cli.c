@@ -783,6 +783,41 @@ out_commit(FILE *f, const char *path)
 	return rc;
 }
 
+/* Is name one of the comma- (or space-) separated names of list? */
+static int
+in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name), k;
+
+	for (const char *p = list; *p != '\0'; p += k, p += strspn(p, ", ")) {
+		k = strcspn(p, ", ");
+		if (k == len && strncmp(p, name, k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The spool's queues (lq_spool_queues), only those -G names when it names some: the others
+ * were not read, and a 0 for them would say "empty". Freed by the caller. */
+static const char **
+queues_read(struct lq_spool *sp)
+{
+	const char *const *all = lq_spool_queues(sp);
+	const char **v;
+	size_t n = 0, k = 0;
+
+	while (all[n] != NULL)
+		n++;
+	if ((v = calloc(n + 1, sizeof *v)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (cli.named_queue == NULL || in_list(cli.named_queue, all[i]))
+			v[k++] = all[i];
+	if (k == 0)		/* an Exim queue whose name has a comma: all there is */
+		memcpy(v, all, n * sizeof *v);
+	return v;
+}
+
 static int
 prom_add(struct lq_msg *m, void *p)
 {
@@ -800,6 +835,7 @@ cli_prom(poptContext pc, struct lq_select *sel, const struct cli_prom *o)
 	struct lq_prom *p;
 	struct lq_err e;
 	enum lq_mta mta;
+	const char **queues = NULL;
 	const char *errstr = NULL;
 	long long top = 0;
 	FILE *out = stdout;
@@ -818,9 +854,11 @@ cli_prom(poptContext pc, struct lq_select *sel, const struct cli_prom *o)
 		warnx("%s", e.msg);
 		cli.trouble++;
 		sc.failed = 1;
-	} else
+	} else {
 		mta = lq_spool_mta(sp);
-	if ((p = lq_prom_new(mta, sp ? lq_spool_queues(sp) : NULL, cli.now, (size_t)top)) == NULL)
+		queues = queues_read(sp);
+	}
+	if ((p = lq_prom_new(mta, queues, cli.now, (size_t)top)) == NULL)
 		err(EXIT_TROUBLE, NULL);
 	cli.unsorted = 1;	/* the order of reading does not matter to a count */
 	if (sp != NULL &&
@@ -834,6 +872,7 @@ cli_prom(poptContext pc, struct lq_select *sel, const struct cli_prom *o)
 	if (o->output != NULL ? out_commit(out, o->output) < 0 : cli_flush_stdout() < 0)
 		cli.trouble++;
 	lq_prom_free(p);
+	free(queues);
 	lq_select_free(sel);
 	lq_spool_close(sp);
 	poptFreeContext(pc);

@@ -333,8 +333,9 @@ int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host, enum
  * _scan_duration_seconds and _scan_timestamp_seconds (now), given for each queue read.
  */
 struct lq_prom;
-/* queues: lq_spool_queues of the spool, or NULL when it could not be opened (then only the
- * scan's metrics are written, labelled with the MTA alone). Returns NULL: out of memory. */
+/* queues: those read, of lq_spool_queues, or NULL when the spool could not be opened (then
+ * only the scan's metrics are written, labelled with the MTA alone). Returns NULL: out of
+ * memory. */
 struct lq_prom *lq_prom_new(enum lq_mta, const char *const *queues, time_t now, size_t top);
 void lq_prom_free(struct lq_prom *);
 /* Count one message. Returns 0 or -1 (out of memory). */

@@ -3,7 +3,7 @@
 # prometheus-node-exporter runs from its binary as nobody on a loopback port (39600-39619,
 # the first free one), with only its textfile collector, on a temporary directory; it is
 # stopped by PID, also on failure. For each lab spool (Exim main, its named queue, split;
-# Postfix short and long) and each qmail fixture (a, b, d, d-stopped), qsumm --prom --by
+# Postfix short and long, and two of short's queues alone with -G: the others are not there) and each qmail fixture (a, b, d, d-stopped), qsumm --prom --by
 # domain --top 3 --output DIR/qtools.prom writes the file, Debian's promtool (package
 # prometheus) checks it, and curl fetches /metrics: every qtools series served must be what
 # is computed here from the tools already checked against the MTAs (qls --json for the
@@ -164,6 +164,7 @@ check exim-slow exim slow --spool "$EL/main" -G slow
 check exim-split exim input --spool "$EL/split"
 check postfix-short postfix "$PQ" --spool "$PL/short/queue"
 check postfix-long postfix "$PQ" --spool "$PL/long/queue"
+check postfix-deferred,hold postfix deferred,hold --spool "$PL/short/queue" -G deferred,hold
 for st in a b d d-stopped; do
     mkdir -p "$tmp/q-$st" && tar -C "$tmp/q-$st" -xzf "$QF/state-$st.tar.gz" || bail_out "qmail state $st"
     check "qmail-$st" qmail queue,todo,hold --spool "$tmp/q-$st/queue"
