@@ -3,16 +3,17 @@
 # prometheus-node-exporter runs from its binary as nobody on a loopback port (39600-39619,
 # the first free one), with only its textfile collector, on a temporary directory; it is
 # stopped by PID, also on failure. For each lab spool (Exim main, its named queue, split;
-# Postfix short and long, and two of short's queues alone with -G: the others are not there) and each qmail fixture (a, b, d, d-stopped), qsumm --prom --by
-# domain --top 3 --output DIR/qtools.prom writes the file, Debian's promtool (package
-# prometheus) checks it, and curl fetches /metrics: every qtools series served must be what
-# is computed here from the tools already checked against the MTAs (qls --json for the
-# messages, their queues, sizes, arrival times and recipients; qgrep -z, --bounce, --active
-# for the flags), and the queues' sums must be what qls -c, qgrep -z -c and qgrep --bounce -c
-# say. Then: the selection applies (-o 1d under the lab's clock); 100 rewrites of the file
-# while a reader reads it all the time, never seeing a part; and the bad input of the issue:
-# a directory that is missing or not writable, a rename that fails, --json/--merge, --top 0
-# and x, a spool that cannot be read at all.
+# Postfix short and long, and two of short's queues alone with -G) and each qmail fixture
+# (a, b, d, d-stopped), qsumm --prom --by domain --top 3 --output DIR/qtools.prom writes the
+# file, Debian's promtool (package prometheus) checks it, and curl fetches /metrics: every
+# qtools series served must be what is computed here from the tools already checked against
+# the MTAs (qls --json for the messages, their queues, sizes, arrival times and recipients;
+# qgrep -z, --bounce, --active for the flags), and the queues' sums must be what qls -c,
+# qgrep -z -c and qgrep --bounce -c say. Then: a message whose lock is held (Exim, Postfix)
+# is the active one; the selection applies (-o 1d... under the lab's clock); 100 rewrites of
+# the file while a reader reads it all the time, never seeing a part; and the bad input of
+# the issue: a directory that is missing or not writable, a rename that fails, --json and
+# --merge, --top 0 and x, a spool that cannot be read at all.
 # shellcheck shell=bash
 . "$(dirname "$0")/../lib.sh"
 export LC_ALL=C TZ=UTC
@@ -173,6 +174,39 @@ grep -q 'qtools_queue_messages{mta="qmail",queue="todo"} [1-9]' "$tmp/qmail-a/go
 ok $? "qmail a: its messages are in todo (a queue with messages besides queue)"
 grep -q 'qtools_queue_domain_messages{' "$tmp/exim-main/got"
 ok $? "exim main: the top domains are served"
+
+# ---------------------------------------------------------------- being delivered
+# a message whose lock is held, as a delivery holds it (Exim: fcntl on the -D's first bytes;
+# Postfix: flock on the file in active/), on a copy of the spool: qtools_queue_active_messages
+# hold LOCK FILE: lock FILE until killed (the background process is python itself)
+hold() {
+    exec "$PY" - "$1" "$2" "$tmp/locked" <<'PY'
+import fcntl, os, sys, time
+fd = os.open(sys.argv[2], os.O_RDWR)
+if sys.argv[1] == "flock":
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+else:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, len(os.path.basename(sys.argv[2])) + 1, 0)
+open(sys.argv[3], "w").close()
+time.sleep(60)
+PY
+}
+cp -a "$EL/main" "$tmp/ex-act" && cp -a "$PL/short/queue" "$tmp/pf-act" || bail_out "copies"
+id=$("$QT_BIN/qgrep" -x -i --spool "$tmp/ex-act" | head -n 1)
+pf=$(find "$tmp/pf-act/active" -type f | head -n 1)
+[ -n "$id" ] && [ -n "$pf" ]; ok $? "a message to lock in each copy ($id, ${pf##*/})"
+for x in "exim:fcntl:$tmp/ex-act/input/$id-D:input:$tmp/ex-act" "postfix:flock:$pf:active:$tmp/pf-act"; do
+    IFS=: read -r mta how file queue spool <<<"$x"
+    rm -f "$tmp/locked"
+    hold "$how" "$file" &
+    hpid=$!
+    for _ in $(seq 50); do [ -e "$tmp/locked" ] && break; sleep 0.1; done
+    "$Q" --prom --spool "$spool" >"$tmp/act.prom" 2>/dev/null
+    got=$(sed -n "s/^qtools_queue_active_messages{mta=\"$mta\",queue=\"$queue\"} //p" "$tmp/act.prom")
+    is "$got:$(sum qtools_queue_active_messages "$tmp/act.prom")" "1:1" "$mta: the locked message is the one active message, in $queue"
+    is "$(count qgrep --active -c --spool "$spool")" 1 "... as qgrep --active -c says"
+    kill "$hpid"; wait "$hpid" 2>/dev/null
+done
 
 # ---------------------------------------------------------------- the selection applies
 T0=$(cat "$QT_LAB/exim/golden/main/T0")
