@@ -9,11 +9,11 @@
 # qtools series served must be what is computed here from the tools already checked against
 # the MTAs (qls --json for the messages, their queues, sizes, arrival times and recipients;
 # qgrep -z, --bounce, --active for the flags), and the queues' sums must be what qls -c,
-# qgrep -z -c and qgrep --bounce -c say. Then: a message whose lock is held (Exim, Postfix)
-# is the active one; the selection applies (-o 1d... under the lab's clock); 100 rewrites of
-# the file while a reader reads it all the time, never seeing a part; and the bad input of
-# the issue: a directory that is missing or not writable, a rename that fails, --json and
-# --merge, --top 0 and x, a spool that cannot be read at all.
+# qgrep -z -c, qgrep --bounce -c and qsumm --json say. Then: a message whose lock is held
+# (Exim, Postfix) is the active one; the selection applies (-o 1d... under the lab's clock);
+# 100 rewrites of the file while a reader reads it all the time, never seeing a part; and
+# the bad input of the issue: a directory that is missing or not writable, a rename that
+# fails, --json and --merge, --top 0 and x, a spool that cannot be read at all.
 # shellcheck shell=bash
 . "$(dirname "$0")/../lib.sh"
 export LC_ALL=C TZ=UTC
@@ -156,6 +156,9 @@ check() {
     is "$(sum qtools_queue_messages "$d/got")" "$(count qls -c "$@")" "$name: the queues' messages add up to qls -c"
     is "$(sum qtools_queue_frozen_messages "$d/got")" "$(count qgrep -z -c "$@")" "$name: frozen add up to qgrep -z -c"
     is "$(sum qtools_queue_bounce_messages "$d/got")" "$(count qgrep --bounce -c "$@")" "$name: bounces add up to qgrep --bounce -c"
+    is "$(sum qtools_queue_messages "$d/got") $(sum qtools_queue_frozen_messages "$d/got") $(sum qtools_queue_bytes "$d/got")" \
+        "$("$Q" --json "$@" 2>/dev/null | jq -r 'select(.type == "host") | "\(.matched) \(.frozen) \(.bytes)"')" \
+        "$name: messages, frozen and bytes add up to qsumm --json's"
 }
 
 EL=$QT_LAB/exim/spools PL=$QT_LAB/postfix QF=$QT_ROOT/tests/fixtures/qmail
