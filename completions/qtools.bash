@@ -20,7 +20,7 @@ _qtools_opts()
     qls)   echo "--all --undelivered $_qtools_output_opts" ;;
     qgrep) echo "--all --brief --long $_qtools_output_opts" ;;
     qsumm) echo "--by-age --mark-bounces --by-count --mark-frozen --source --json --host
-                 --age-buckets --merge --expect --stat
+                 --age-buckets --merge --expect --stat --prom --output --by --top
                  --shape --by-sender --parent-domains --min-subdomains --buckets
                  --bucket-time --linear --width" ;;
     qcat)  echo "--envelope --headers --body --message --null" ;;
@@ -45,7 +45,7 @@ _qtools_takes_arg()
     --save) [[ $1 == qrm ]] ;;
     --mta-path) [[ $1 == qrun ]] ;;
     --host) [[ $1 == qls || $1 == qgrep || $1 == qsumm ]] ;;
-    --age-buckets|--expect) [[ $1 == qsumm ]] ;;
+    --age-buckets|--expect|--output|--by|--top) [[ $1 == qsumm ]] ;;
     *) return 1 ;;
     esac
 }
@@ -108,7 +108,7 @@ _qtools()
             COMPREPLY=($(compgen -d -- "$cur"))
             compopt -o filenames 2>/dev/null
             ;;
-        --mainlog)
+        --mainlog|--output)
             local IFS=$'\n'
             COMPREPLY=($(compgen -f -- "$cur"))
             compopt -o filenames 2>/dev/null
@@ -119,6 +119,8 @@ _qtools()
             ;;
         --mta)
             COMPREPLY=($(compgen -W 'exim postfix qmail' -- "$cur")) ;;
+        --by)
+            COMPREPLY=($(compgen -W 'domain' -- "$cur")) ;;
         --host|--expect)
             COMPREPLY=($(compgen -A hostname -- "$cur")) ;;
         --named-queue|-G)

@@ -231,6 +231,10 @@ struct lq_jval *lq_json_parse(struct lq_arena *, const char *s, size_t n, struct
 /* An object's member, or NULL. */
 const struct lq_jval *lq_json_get(const struct lq_jval *obj, const char *name);
 
+/* summary.c, for prom.c: exiqsumm's domain of an address (after the first '@', [\w.-]+ or
+ * a bracketed IPv4 literal): its length (0: none), *dom pointing into addr. */
+size_t lq_rcpt_domain(const char *addr, const char **dom);
+
 /* summary.c, for merge.c: a row that several hosts' rows were merged into (ages: each
  * against its own host's clock); volume is the exact bytes. */
 int lq_summary_put(struct lq_summary *, const char *key, unsigned long count, int64_t bytes,

@@ -339,6 +339,34 @@ int lq_summary_write(FILE *out, struct lq_summary *);
 int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host, enum lq_mta,
     unsigned long scanned);
 
+/* ---------------------------------------------------------------- Prometheus (prom.c) */
+
+/*
+ * qsumm --prom: the queue in Prometheus' text exposition format 0.0.4, for node_exporter's
+ * textfile collector. For each queue of the spool, every one there and 0 when empty, with
+ * labels mta and queue: qtools_queue_messages (every message in exactly one queue: its
+ * lq_msg.queue), _bytes, _oldest_message_age_seconds, _frozen_messages, _bounce_messages,
+ * _active_messages, the histogram _message_age_seconds (5m 1h 4h 1d 3d 1w, ages from the
+ * arrival time); with top > 0, _domain_messages{domain} of each queue's top domains (by
+ * messages with a recipient still to deliver there); then the scan's _scan_errors,
+ * _scan_duration_seconds and _scan_timestamp_seconds (now), given for each queue read.
+ */
+struct lq_prom;
+/* queues: those read, of lq_spool_queues, or NULL when the spool could not be opened (then
+ * only the scan's metrics are written, labelled with the MTA alone). Returns NULL: out of
+ * memory. */
+struct lq_prom *lq_prom_new(enum lq_mta, const char *const *queues, time_t now, size_t top);
+void lq_prom_free(struct lq_prom *);
+/* Count one message. Returns 0 or -1 (out of memory). */
+int lq_prom_add(struct lq_prom *, const struct lq_msg *);
+struct lq_prom_scan {
+	unsigned long errors;	/* messages that could not be read, other failures */
+	int failed;		/* the spool could not be read at all: the queues' series are left
+				 * out (a 0 would read as "empty"), _scan_errors is 1 at least */
+	double seconds;		/* how long the scan took */
+};
+int lq_prom_write(FILE *out, struct lq_prom *, const struct lq_prom_scan *);
+
 /* ---------------------------------------------------------------- merging hosts */
 
 /*
