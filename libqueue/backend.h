@@ -160,24 +160,27 @@ int lq_save_file(struct lq_saver *, const char *rel, int fd, const struct stat *
 
 /*
  * proc.c: what the kernel says about other processes, read one way for every backend.
- * The flock()s held (not waited for) in /proc/locks, sorted by inode: the table is read
- * twice, because the kernel hands it out a page at a time and can skip an entry while locks
- * come and go.
+ * The locks held (not waited for) in /proc/locks, of the kinds asked for, sorted by inode:
+ * the table is read twice, because the kernel hands it out a page at a time and can skip an
+ * entry while locks come and go. Postfix and qmail lock with flock(); Exim with fcntl()
+ * record locks (POSIX; another qtools process acting holds an OFD lock, of the same kind).
  */
-struct lq_flock {
+enum lq_lockkind { LQ_LOCK_FLOCK = 1 << 0, LQ_LOCK_FCNTL = 1 << 1 };
+struct lq_lock {
 	unsigned long long ino;
 	unsigned maj, min;
-	long pid;
+	long pid;		/* -1: an OFD lock, which belongs to no process */
 };
-struct lq_flocks {
-	struct lq_flock *v;
+struct lq_locks {
+	struct lq_lock *v;
 	size_t n, cap;
 };
-int lq_flocks_load(struct lq_flocks *, struct lq_err *);
-void lq_flocks_free(struct lq_flocks *);
-/* The PID holding a flock() on the file st, or 0. Where the device numbers in /proc/locks
- * differ from stat's (btrfs subvolumes), the holder must be seen to have the file open. */
-long lq_flocks_holder(const struct lq_flocks *, const struct stat *st);
+int lq_locks_load(struct lq_locks *, unsigned kinds, struct lq_err *);
+void lq_locks_free(struct lq_locks *);
+/* Who holds a lock on the file st: its PID, -1 for an OFD lock, or 0 for nobody. Where the
+ * device numbers in /proc/locks differ from stat's (btrfs subvolumes), the holder must be seen
+ * to have the file open (so an OFD lock counts only where they agree). */
+long lq_locks_holder(const struct lq_locks *, const struct stat *st);
 /* /proc/PID/comm without its newline; "" when it cannot be read. */
 void lq_proc_comm(long pid, char comm[32]);
 

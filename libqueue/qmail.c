@@ -1871,12 +1871,12 @@ send_state(struct lq_spool *sp, const char *who, struct stat *st, struct lq_err 
 static long
 sendmutex_holder(const struct stat *st, char comm[32])
 {
-	struct lq_flocks l = { 0 };
+	struct lq_locks l = { 0 };
 	long pid = -1;
 
-	if (lq_flocks_load(&l, NULL) == 0 && (pid = lq_flocks_holder(&l, st)) == 0)
+	if (lq_locks_load(&l, LQ_LOCK_FLOCK, NULL) == 0 && (pid = lq_locks_holder(&l, st)) == 0)
 		pid = -1;
-	lq_flocks_free(&l);
+	lq_locks_free(&l);
 	lq_proc_comm(pid, comm);
 	return pid;
 }
