@@ -22,7 +22,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpopt -lpcre2-8 -lbsd)
-LDLIBS  += -lm
+LDLIBS  += -lm -pthread
+CFLAGS  += -pthread
 
 TOOLS    = $(filter-out cli,$(basename $(notdir $(wildcard cmd/*.c))))
 LIBSRC   = $(wildcard libqueue/*.c)

@@ -37,6 +37,8 @@ struct poptOption cli_spool_table[] = {
 	  "exim, postfix or qmail (default: detected from the spool)", "MTA" },
 	{ "named-queue", 'G', POPT_ARG_STRING, &cli.named_queue, 0,
 	  "Exim's named queue NAME", "NAME" },
+	{ "jobs", '\0', POPT_ARG_STRING, &cli.jobs, 0,
+	  "file reads in flight while scanning, 1 to 256 (default: $QTOOLS_JOBS, else 32)", "N" },
 	POPT_TABLEEND
 };
 
@@ -267,16 +269,42 @@ cli_shown_err(const struct lq_err *e)
 	return shown(e->msg, sizeof e->msg);
 }
 
+/* --jobs, else $QTOOLS_JOBS, else CLI_JOBS_DEFAULT: a number the library takes, or exit 2. */
+#define CLI_JOBS_DEFAULT 32
+static void
+set_jobs(struct lq_spool *sp)
+{
+	const char *s = cli.jobs, *what = "--jobs", *errstr;
+	long long n = CLI_JOBS_DEFAULT;
+	struct lq_err e;
+
+	if (s == NULL && (s = getenv("QTOOLS_JOBS")) != NULL)
+		what = "QTOOLS_JOBS";
+	if (s != NULL) {
+		n = strtonum(s, LQ_JOBS_MIN, LQ_JOBS_MAX, &errstr);
+		if (errstr != NULL)
+			errx(EXIT_TROUBLE, "%s %s: %s (from %d to %d)", what, cli_shown(s), errstr,
+			    LQ_JOBS_MIN, LQ_JOBS_MAX);
+	}
+	if (sp != NULL && lq_spool_set_jobs(sp, (long)n, &e) < 0)
+		errx(EXIT_TROUBLE, "%s %s", what, cli_shown_err(&e));
+}
+
 /* The spool of --spool/--mta/-G, or NULL with e (and *mta: --mta's, else LQ_MTA_ANY). */
 static struct lq_spool *
 open_spool(enum lq_mta *mta, struct lq_err *e)
 {
+	struct lq_spool *sp;
+
 	*mta = LQ_MTA_ANY;
 	if (cli.spool != NULL)
 		check_path("--spool", cli.spool);
 	if (cli.mta != NULL && lq_mta_from_name(cli.mta, mta) < 0)
 		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli_shown(cli.mta));
-	return lq_spool_open(cli.spool, *mta, cli.named_queue, e);
+	set_jobs(NULL);		/* a bad --jobs is refused whether or not the spool opens */
+	if ((sp = lq_spool_open(cli.spool, *mta, cli.named_queue, e)) != NULL)
+		set_jobs(sp);
+	return sp;
 }
 
 struct lq_spool *

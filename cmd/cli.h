@@ -16,6 +16,7 @@ enum { EXIT_MATCH = 0, EXIT_NONE = 1, EXIT_TROUBLE = 2 };
 struct cli {
 	/* spool */
 	const char *spool, *mta, *named_queue;
+	const char *jobs;	/* --jobs: reads in flight while scanning */
 	/* selection */
 	struct lq_select_opts sel;
 	const char **headers;	/* popt collects --header here */

@@ -769,6 +769,7 @@ entry_cmp_reverse(const void *a, const void *b)
 struct collect {
 	struct lq_spool *sp;
 	struct lq_scan *sc;
+	struct lq_prefetch *pf;		/* reads in flight ahead of scan_one */
 	struct lq_names names;		/* sorted scans: "X" + ID, X the subdirectory or '.' */
 	struct lq_names journals;	/* sorted scans: IDs with a -J */
 	char subs[63];			/* one-character subdirectories seen in input/ */
@@ -776,16 +777,56 @@ struct collect {
 	int sorted, rc;
 };
 
-/* One pass over a directory: messages, journals and (in input/) the split subdirectories. */
+/* What load_in will read of a message, asked of the prefetch workers: its -H (all of it
+ * that one read gives) and, when sizes are wanted, its -D's inode (the fstatat). sub is
+ * the subdirectory of input/, or '.'. */
+static void
+warm_message(struct lq_prefetch *pf, char sub, const char *id, unsigned flags)
+{
+	char path[LQ_ID_MAX + 8];
+	int n = snprintf(path, sizeof path, "%c%s%s-H", sub, sub == '.' ? "" : "/", id);
+
+	lq_prefetch_file(pf, path + (sub == '.'), LQ_PREFETCH_BYTES);
+	if (!(flags & LQ_SCAN_NO_SIZE)) {
+		path[n - 1] = 'D';
+		lq_prefetch_file(pf, path + (sub == '.'), 0);
+	}
+}
+
+struct warm_dir {
+	struct collect *c;
+	char sub;
+};
+
+static void
+warm_entry(const struct dirent *de, void *arg)
+{
+	struct warm_dir *w = arg;
+	char id[LQ_ID_MAX + 1];
+	size_t n = strlen(de->d_name);
+
+	if ((n != 18 && n != 25) || de->d_name[n - 2] != '-' || de->d_name[n - 1] != 'H')
+		return;
+	memcpy(id, de->d_name, n - 2);
+	id[n - 2] = '\0';
+	if (exim_valid_id(id))
+		warm_message(w->c->pf, w->sub, id, w->c->sc->flags);
+}
+
+/* One pass over a directory: messages, journals and (in input/) the split subdirectories.
+ * A streaming scan reads the directory a window ahead and warms what it found. */
 static int
 collect_dir(DIR *d, char sub, struct collect *c, struct lq_err *err)
 {
 	struct exim *ex = c->sp->priv;
 	char id[LQ_ID_MAX + 2];
 	struct dirent *de;
+	struct warm_dir w = { c, sub };
+	struct lq_dirahead da;
 	size_t n;
 
-	while ((de = readdir(d)) != NULL) {
+	lq_dirahead_init(&da, d, c->sorted ? NULL : c->pf, warm_entry, &w);
+	while ((de = lq_dirahead_next(&da)) != NULL) {
 		const char *name = de->d_name;
 
 		n = strlen(name);
@@ -800,7 +841,7 @@ collect_dir(DIR *d, char sub, struct collect *c, struct lq_err *err)
 		id[n - 1] = '\0';
 		if (name[n - 1] == 'J' && c->sorted && exim_valid_id(id + 1)) {
 			if (lq_names_add(&c->journals, id + 1, n - 2) < 0)
-				return lq_err_set(err, LQ_ENOMEM, "out of memory");
+				return lq_err_set(err, LQ_ENOMEM, "out of memory");	/* sorted: no ring */
 			continue;
 		}
 		if (name[n - 1] != 'H' || !exim_valid_id(id + 1))
@@ -808,14 +849,15 @@ collect_dir(DIR *d, char sub, struct collect *c, struct lq_err *err)
 		if (c->sorted) {
 			id[0] = sub;
 			if (lq_names_add(&c->names, id, n - 1) < 0)
-				return lq_err_set(err, LQ_ENOMEM, "out of memory");
+				return lq_err_set(err, LQ_ENOMEM, "out of memory");	/* sorted: no ring */
 		} else {
 			int fd = sub == '.' ? ex->inputfd : subdir_fd(ex, sub);
 
 			if ((c->rc = scan_one(c->sp, fd, id + 1, c->sc, err)) != 0)
-				return 0;
+				break;
 		}
 	}
+	lq_dirahead_done(&da);
 	return 0;
 }
 
@@ -880,6 +922,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	struct collect c = { .sp = sp, .sc = sc, .sorted = !(sc->flags & LQ_SCAN_UNSORTED) };
 	struct entry *order = NULL;
 	char **jl = NULL;
+	size_t ahead = 0;
 	int rc = -1, fd;
 
 	/* who is being delivered: one read of /proc/locks for the whole scan (a message whose
@@ -902,6 +945,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		ex->njournals = c.journals.n;
 		ex->journals_known = 1;
 	}
+	c.pf = lq_prefetch_start(sp, ex->inputfd);
 	/* input/ itself, then every one-character subdirectory, whatever split says */
 	if (read_dir(ex->inputfd, '.', &c, err) < 0)
 		goto out;
@@ -935,10 +979,16 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	for (size_t i = 0; i < c.names.n && rc == 0; i++) {
 		const char *name = c.names.pool + order[i].name;
 
+		for (; ahead < c.names.n && ahead < i + lq_prefetch_window(c.pf); ahead++) {
+			const char *next = c.names.pool + order[ahead].name;
+
+			warm_message(c.pf, next[0], next + 1, sc->flags);
+		}
 		fd = name[0] == '.' ? ex->inputfd : subdir_fd(ex, name[0]);
 		rc = scan_one(sp, fd, name + 1, sc, err);
 	}
 out:
+	lq_prefetch_stop(c.pf);
 	ex->locks_loaded = 0;
 	ex->journals_known = 0;
 	ex->journals = NULL;

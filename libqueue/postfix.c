@@ -1234,6 +1234,7 @@ struct walk {
 	int q;
 	struct order *order;	/* collecting instead of calling back */
 	int rc;
+	struct lq_prefetch *pfx;	/* reads in flight ahead of visit() */
 };
 
 static void
@@ -1370,13 +1371,50 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 	return 0;
 }
 
+/* What visit() will read of a queue file found in a directory, asked of the prefetch
+ * workers: the file's first window, and in deferred/ its delay log (defer/ hashed as deep as
+ * the last log found was, else as deferred/ is), unless reasons are not wanted. */
+struct warm_dir {
+	struct walk *w;
+	const char *rel;	/* "deferred/A/": rellen bytes */
+	size_t rellen;
+	int depth;
+};
+
+static void
+warm_entry(const struct dirent *de, void *arg)
+{
+	struct warm_dir *wd = arg;
+	struct postfix *pf = wd->w->sp->priv;
+	char path[REL_MAX], key[LQ_ID_MAX + 8];
+	int n, depth = pf->defer_depth >= 0 ? pf->defer_depth : wd->depth;
+
+	if (!postfix_valid_id(de->d_name) || wd->w->q == Q_CORRUPT)
+		return;
+	if (snprintf(path, sizeof path, "%.*s%s", (int)wd->rellen, wd->rel, de->d_name) >=
+	    (int)sizeof path)
+		return;
+	lq_prefetch_file(wd->w->pfx, path, WINDOW);
+	if (wd->w->q != Q_DEFERRED || (wd->w->sc->flags & LQ_SCAN_NO_REASONS))
+		return;
+	hash_key(de->d_name, key);
+	n = snprintf(path, sizeof path, "defer/");
+	for (int k = 0; k < depth && k < DEPTH_MAX; k++)
+		n += snprintf(path + n, sizeof path - n, "%c/", hash_char(key, k));
+	if (snprintf(path + n, sizeof path - n, "%s", de->d_name) < (int)(sizeof path - n))
+		lq_prefetch_file(wd->w->pfx, path, LQ_PREFETCH_BYTES);
+}
+
 /*
  * mail_scan_dir_next(): readdir order, and a one-character name is a subdirectory entered
- * at once (depth first). maildrop is flat (scan_dir_next).
+ * at once (depth first). maildrop is flat (scan_dir_next). The directory is read a window
+ * ahead, and what it names is warmed.
  */
 static int
 walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key_dirs)
 {
+	struct warm_dir wd = { w, rel, rellen, depth };
+	struct lq_dirahead da;
 	struct dirent *de;
 	int fd, stop = 0;
 	DIR *d;
@@ -1389,7 +1427,8 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		return lq_err_sys(w->err, "%s/%s", w->sp->dir, rel);
 	}
 	rewinddir(d);
-	while (!stop && (de = readdir(d)) != NULL) {
+	lq_dirahead_init(&da, d, w->pfx, warm_entry, &wd);
+	while (!stop && (de = lq_dirahead_next(&da)) != NULL) {
 		const char *name = de->d_name;
 		size_t n = strlen(name);
 
@@ -1427,6 +1466,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		snprintf(rel + rellen, REL_MAX - rellen, "%s", name);
 		stop = visit(w, dfd, name, de->d_type, rel, depth, key_dirs) < 0;
 	}
+	lq_dirahead_done(&da);
 	closedir(d);
 	return stop ? -1 : 0;
 }
@@ -1448,8 +1488,9 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
 	struct postfix *pf = sp->priv;
 	struct order order = { 0 };
-	struct walk w = { sp, sc, err, 0, NULL, 0 };
+	struct walk w = { sp, sc, err, 0, NULL, 0, NULL };
 	char rel[REL_MAX], key_dirs[DEPTH_MAX + 1];
+	size_t ahead = 0;
 
 	if ((sc->flags & LQ_SCAN_LOCKS) && load_locks(pf) < 0) {
 		struct lq_err e;
@@ -1459,6 +1500,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	}
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.order = &order;
+	w.pfx = lq_prefetch_start(sp, sp->dirfd);
 	for (size_t i = 0; i < NELEM(showq_order) && w.rc == 0; i++) {
 		int q = showq_order[i], fd;
 		size_t n;
@@ -1480,6 +1522,10 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			struct stat st;
 			char dir[REL_MAX], *slash;
 			int q = queue_index(path, strcspn(path, "/")), dfd = sp->dirfd;
+
+			for (; ahead < order.n && ahead < i + lq_prefetch_window(w.pfx); ahead++)
+				lq_prefetch_file(w.pfx, order.paths.pool +
+				    order.paths.off[order.v[ahead].i], WINDOW);
 
 			/* the directory again, then the file: it may have moved meanwhile */
 			snprintf(dir, sizeof dir, "%s", path);
@@ -1516,6 +1562,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			w.rc = sc->each(m, sc->arg);
 		}
 	}
+	lq_prefetch_stop(w.pfx);
 	free(order.v);
 	lq_names_free(&order.paths);
 	return w.rc;

@@ -968,7 +968,50 @@ struct walk {
 	int in_info;
 	struct idset local, remote, bounce;
 	struct idset info;	/* walk_leftovers: info/N */
+	struct lq_prefetch *pf;	/* reads in flight ahead of scan_one */
+	size_t ahead;		/* walk_todo, reverse scans: the next entry to warm */
 };
+
+/*
+ * What scan_one will read of a message, asked of the prefetch workers (paths below the
+ * queue directory, in the area being walked): todo/ID, or info/N/ID and the channel files
+ * the sets say exist (all of them when a set is unknown), and the inodes of mess/N/ID (its
+ * size) and bounce/ID (when it exists). Never mess/'s bytes: its atime is qmail-send's
+ * clock for leftovers.
+ */
+static void
+warm_message(struct walk *w, unsigned long id, int todo)
+{
+	struct qmail *q = w->sp->priv;
+	const struct area *a = w->hold ? &q->hold : &q->queue;
+	char path[PATH_MAX_LEN];
+
+	if (w->pf == NULL)
+		return;
+	if (todo)
+		lq_prefetch_file(w->pf, path_in(q, a, K_TODO, id, path), LQ_PREFETCH_BYTES);
+	else {
+		lq_prefetch_file(w->pf, path_in(q, a, K_INFO, id, path), LQ_PREFETCH_BYTES);
+		if (!w->in_info || idset_has(&w->local, id) != 0)
+			lq_prefetch_file(w->pf, path_in(q, a, K_LOCAL, id, path), LQ_PREFETCH_BYTES);
+		if (!w->in_info || idset_has(&w->remote, id) != 0)
+			lq_prefetch_file(w->pf, path_in(q, a, K_REMOTE, id, path), LQ_PREFETCH_BYTES);
+		if (w->in_info && idset_has(&w->bounce, id) == 1)
+			lq_prefetch_file(w->pf, path_in(q, a, K_BOUNCE, id, path), 0);
+	}
+	lq_prefetch_file(w->pf, path_in(q, a, K_MESS, id, path), 0);
+}
+
+/* An entry of info/N as walk_info reads it, a window ahead. */
+static void
+warm_info(const struct dirent *de, void *arg)
+{
+	struct walk *w = arg;
+	unsigned long id;
+
+	if (parse_id(de->d_name, &id))
+		warm_message(w, id, 0);
+}
 
 /* Reported already (q->bad is sorted before the leftover walks that ask). */
 static int
@@ -1124,6 +1167,7 @@ static int
 walk_info(struct walk *w)
 {
 	struct qmail *q = w->sp->priv;
+	struct lq_dirahead da;
 	struct dirent *de;
 	char sub[24];
 	int rc = 0;
@@ -1145,7 +1189,8 @@ walk_info(struct walk *w)
 		if ((d = open_sub(q, K_INFO, sub, w->err)) == NULL)
 			return -1;
 		w->in_info = 1;
-		while (rc == 0 && (de = readdir(d)) != NULL) {
+		lq_dirahead_init(&da, d, w->names ? NULL : w->pf, warm_info, w);
+		while (rc == 0 && (de = lq_dirahead_next(&da)) != NULL) {
 			struct lq_err e;
 			unsigned long id;
 			char ids[24];
@@ -1169,6 +1214,7 @@ walk_info(struct walk *w)
 				continue;	/* still being preprocessed: listed from todo/ */
 			rc = take(w, id, 0);
 		}
+		lq_dirahead_done(&da);
 		w->in_info = 0;
 		closedir(d);
 	}
@@ -1234,10 +1280,15 @@ walk_todo(struct walk *w)
 	struct qmail *q = w->sp->priv;
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < w->todo.n; i++) {
+	for (size_t i = 0, ahead = 0; rc == 0 && i < w->todo.n; i++) {
 		const char *e = w->todo.pool + w->todo.off[i], *name = strchr(e, ' ') + 1;
 		char sub[24];
 		unsigned long id, n = strtoul(e, NULL, 10);
+
+		for (; w->names == NULL && ahead < w->todo.n && ahead < i + lq_prefetch_window(w->pf);
+		    ahead++)
+			if (parse_id(strchr(w->todo.pool + w->todo.off[ahead], ' ') + 1, &id))
+				warm_message(w, id, 1);
 
 		snprintf(sub, sizeof sub, "%lu", n);
 		use_area(q, w->hold);
@@ -1458,6 +1509,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.names = &names;
 	w.began = time(NULL);
+	w.pf = lq_prefetch_start(sp, sp->dirfd);
 	use_area(q, 0);
 	if (q->want_todo)
 		rc = read_todo(&w);
@@ -1476,10 +1528,17 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			rc = walk_todo(&w);
 		w.hold = 0;
 	}
-	for (size_t i = names.n; rc == 0 && i-- > 0;) {
+	for (size_t i = names.n, ahead = names.n; rc == 0 && i-- > 0;) {
 		const char *s = names.pool + names.off[i];
 		unsigned long id;
 
+		for (; ahead > 0 && ahead + lq_prefetch_window(w.pf) > i + 1; ahead--) {
+			const char *t = names.pool + names.off[ahead - 1];
+
+			w.hold = t[0] == 'I' || t[0] == 'T';
+			if (parse_id(t + 1, &id))
+				warm_message(&w, id, t[0] == 't' || t[0] == 'T');
+		}
 		w.hold = s[0] == 'I' || s[0] == 'T';
 		if (parse_id(s + 1, &id))
 			rc = scan_one(&w, id, s[0] == 't' || s[0] == 'T');
@@ -1492,6 +1551,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		if (rc == 0 && q->holdfd >= 0 && q->hold_err.code == LQ_OK)
 			rc = walk_hold_leftovers(&w);
 	}
+	lq_prefetch_stop(w.pf);
 	use_area(q, 0);
 	lq_names_free(&w.todo);
 	idset_free(&w.todo_ids);

@@ -118,6 +118,12 @@ struct lq_spool;
 struct lq_spool *lq_spool_open(const char *dir, enum lq_mta mta, const char *queue,
     struct lq_err *);
 void lq_spool_close(struct lq_spool *);
+/* How many file reads a scan keeps in flight (LQ_JOBS_MIN..LQ_JOBS_MAX, else -1 with err):
+ * jobs - 1 threads warm the page cache with the files the scan reads next; 1 (the default)
+ * starts no thread. What a scan hands over, and in which order, is the same either way. */
+#define LQ_JOBS_MIN 1
+#define LQ_JOBS_MAX 256
+int lq_spool_set_jobs(struct lq_spool *, long jobs, struct lq_err *);
 enum lq_mta lq_spool_mta(const struct lq_spool *);
 const char *lq_spool_dir(const struct lq_spool *);
 const char *lq_mta_name(enum lq_mta);

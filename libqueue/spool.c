@@ -133,6 +133,7 @@ lq_spool_open(const char *dir, enum lq_mta mta, const char *queue, struct lq_err
 		return NULL;
 	}
 	sp->be = be;
+	sp->jobs = 1;
 	sp->dir = path;
 	sp->dirfd = fd;
 	if (be->open(sp, err) < 0) {
@@ -258,6 +259,16 @@ lq_msg_begin(struct lq_spool *sp)
 	m->arrival_usec = -1;
 	m->sender = "";
 	return m;
+}
+
+int
+lq_spool_set_jobs(struct lq_spool *sp, long jobs, struct lq_err *err)
+{
+	if (jobs < LQ_JOBS_MIN || jobs > LQ_JOBS_MAX)
+		return lq_err_set(err, LQ_EUSAGE, "%ld: not a number of jobs from %d to %d", jobs,
+		    LQ_JOBS_MIN, LQ_JOBS_MAX);
+	sp->jobs = (unsigned)jobs;
+	return 0;
 }
 
 /* The caller's scan, as the backend calls it: notes whether the callback stopped it. */

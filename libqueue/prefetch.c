@@ -1,0 +1,287 @@
+/*
+ * prefetch.c -- reads in flight ahead of a scan: a small pool of POSIX threads that warm
+ * the page cache with the files the scan will read next, so that a cold queue costs the
+ * disk's latency once per window, not once per file (libqueue/README, "A scan with
+ * readahead").
+ *
+ *   lq_prefetch_start  the pool for one scan (NULL: no threads; --jobs 1, or none could
+ *                      be started): workers = jobs - 1, the scan thread being the other
+ *   lq_prefetch_file   ask for path (below the directory given to start) to be read, its
+ *                      first bytes at most, or only looked up (bytes 0: its inode loaded,
+ *                      for a file the scan only stats)
+ *   lq_prefetch_window how far ahead the scan may ask (jobs; 0 without a pool)
+ *   lq_prefetch_stop   pending requests dropped, workers joined
+ *   lq_dirahead_*      readdir() with a window of entries read ahead, each handed once,
+ *                      in order, to the backend's warm function
+ *
+ * The workers only warm: they open (openat2, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, so
+ * nothing outside the spool and no symlink anywhere on the path is ever followed;
+ * O_NONBLOCK, so a FIFO never blocks), read at most LQ_PREFETCH_BYTES of a regular file
+ * into a buffer they throw away, and close. They report nothing and count nothing: the
+ * scan thread still opens, reads, parses and reports every file itself, in its own order,
+ * so what a scan hands over is what it would hand over without them. A failed open
+ * (ENOENT: vanished; EMFILE: the descriptor limit; ENOSYS: no openat2) only means that
+ * file is not warmed. The workers hold one descriptor each at most, and there are no more
+ * of them than the descriptor limit leaves room for (half of what is free, less a
+ * reserve), so the scan thread's own opens keep their descriptors.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define PATH_LEN 128		/* a spool path below its top directory; longer: not warmed */
+#define FD_RESERVE 16		/* descriptors left to the scan thread, beyond what it has */
+#define STACK_SIZE (256 * 1024)
+
+struct request {
+	char path[PATH_LEN];
+	size_t bytes;
+};
+
+struct lq_prefetch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct request *q;	/* a ring of pending requests; full: the oldest is dropped */
+	size_t cap, head, n;
+	int stop;
+	int topfd;		/* the spool's directory: every path is below it */
+	unsigned window;
+	pthread_t *tid;
+	unsigned nthreads;
+};
+
+/* Descriptors open now (one readdir of /proc/self/fd); -1 when it cannot be read. */
+static long
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;		/* opendir's own */
+}
+
+/* How many workers the descriptor limit leaves room for (at most want). */
+static unsigned
+fd_budget(unsigned want)
+{
+	struct rlimit rl;
+	long open = open_fds(), room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || open < 0)
+		return 0;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 20)
+		rl.rlim_cur = (rlim_t)1 << 20;
+	room = ((long)rl.rlim_cur - open - FD_RESERVE) / 2;
+	if (room <= 0)
+		return 0;
+	return (unsigned long)room < want ? (unsigned)room : want;
+}
+
+static void
+warm(int topfd, const struct request *r, char *buf)
+{
+	struct open_how how = {
+		.flags = r->bytes ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC :
+		    O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	long fd = syscall(SYS_openat2, topfd, r->path, &how, sizeof how);
+
+	if (fd < 0)
+		return;		/* vanished, EMFILE, no openat2: the scan reads it cold */
+	if (r->bytes && fstat((int)fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		size_t n = r->bytes < LQ_PREFETCH_BYTES ? r->bytes : LQ_PREFETCH_BYTES;
+
+		while (pread((int)fd, buf, n, 0) < 0 && errno == EINTR)
+			;
+	}
+	close((int)fd);
+}
+
+static void *
+worker(void *arg)
+{
+	struct lq_prefetch *pf = arg;
+	char *buf = malloc(LQ_PREFETCH_BYTES);
+	struct request r;
+
+	if (buf == NULL)
+		return NULL;
+	pthread_mutex_lock(&pf->mu);
+	for (;;) {
+		while (!pf->stop && pf->n == 0)
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		if (pf->stop)
+			break;
+		r = pf->q[pf->head];
+		pf->head = (pf->head + 1) % pf->cap;
+		pf->n--;
+		pthread_mutex_unlock(&pf->mu);
+		warm(pf->topfd, &r, buf);
+		pthread_mutex_lock(&pf->mu);
+	}
+	pthread_mutex_unlock(&pf->mu);
+	free(buf);
+	return NULL;
+}
+
+struct lq_prefetch *
+lq_prefetch_start(const struct lq_spool *sp, int topfd)
+{
+	unsigned want = sp->jobs > 1 ? sp->jobs - 1 : 0, n;
+	struct lq_prefetch *pf;
+	pthread_attr_t attr;
+	sigset_t all, old;
+
+	if (want == 0 || topfd < 0 || (n = fd_budget(want)) == 0)
+		return NULL;
+	if ((pf = calloc(1, sizeof *pf)) == NULL)
+		return NULL;
+	pf->topfd = topfd;
+	pf->window = sp->jobs;
+	pf->cap = 2 * (size_t)sp->jobs;
+	if ((pf->q = calloc(pf->cap, sizeof *pf->q)) == NULL ||
+	    (pf->tid = calloc(n, sizeof *pf->tid)) == NULL ||
+	    pthread_mutex_init(&pf->mu, NULL) != 0) {
+		free(pf->q);
+		free(pf->tid);
+		free(pf);
+		return NULL;
+	}
+	pthread_cond_init(&pf->cv, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	/* signals stay the scan thread's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (pf->nthreads < n && pthread_create(&pf->tid[pf->nthreads], &attr, worker, pf) == 0)
+		pf->nthreads++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (pf->nthreads == 0) {
+		lq_prefetch_stop(pf);
+		return NULL;
+	}
+	return pf;
+}
+
+void
+lq_prefetch_file(struct lq_prefetch *pf, const char *path, size_t bytes)
+{
+	size_t len;
+
+	if (pf == NULL || (len = strlen(path)) >= PATH_LEN)
+		return;
+	pthread_mutex_lock(&pf->mu);
+	if (pf->n == pf->cap) {		/* the workers are behind: the oldest is the scan's now */
+		pf->head = (pf->head + 1) % pf->cap;
+		pf->n--;
+	}
+	struct request *r = &pf->q[(pf->head + pf->n) % pf->cap];
+
+	memcpy(r->path, path, len + 1);
+	r->bytes = bytes;
+	pf->n++;
+	pthread_cond_signal(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+}
+
+unsigned
+lq_prefetch_window(const struct lq_prefetch *pf)
+{
+	return pf == NULL ? 0 : pf->window;
+}
+
+void
+lq_prefetch_stop(struct lq_prefetch *pf)
+{
+	if (pf == NULL)
+		return;
+	pthread_mutex_lock(&pf->mu);
+	pf->stop = 1;
+	pf->n = 0;
+	pthread_cond_broadcast(&pf->cv);
+	pthread_mutex_unlock(&pf->mu);
+	for (unsigned i = 0; i < pf->nthreads; i++)
+		pthread_join(pf->tid[i], NULL);
+	pthread_cond_destroy(&pf->cv);
+	pthread_mutex_destroy(&pf->mu);
+	free(pf->tid);
+	free(pf->q);
+	free(pf);
+}
+
+/* ---------------------------------------------------------------- directories */
+
+void
+lq_dirahead_init(struct lq_dirahead *da, DIR *d, struct lq_prefetch *pf,
+    void (*fn)(const struct dirent *, void *), void *arg)
+{
+	memset(da, 0, sizeof *da);
+	da->d = d;
+	da->pf = pf;
+	da->warm = fn;
+	da->arg = arg;
+	if (pf != NULL && (da->ring = calloc(pf->window, sizeof *da->ring)) != NULL)
+		da->cap = pf->window;
+}
+
+struct dirent *
+lq_dirahead_next(struct lq_dirahead *da)
+{
+	struct dirent *de;
+
+	if (da->cap == 0)
+		return readdir(da->d);
+	/* the slot handed out last time is free again: keep the window full */
+	while (!da->eof && da->n < da->cap) {
+		struct dirent *slot;
+
+		if ((de = readdir(da->d)) == NULL) {
+			da->eof = 1;
+			break;
+		}
+		slot = &da->ring[(da->head + da->n) % da->cap];
+		/* a record of readdir's buffer may be shorter than struct dirent */
+		memcpy(slot, de, offsetof(struct dirent, d_name));
+		snprintf(slot->d_name, sizeof slot->d_name, "%s", de->d_name);
+		da->n++;
+		da->warm(slot, da->arg);
+	}
+	if (da->n == 0)
+		return NULL;
+	de = &da->ring[da->head];
+	da->head = (da->head + 1) % da->cap;
+	da->n--;
+	return de;
+}
+
+void
+lq_dirahead_done(struct lq_dirahead *da)
+{
+	free(da->ring);
+	da->ring = NULL;
+	da->cap = da->n = 0;
+}
