@@ -22,8 +22,9 @@
  * so what a scan hands over is what it would hand over without them. A failed open
  * (ENOENT: vanished; EMFILE: the descriptor limit; ENOSYS: no openat2) only means that
  * file is not warmed. The workers hold one descriptor each at most, and there are no more
- * of them than the descriptor limit leaves room for (half of what is free, less a
- * reserve), so the scan thread's own opens keep their descriptors.
+ * of them than the descriptor limit leaves room for (half of what is free beyond a
+ * reserve for what the scan itself holds open), so the scan thread's own opens keep their
+ * descriptors: a low limit (ulimit -n) means fewer reads in flight, or none.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -45,7 +46,11 @@
 #include "backend.h"
 
 #define PATH_LEN 128		/* a spool path below its top directory; longer: not warmed */
-#define FD_RESERVE 16		/* descriptors left to the scan thread, beyond what it has */
+/* descriptors left to the scan thread beyond those open when it starts: what a scan holds
+ * open at once (Exim: input/ and up to 62 split subdirectories, which a streaming scan
+ * opens as it goes; Postfix: a hash path; qmail: a split subdirectory per kind, in the
+ * queue and the hold area), the file it reads, and the tool's own */
+#define FD_RESERVE 80
 #define STACK_SIZE (256 * 1024)
 
 struct request {
