@@ -1,0 +1,188 @@
+#!/bin/bash
+# 22-jobs.t -- reads in flight (--jobs, QTOOLS_JOBS; libqueue/prefetch.c) change nothing the
+# tools print: on every lab spool the real Exim 4.96 and Postfix 3.7 wrote and on every qmail
+# fixture, qls (sorted, -U, -R, --json), qgrep and qsumm print the same bytes and exit the
+# same with --jobs 1 (no threads) as with the default (32), with QTOOLS_JOBS, and under
+# ulimit -n 32 (fewer reads in flight, never fewer messages). Messages that vanish and
+# appear while a threaded scan runs (a loop renaming copies' files out and back in, as the
+# MTAs' own renames make messages appear) are each listed or counted as skipped, and nothing
+# else is lost or reported. Bad --jobs and QTOOLS_JOBS values: one line naming them, exit 2.
+. "$(dirname "$0")/../lib.sh"
+export LC_ALL=C TZ=UTC
+unset QTOOLS_JOBS
+B=$QT_BIN
+
+command -v jq >/dev/null || bail_out "jq is needed (scripts/install-deps)"
+"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
+for s in main split; do
+    "$QT_ROOT/tests/lab/exim-spool.sh" "$s" >/dev/null 2>&1 || bail_out "exim lab spool $s failed"
+done
+bash "$QT_ROOT/tests/lab/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
+for inst in short long; do
+    bash "$QT_ROOT/tests/lab/postfix-queue.sh" "$inst" >/dev/null 2>&1 ||
+        bail_out "postfix lab: $inst failed"
+done
+tmp=$(mktemp -d); trap 'kill $churn 2>/dev/null; rm -rf "$tmp"' EXIT
+churn=
+F=$QT_ROOT/tests/fixtures/qmail
+spools="$QT_LAB/exim/spools/main $QT_LAB/exim/spools/split $QT_LAB/postfix/short/queue"
+spools="$spools $QT_LAB/postfix/long/queue"
+for s in a b d d-stopped; do
+    mkdir "$tmp/q-$s" && tar -C "$tmp/q-$s" -xzf "$F/state-$s.tar.gz" ||
+        bail_out "cannot extract qmail state $s"
+    spools="$spools $tmp/q-$s/queue"
+done
+
+# run OUT CMD...: stdout to OUT, stderr to OUT.err, exit status to OUT.rc. The clock stands
+# still at the labs' T0 (FAKETIME without '@': no second ticks between two runs), and file
+# times are the files' own: libfaketime's faking of stat() results is not thread-safe (its
+# state is shared with the prefetch workers' calls), and file times are not what is compared.
+run() {
+    local out=$1; shift
+    [ -e "$QT_FAKETIME_LIB" ] || bail_out "$QT_FAKETIME_LIB missing (tests/lab/exim-setup.sh)"
+    LD_PRELOAD="$QT_FAKETIME_LIB${LD_PRELOAD:+ $LD_PRELOAD}" NO_FAKE_STAT=1 \
+    FAKETIME="$(date -u -d "@$QT_T0" '+%Y-%m-%d %H:%M:%S')" "$@" >"$out" 2>"$out.err"
+    echo $? >"$out.rc"
+}
+# same NAME A B: the two runs printed the same bytes (and something), and exited the same
+same() {
+    local name=$1 a=$2 b=$3 d
+    [ -s "$a" ] || { ok 1 "$name: output not empty"; return; }
+    d=$(diff -u "$a" "$b" && diff -u "$a.err" "$b.err" && diff "$a.rc" "$b.rc")
+    ok $? "$name" || diag "$d"
+}
+
+# ---------------------------------------------------------------- the same output
+i=0
+for s in $spools; do
+    name=${s#"$QT_LAB"/}; name=${name#"$tmp"/}
+    while IFS='|' read -r label args; do
+        i=$((i + 1))
+        # shellcheck disable=SC2086
+        run "$tmp/o$i.1" $B/$args --jobs 1 --spool "$s"
+        # shellcheck disable=SC2086
+        run "$tmp/o$i.n" $B/$args --spool "$s"
+        same "$name: $label: --jobs 1 and the default print the same" "$tmp/o$i.1" "$tmp/o$i.n"
+    done <<'EOF'
+qls|qls
+qls -U|qls -U
+qls -R|qls -R
+qls --json|qls --json
+qls -U --json|qls -U --json
+qgrep -r .|qgrep -r .
+qgrep -c|qgrep -c
+qsumm|qsumm
+qsumm --json|qsumm --json
+EOF
+    run "$tmp/env.$i" env QTOOLS_JOBS=7 "$B/qls" -U --spool "$s"
+    run "$tmp/env1.$i" "$B/qls" -U --jobs 1 --spool "$s"
+    same "$name: QTOOLS_JOBS=7 qls -U prints what --jobs 1 does" "$tmp/env1.$i" "$tmp/env.$i"
+    # a low descriptor limit: fewer reads in flight, never fewer messages
+    (ulimit -n 32 && run "$tmp/ul.$i" "$B/qls" --spool "$s")
+    run "$tmp/ul1.$i" "$B/qls" --jobs 1 --spool "$s"
+    case $s in
+    */split) ;;     # Exim's split spool holds 62 subdirectories open: more than 32 either way
+    *) same "$name: ulimit -n 32: qls prints what --jobs 1 does" "$tmp/ul1.$i" "$tmp/ul.$i" ;;
+    esac
+done
+
+# ---------------------------------------------------------------- bad --jobs
+for v in 0 -1 257 100000 x 1x ''; do
+    "$B/qls" --jobs "$v" --spool "$QT_LAB/exim/spools/main" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    is "$rc $(wc -l <"$tmp/err") $(wc -c <"$tmp/out")" "2 1 0" "--jobs '$v': one line, exit 2"
+    grep -q -- "^qls: --jobs $v: .*(from 1 to 256)" "$tmp/err"; ok $? "--jobs '$v': the line names it" ||
+        diag "$(cat "$tmp/err")"
+done
+for tool in qgrep qsumm qcat qrm qfreeze qrun; do
+    "$B/$tool" --jobs 0 --spool "$QT_LAB/exim/spools/main" >/dev/null 2>"$tmp/err"
+    rc=$?
+    is "$rc $(wc -l <"$tmp/err")" "2 1" "$tool --jobs 0: one line, exit 2"
+done
+QTOOLS_JOBS=0 "$B/qls" --spool "$QT_LAB/exim/spools/main" >/dev/null 2>"$tmp/err"
+is "$? $(cat "$tmp/err")" "2 qls: QTOOLS_JOBS 0: too small (from 1 to 256)" "QTOOLS_JOBS=0: named, exit 2"
+QTOOLS_JOBS=0 "$B/qls" --jobs 2 -c --spool "$QT_LAB/exim/spools/main" >/dev/null 2>"$tmp/err"
+is "$?" 0 "--jobs wins over QTOOLS_JOBS"
+"$B/qls" --jobs 256 -c --spool "$QT_LAB/exim/spools/main" >"$tmp/out" 2>"$tmp/err"
+is "$? $(cat "$tmp/out")" "0 $("$B/qls" --jobs 1 -c --spool "$QT_LAB/exim/spools/main")" "--jobs 256: the maximum works"
+
+# ---------------------------------------------------------------- a moving queue
+# Half of a copy's messages stay put; the other half vanish and come back all the time, as
+# the MTA makes them: Exim renames a complete -H into place (-D stays), Postfix's queue
+# manager renames a queue file between queues, qmail-send's info/ comes and goes. Each run
+# (a threaded scan) must list every stable message, list nothing else but moving ones,
+# report nothing, and count each message it found as listed or skipped (vanished, or qmail's
+# mess/ without info/): listed + skipped is at least the stable ones (and what a still copy
+# skips).
+moving() {  # moving NAME SPOOL FILES-OF-MOVERS-LIST (one relative path a line)
+    local name=$1 s=$2 movers=$3 stable=$4 r bad=0 runs=0 k low moved=0
+    # the least a run can account for: the stable messages, and what a still queue skips
+    low=$("$B/qls" --json --jobs 1 --spool "$s" | jq 'select(.type == "end") | .skipped')
+    low=$((low + $(wc -l <"$stable")))
+    mkdir -p "$tmp/aside"
+    (
+        while :; do
+            while read -r f; do mv "$s/$f" "$tmp/aside/${f//\//_}" 2>/dev/null; done <"$movers"
+            while read -r f; do mv "$tmp/aside/${f//\//_}" "$s/$f" 2>/dev/null; done <"$movers"
+        done
+    ) &
+    churn=$!
+    for r in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+        runs=$((runs + 1))
+        "$B/qls" --json --spool "$s" >"$tmp/mv.json" 2>"$tmp/mv.err"
+        k=$?
+        if [ "$k" != 0 ] || [ -s "$tmp/mv.err" ]; then
+            diag "$name run $r: exit $k: $(head -3 "$tmp/mv.err")"; bad=1; break
+        fi
+        jq -r 'select(.type == "message") | .queue_id' "$tmp/mv.json" | sort >"$tmp/mv.ids"
+        if [ -n "$(comm -23 "$stable" "$tmp/mv.ids")" ]; then
+            diag "$name run $r: stable messages not listed: $(comm -23 "$stable" "$tmp/mv.ids" | head -3)"
+            bad=1; break
+        fi
+        if [ -n "$(comm -13 "$tmp/all.ids" "$tmp/mv.ids")" ]; then
+            diag "$name run $r: unknown messages listed"; bad=1; break
+        fi
+        if ! jq -e --argjson low "$low" 'select(.type == "end") | .scanned == .matched and
+            .matched == '"$(wc -l <"$tmp/mv.ids")"' and .errors == 0 and
+            .matched + .skipped >= $low' "$tmp/mv.json" >/dev/null; then
+            diag "$name run $r: $(jq -c 'select(.type == "end")' "$tmp/mv.json")"; bad=1; break
+        fi
+        # the queue did move under this run: a moving message missing, or one skipped
+        [ "$(wc -l <"$tmp/mv.ids")" -lt "$(wc -l <"$tmp/all.ids")" ] ||
+            [ "$(jq 'select(.type == "end") | .skipped' "$tmp/mv.json")" -gt $((low - $(wc -l <"$stable"))) ] &&
+            moved=$((moved + 1))
+    done
+    kill "$churn"; wait "$churn" 2>/dev/null; churn=
+    [ "$moved" -gt 0 ]; ok $? "$name: the queue moved under $moved of $runs runs"
+    while read -r f; do mv "$tmp/aside/${f//\//_}" "$s/$f" 2>/dev/null; done <"$movers"
+    ok $bad "$name: a moving queue: every stable message listed, every file found accounted for ($runs runs)"
+    "$B/qls" -i --jobs 1 --spool "$s" | sort >"$tmp/after.ids"
+    is_same_file "$tmp/all.ids" "$tmp/after.ids" "$name: ... and the copy is whole again afterwards"
+}
+
+E=$tmp/exim; cp -a "$QT_LAB/exim/spools/main" "$E"
+"$B/qls" -i --jobs 1 --spool "$E" | sort >"$tmp/all.ids"
+awk 'NR % 2' "$tmp/all.ids" | sed 's/$/-H/; s|^|input/|' >"$tmp/movers"
+awk '!(NR % 2)' "$tmp/all.ids" >"$tmp/stable"
+[ -s "$tmp/movers" ] && [ -s "$tmp/stable" ]; ok $? "exim: the copy has moving and stable messages"
+moving exim "$E" "$tmp/movers" "$tmp/stable"
+
+P=$tmp/postfix; cp -a "$QT_LAB/postfix/long/queue" "$P"
+"$B/qls" -i --jobs 1 --spool "$P" | sort >"$tmp/all.ids"
+(cd "$P" && find deferred -type f) | sort >"$tmp/pf.files"
+awk 'NR % 2' "$tmp/pf.files" >"$tmp/movers"
+sed 's|.*/||' "$tmp/movers" | sort >"$tmp/moving.ids"
+comm -23 "$tmp/all.ids" "$tmp/moving.ids" >"$tmp/stable"
+[ -s "$tmp/movers" ] && [ -s "$tmp/stable" ]; ok $? "postfix: the copy has moving and stable messages"
+moving postfix "$P" "$tmp/movers" "$tmp/stable"
+
+Q=$tmp/q-d/queue
+"$B/qls" -i --jobs 1 --spool "$Q" | sort >"$tmp/all.ids"
+(cd "$Q" && find info -type f) | sort >"$tmp/q.files"
+awk 'NR % 2' "$tmp/q.files" >"$tmp/movers"
+sed 's|.*/||' "$tmp/movers" | sort >"$tmp/moving.ids"
+comm -23 "$tmp/all.ids" "$tmp/moving.ids" >"$tmp/stable"
+[ -s "$tmp/movers" ] && [ -s "$tmp/stable" ]; ok $? "qmail: the copy has moving and stable messages"
+moving qmail "$Q" "$tmp/movers" "$tmp/stable"
+
+done_testing
