@@ -177,7 +177,9 @@ lq_prefetch_start(const struct lq_spool *sp, int topfd)
 		free(pf);
 		return NULL;
 	}
-	pthread_cond_init(&pf->cv, NULL);
+	/* not pthread_cond_init: libfaketime (the tests' clock) wraps it, and a stat() the
+	 * scan makes after it came out unfaked */
+	pf->cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
 	/* signals stay the scan thread's */

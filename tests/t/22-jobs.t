@@ -34,13 +34,12 @@ for s in a b d d-stopped; do
 done
 
 # run OUT CMD...: stdout to OUT, stderr to OUT.err, exit status to OUT.rc. The clock stands
-# still at the labs' T0 (FAKETIME without '@': no second ticks between two runs), and file
-# times are the files' own: libfaketime's faking of stat() results is not thread-safe (its
-# state is shared with the prefetch workers' calls), and file times are not what is compared.
+# still at the labs' T0 (FAKETIME without '@': no second ticks between two runs); file times
+# are faked as under qt_faketime (the other tests' clock), which the threads must not upset.
 run() {
     local out=$1; shift
     [ -e "$QT_FAKETIME_LIB" ] || bail_out "$QT_FAKETIME_LIB missing (tests/lab/exim-setup.sh)"
-    LD_PRELOAD="$QT_FAKETIME_LIB${LD_PRELOAD:+ $LD_PRELOAD}" NO_FAKE_STAT=1 \
+    LD_PRELOAD="$QT_FAKETIME_LIB${LD_PRELOAD:+ $LD_PRELOAD}" \
     FAKETIME="$(date -u -d "@$QT_T0" '+%Y-%m-%d %H:%M:%S')" "$@" >"$out" 2>"$out.err"
     echo $? >"$out.rc"
 }
