@@ -5,6 +5,8 @@
 #   make bench      CPU time and peak RSS against the native tools
 #   make asan       the tools built with ASan+UBSan into build/asan/bin (make check runs
 #                   the tests once more with them)
+#   make tsan       the tools built with ThreadSanitizer into build/tsan/bin (make check runs
+#                   the reading tests with them: tests/run-tsan)
 #   make fuzz       every libFuzzer target in tests/fuzz for FUZZ_SECONDS (default 60) each
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        the Debian package ./qtools_VERSION_ARCH.deb (dpkg-buildpackage)
@@ -58,9 +60,10 @@ deps:
 	@scripts/install-deps
 
 check: deps
-	$(MAKE) all $(UNITBINS) asan fuzz-build build/tests/fail-pcre2.so
+	$(MAKE) all $(UNITBINS) asan tsan fuzz-build build/tests/fail-pcre2.so
 	tests/run
 	tests/run-asan
+	tests/run-tsan
 
 demo: deps
 	$(MAKE) all
@@ -119,6 +122,27 @@ build/asan/bin/%: build/asan/cmd/%.o build/asan/cmd/cli.o build/asan/setid.o bui
 	@mkdir -p $(@D)
 	$(SANCC) $(SANCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# clang's ThreadSanitizer: the tools whose scans run the prefetch threads, objects under
+# build/tsan/ (tests/run-tsan runs the reading tests with them)
+TSANFLAGS  = -fsanitize=thread -fno-omit-frame-pointer
+TSANCFLAGS = $(filter-out -O2 -Werror,$(CFLAGS)) -O1 $(TSANFLAGS)
+TSANOBJ    = $(LIBSRC:libqueue/%.c=build/tsan/libqueue/%.o)
+TSANBINS   = $(addprefix build/tsan/bin/,$(TOOLS))
+
+tsan: $(TSANBINS)
+
+build/tsan/libqueue/%.o: libqueue/%.c libqueue/queue.h libqueue/backend.h
+	@mkdir -p $(@D)
+	$(SANCC) $(TSANCFLAGS) -c -o $@ $<
+build/tsan/cmd/%.o: cmd/%.c cmd/cli.h libqueue/queue.h
+	@mkdir -p $(@D)
+	$(SANCC) $(TSANCFLAGS) -c -o $@ $<
+build/tsan/libqueue.a: $(TSANOBJ)
+	$(AR) rcs $@ $^
+build/tsan/bin/%: build/tsan/cmd/%.o build/tsan/cmd/cli.o build/tsan/libqueue.a
+	@mkdir -p $(@D)
+	$(SANCC) $(TSANCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 fuzz-build: $(FUZZBINS)
 
 build/fuzz/libqueue/%.o: libqueue/%.c libqueue/queue.h libqueue/backend.h
@@ -134,9 +158,10 @@ fuzz: deps
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf bin libqueue/*.o libqueue/*.a cmd/*.o $(UNITBINS) build/asan build/fuzz/libqueue \
+	rm -rf bin libqueue/*.o libqueue/*.a cmd/*.o $(UNITBINS) build/asan build/tsan build/fuzz/libqueue \
 		build/fuzz/*.a $(FUZZBINS)
 
-.PHONY: all deps check check-unit demo bench install deb clean asan fuzz fuzz-build
+.PHONY: all deps check check-unit demo bench install deb clean asan tsan fuzz fuzz-build
 .SECONDARY: $(LIBOBJ) $(addprefix cmd/,$(addsuffix .o,$(TOOLS))) $(CLIOBJ) $(ASANOBJ) \
-	$(TOOLS:%=build/asan/cmd/%.o) build/asan/cmd/cli.o build/asan/setid.o $(FUZZOBJ)
+	$(TOOLS:%=build/asan/cmd/%.o) build/asan/cmd/cli.o build/asan/setid.o $(FUZZOBJ) \
+	$(TSANOBJ) $(TOOLS:%=build/tsan/cmd/%.o) build/tsan/cmd/cli.o
