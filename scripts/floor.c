@@ -18,7 +18,13 @@
  * lister needs no more than the first 64 KiB of a -H (nearly always all of it), of a
  * Postfix queue file (its envelope records) or of a qmail channel file.
  *
- * Prints "N messages, B bytes read". Built by scripts/bench (cc -O2); not part of qtools.
+ *   floor -j N MTA DIR        the same directory reads in the main thread, and the same
+ *                             opens, reads and stats done N at a time by N threads (the
+ *                             parallel floor of the bench's cold section: what the disk
+ *                             gives to a reader with N reads in flight)
+ *
+ * Prints "N messages, B bytes read". Built by scripts/bench (cc -O2 -pthread); not part of
+ * qtools.
  */
 #include <sys/stat.h>
 
@@ -26,7 +32,9 @@
 #include <dirent.h>
 #include <err.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,19 +42,117 @@ static unsigned long messages;
 static unsigned long long nbytes;
 static char buf[1 << 16];
 
-/* open, one read, close; 0 when the file is not there */
-static int
-slurp(int dfd, const char *name)
+/* -j N: the file operations go to N threads through a bounded queue of paths */
+static int jobs;
+static int topfd;
+enum { OP_READ, OP_STAT, OP_READ_COUNT, OP_STAT_COUNT };
+struct op {
+	char path[256];
+	int kind;
+};
+#define QCAP 1024
+static struct op q[QCAP];
+static size_t qhead, qn;
+static int qdone;
+static pthread_mutex_t qmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcv = PTHREAD_COND_INITIALIZER, qroom = PTHREAD_COND_INITIALIZER;
+
+static void
+push(const char *dir, const char *name, int kind)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	pthread_mutex_lock(&qmu);
+	while (qn == QCAP)
+		pthread_cond_wait(&qroom, &qmu);
+	snprintf(q[(qhead + qn) % QCAP].path, sizeof q[0].path, "%s%s%s", dir, *dir ? "/" : "",
+	    name);
+	q[(qhead + qn) % QCAP].kind = kind;
+	qn++;
+	pthread_cond_signal(&qcv);
+	pthread_mutex_unlock(&qmu);
+}
+
+static void *
+worker(void *arg)
+{
+	char *b = malloc(1 << 16);
+	struct stat st;
+	struct op o;
+
+	for (;;) {
+		unsigned long m = 0;
+		ssize_t r = 0;
+		int fd;
+
+		pthread_mutex_lock(&qmu);
+		while (qn == 0 && !qdone)
+			pthread_cond_wait(&qcv, &qmu);
+		if (qn == 0) {
+			pthread_mutex_unlock(&qmu);
+			break;
+		}
+		o = q[qhead];
+		qhead = (qhead + 1) % QCAP;
+		qn--;
+		pthread_cond_signal(&qroom);
+		pthread_mutex_unlock(&qmu);
+		if (o.kind == OP_READ || o.kind == OP_READ_COUNT) {
+			if ((fd = openat(topfd, o.path, O_RDONLY | O_CLOEXEC)) >= 0) {
+				r = read(fd, b, 1 << 16);
+				close(fd);
+				m = o.kind == OP_READ_COUNT;
+			}
+		} else if (fstatat(topfd, o.path, &st, 0) == 0)
+			m = o.kind == OP_STAT_COUNT;
+		pthread_mutex_lock(&qmu);
+		messages += m;
+		nbytes += r > 0 ? (unsigned long long)r : 0;
+		pthread_mutex_unlock(&qmu);
+	}
+	free(b);
+	return arg;
+}
+
+/* open, one read, close; 0 when the file is not there. With -j: queued, and 1. dir: the
+ * directory's path below the top (for the threads), dfd: the same directory open. */
+static int
+slurp_in(int dfd, const char *dir, const char *name, int counts)
+{
+	int fd;
 	ssize_t r;
 
-	if (fd < 0)
+	if (jobs > 0) {
+		push(dir, name, counts ? OP_READ_COUNT : OP_READ);
+		return 1;
+	}
+	if ((fd = openat(dfd, name, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	if ((r = read(fd, buf, sizeof buf)) < 0)
 		err(2, "%s", name);
 	nbytes += (unsigned long long)r;
 	close(fd);
+	messages += counts;
+	return 1;
+}
+
+static int
+slurp(int dfd, const char *name)
+{
+	return slurp_in(dfd, "", name, 0);
+}
+
+/* fstatat; with -j queued (and 1) */
+static int
+stat_in(int dfd, const char *dir, const char *name, int counts)
+{
+	struct stat st;
+
+	if (jobs > 0) {
+		push(dir, name, counts ? OP_STAT_COUNT : OP_STAT);
+		return 1;
+	}
+	if (fstatat(dfd, name, &st, 0) < 0)
+		return 0;
+	messages += counts;
 	return 1;
 }
 
@@ -66,11 +172,11 @@ opendir_at(int dfd, const char *name)
 /* ---------------------------------------------------------------- exim */
 
 static void
-exim_dir(DIR *d, int top)
+exim_dir(DIR *d, int top, const char *dir)
 {
 	int dfd = dirfd(d);
 	struct dirent *de;
-	struct stat st;
+	char sub[16];
 
 	while ((de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
@@ -82,19 +188,19 @@ exim_dir(DIR *d, int top)
 			DIR *sd = opendir_at(dfd, name);
 
 			if (sd != NULL) {
-				exim_dir(sd, 0);
+				snprintf(sub, sizeof sub, "input/%s", name);
+				exim_dir(sd, 0, sub);
 				closedir(sd);
 			}
 			continue;
 		}
 		if (n != 18 || name[16] != '-' || name[17] != 'H')
 			continue;
-		if (!slurp(dfd, name))
+		if (!slurp_in(dfd, dir, name, 0))
 			continue;	/* vanished */
 		memcpy(dname, name, n + 1);
 		dname[17] = 'D';
-		if (fstatat(dfd, dname, &st, 0) == 0)
-			messages++;
+		stat_in(dfd, dir, dname, 1);
 	}
 }
 
@@ -120,9 +226,8 @@ postfix_dir(int qfd, const char *rel, int deferred)
 			postfix_dir(qfd, path, deferred);
 			continue;
 		}
-		if (!slurp(dirfd(d), name))
+		if (!slurp_in(dirfd(d), rel, name, 1))
 			continue;
-		messages++;
 		if (deferred) {
 			/* defer/<the same hash path>/ID */
 			snprintf(path, sizeof path, "defer%s/%s", rel + strlen("deferred"), name);
@@ -160,7 +265,7 @@ qmail_queue(int qfd)
 	DIR *info = opendir_at(qfd, "info"), *sd;
 	int bfd = openat(qfd, "bounce", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de, *me;
-	struct stat st;
+	char mdir[32], idir[32], ldir[32], rdir[32];
 
 	if (info == NULL)
 		err(2, "info");
@@ -175,18 +280,21 @@ qmail_queue(int qfd)
 		mfd = subdir_fd(qfd, "mess", sub);
 		lfd = subdir_fd(qfd, "local", sub);
 		rfd = subdir_fd(qfd, "remote", sub);
+		snprintf(mdir, sizeof mdir, "mess/%.20s", sub);
+		snprintf(idir, sizeof idir, "info/%.20s", sub);
+		snprintf(ldir, sizeof ldir, "local/%.20s", sub);
+		snprintf(rdir, sizeof rdir, "remote/%.20s", sub);
 		while ((me = readdir(sd)) != NULL) {
 			const char *id = me->d_name;
 
 			if (!all_digits(id))
 				continue;
-			if (fstatat(mfd, id, &st, 0) < 0)
+			if (!stat_in(mfd, mdir, id, 1))
 				continue;
-			(void)fstatat(bfd, id, &st, 0);
-			slurp(dirfd(sd), id);
-			slurp(lfd, id);
-			slurp(rfd, id);
-			messages++;
+			stat_in(bfd, "bounce", id, 0);
+			slurp_in(dirfd(sd), idir, id, 0);
+			slurp_in(lfd, ldir, id, 0);
+			slurp_in(rfd, rdir, id, 0);
 		}
 		closedir(sd);
 		close(mfd);
@@ -202,19 +310,31 @@ main(int argc, char **argv)
 {
 	static const char *const pfqueues[] = { "maildrop", "incoming", "active", "deferred",
 		"hold" };
-	const char *mta = argc == 3 ? argv[1] : "exim", *dir = argv[argc - 1];
+	const char *mta, *dir;
+	pthread_t tid[256];
 	int qfd;
 
+	if (argc > 2 && strcmp(argv[1], "-j") == 0) {
+		if ((jobs = atoi(argv[2])) < 1 || jobs > 256)
+			errx(2, "-j %s: 1 to 256", argv[2]);
+		argc -= 2;
+		argv += 2;
+	}
+	mta = argc == 3 ? argv[1] : "exim", dir = argv[argc - 1];
 	if (argc < 2 || argc > 3)
-		errx(2, "usage: floor [exim|postfix|qmail] DIR");
+		errx(2, "usage: floor [-j N] [exim|postfix|qmail] DIR");
 	if ((qfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		err(2, "%s", dir);
+	topfd = qfd;
+	for (int i = 0; i < jobs; i++)
+		if (pthread_create(&tid[i], NULL, worker, NULL) != 0)
+			errx(2, "cannot start a thread");
 	if (strcmp(mta, "exim") == 0) {
 		DIR *d = opendir_at(qfd, "input");
 
 		if (d == NULL)
 			err(2, "%s/input", dir);
-		exim_dir(d, 1);
+		exim_dir(d, 1, "input");
 		closedir(d);
 	} else if (strcmp(mta, "postfix") == 0) {
 		for (size_t i = 0; i < sizeof pfqueues / sizeof pfqueues[0]; i++)
@@ -223,6 +343,12 @@ main(int argc, char **argv)
 		qmail_queue(qfd);
 	} else
 		errx(2, "%s: not exim, postfix or qmail", mta);
+	pthread_mutex_lock(&qmu);
+	qdone = 1;
+	pthread_cond_broadcast(&qcv);
+	pthread_mutex_unlock(&qmu);
+	for (int i = 0; i < jobs; i++)
+		pthread_join(tid[i], NULL);
 	printf("%lu messages, %llu bytes read\n", messages, nbytes);
 	return 0;
 }

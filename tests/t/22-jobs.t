@@ -166,22 +166,17 @@ awk '!(NR % 2)' "$tmp/all.ids" >"$tmp/stable"
 [ -s "$tmp/movers" ] && [ -s "$tmp/stable" ]; ok $? "exim: the copy has moving and stable messages"
 moving exim "$E" "$tmp/movers" "$tmp/stable"
 
+# moving_files NAME SPOOL DIR: every other file under DIR (its name the ID) moves
+moving_files() {
+    "$B/qls" -i --jobs 1 --spool "$2" | sort >"$tmp/all.ids"
+    (cd "$2" && find "$3" -type f) | sort | awk 'NR % 2' >"$tmp/movers"
+    sed 's|.*/||' "$tmp/movers" | sort >"$tmp/moving.ids"
+    comm -23 "$tmp/all.ids" "$tmp/moving.ids" >"$tmp/stable"
+    [ -s "$tmp/movers" ] && [ -s "$tmp/stable" ]; ok $? "$1: the copy has moving and stable messages"
+    moving "$1" "$2" "$tmp/movers" "$tmp/stable"
+}
 P=$tmp/postfix; cp -a "$QT_LAB/postfix/long/queue" "$P"
-"$B/qls" -i --jobs 1 --spool "$P" | sort >"$tmp/all.ids"
-(cd "$P" && find deferred -type f) | sort >"$tmp/pf.files"
-awk 'NR % 2' "$tmp/pf.files" >"$tmp/movers"
-sed 's|.*/||' "$tmp/movers" | sort >"$tmp/moving.ids"
-comm -23 "$tmp/all.ids" "$tmp/moving.ids" >"$tmp/stable"
-[ -s "$tmp/movers" ] && [ -s "$tmp/stable" ]; ok $? "postfix: the copy has moving and stable messages"
-moving postfix "$P" "$tmp/movers" "$tmp/stable"
-
-Q=$tmp/q-d/queue
-"$B/qls" -i --jobs 1 --spool "$Q" | sort >"$tmp/all.ids"
-(cd "$Q" && find info -type f) | sort >"$tmp/q.files"
-awk 'NR % 2' "$tmp/q.files" >"$tmp/movers"
-sed 's|.*/||' "$tmp/movers" | sort >"$tmp/moving.ids"
-comm -23 "$tmp/all.ids" "$tmp/moving.ids" >"$tmp/stable"
-[ -s "$tmp/movers" ] && [ -s "$tmp/stable" ]; ok $? "qmail: the copy has moving and stable messages"
-moving qmail "$Q" "$tmp/movers" "$tmp/stable"
+moving_files postfix "$P" deferred
+moving_files qmail "$tmp/q-d/queue" info
 
 done_testing
