@@ -288,6 +288,12 @@ set_jobs(struct lq_spool *sp)
 	}
 	if (sp != NULL && lq_spool_set_jobs(sp, (long)n, &e) < 0)
 		errx(EXIT_TROUBLE, "%s %s", what, cli_shown_err(&e));
+	/* the threads start once the scan reads from the disk, or at once (for the tests) */
+	if ((s = getenv("QTOOLS_READAHEAD")) != NULL && strcmp(s, "always") != 0 &&
+	    strcmp(s, "auto") != 0)
+		errx(EXIT_TROUBLE, "QTOOLS_READAHEAD %s: not auto or always", cli_shown(s));
+	if (sp != NULL && s != NULL && strcmp(s, "always") == 0)
+		lq_spool_set_readahead(sp, LQ_READAHEAD_ALWAYS);
 }
 
 /* The spool of --spool/--mta/-G, or NULL with e (and *mta: --mta's, else LQ_MTA_ANY). */

@@ -97,6 +97,7 @@ struct lq_spool {
 	void *priv;		/* the backend's */
 	int run_needed;		/* an action waits for the MTA's next queue run (lq_act_needs_run) */
 	unsigned jobs;		/* reads in flight during a scan (lq_spool_set_jobs); 1: no threads */
+	int readahead;		/* enum lq_readahead */
 };
 
 /* The backend of an MTA (never NULL for one of the enum's MTAs). */

@@ -124,6 +124,11 @@ void lq_spool_close(struct lq_spool *);
 #define LQ_JOBS_MIN 1
 #define LQ_JOBS_MAX 256
 int lq_spool_set_jobs(struct lq_spool *, long jobs, struct lq_err *);
+/* When the threads start: LQ_READAHEAD_AUTO (the default) once the scan has had to read
+ * from the disk (a queue in the page cache is read as with jobs 1, at its cost);
+ * LQ_READAHEAD_ALWAYS when the scan starts (the tests: their queues are always cached). */
+enum lq_readahead { LQ_READAHEAD_AUTO = 0, LQ_READAHEAD_ALWAYS };
+void lq_spool_set_readahead(struct lq_spool *, enum lq_readahead);
 enum lq_mta lq_spool_mta(const struct lq_spool *);
 const char *lq_spool_dir(const struct lq_spool *);
 const char *lq_mta_name(enum lq_mta);

@@ -271,6 +271,12 @@ lq_spool_set_jobs(struct lq_spool *sp, long jobs, struct lq_err *err)
 	return 0;
 }
 
+void
+lq_spool_set_readahead(struct lq_spool *sp, enum lq_readahead when)
+{
+	sp->readahead = when;
+}
+
 /* The caller's scan, as the backend calls it: notes whether the callback stopped it. */
 struct scan_stop {
 	struct lq_scan *sc;

@@ -3,13 +3,17 @@
 # tools print: on every lab spool the real Exim 4.96 and Postfix 3.7 wrote and on every qmail
 # fixture, qls (sorted, -U, -R, --json), qgrep and qsumm print the same bytes and exit the
 # same with --jobs 1 (no threads) as with the default (32), with QTOOLS_JOBS, and under
-# ulimit -n 32 (fewer reads in flight, never fewer messages). Messages that vanish and
+# ulimit -n 32 (fewer reads in flight, never fewer messages); the threads start at once
+# (QTOOLS_READAHEAD=always: these queues are cached) and by themselves only on a cold one.
+# Messages that vanish and
 # appear while a threaded scan runs (a loop renaming copies' files out and back in, as the
 # MTAs' own renames make messages appear) are each listed or counted as skipped, and nothing
 # else is lost or reported. Bad --jobs and QTOOLS_JOBS values: one line naming them, exit 2.
 . "$(dirname "$0")/../lib.sh"
 export LC_ALL=C TZ=UTC
 unset QTOOLS_JOBS
+# the labs' queues are in the page cache, where the threads would not start by themselves
+export QTOOLS_READAHEAD=always
 B=$QT_BIN
 
 command -v jq >/dev/null || bail_out "jq is needed (scripts/install-deps)"
@@ -104,6 +108,20 @@ QTOOLS_JOBS=0 "$B/qls" --jobs 2 -c --spool "$QT_LAB/exim/spools/main" >/dev/null
 is "$?" 0 "--jobs wins over QTOOLS_JOBS"
 "$B/qls" --jobs 256 -c --spool "$QT_LAB/exim/spools/main" >"$tmp/out" 2>"$tmp/err"
 is "$? $(cat "$tmp/out")" "0 $("$B/qls" --jobs 1 -c --spool "$QT_LAB/exim/spools/main")" "--jobs 256: the maximum works"
+
+QTOOLS_READAHEAD=sometimes "$B/qls" --spool "$QT_LAB/exim/spools/main" >/dev/null 2>"$tmp/err"
+is "$? $(cat "$tmp/err")" "2 qls: QTOOLS_READAHEAD sometimes: not auto or always" \
+    "QTOOLS_READAHEAD=sometimes: named, exit 2"
+# by itself (auto) a scan of a queue in the page cache starts no thread: it costs what
+# --jobs 1 costs; with always, it does
+if command -v strace >/dev/null; then
+    S=$QT_LAB/exim/spools/main
+    "$B/qls" --spool "$S" >/dev/null && "$B/qls" --spool "$S" >/dev/null     # cached now
+    QTOOLS_READAHEAD=auto strace -f -qq -e trace=clone,clone3 -o "$tmp/clones" "$B/qls" --spool "$S" >/dev/null
+    is "$(grep -c clone "$tmp/clones")" 0 "auto, a cached queue: no thread started"
+    strace -f -qq -e trace=clone,clone3 -o "$tmp/clones" "$B/qls" --spool "$S" >/dev/null
+    [ "$(grep -c clone "$tmp/clones")" -gt 1 ]; ok $? "always: the threads start ($(grep -c clone "$tmp/clones"))"
+fi
 
 # ---------------------------------------------------------------- a moving queue
 # Half of a copy's messages stay put; the other half vanish and come back all the time, as

@@ -72,8 +72,9 @@ writes() {
 read_traced() {  # read_traced NAME SPOOL TOOL ARGS...
     local name=$1 spool=$2 log=$tmp/trace.$RANDOM out
     shift 2
-    # one file per thread (-ff): the prefetch workers' calls are never cut in two
-    strace -ff -y -qq -e trace=%file,%desc,%process -o "$log" "$QT_BIN/$1" "${@:2}" \
+    # one file per thread (-ff): the prefetch workers' calls are never cut in two; and the
+    # workers start at once (a cached queue would not start them), so their opens are seen
+    QTOOLS_READAHEAD=always strace -ff -y -qq -e trace=%file,%desc,%process -o "$log" "$QT_BIN/$1" "${@:2}" \
         --spool "$spool" >/dev/null 2>"$tmp/err"
     cat "$log".* >"$log" && rm -f "$log".*
     out=$(opens_ok "$log" "$spool")
