@@ -10,6 +10,8 @@
 #   diag MSG...                   "# MSG" on stderr
 #   bail_out MSG                  "Bail out!" and exit
 #   qt_faketime CMD...            run CMD under the labs' fixed clock (FAKETIME=@T0, TZ=UTC)
+#   qt_labs exim|postfix NAME...  make sure the lab's spools (Exim) or queues (Postfix) NAME
+#                                 are built (cached), or bail out
 #
 # Variables (exported, overridable from the environment):
 #   QT_ROOT  the repository          QT_BIN  $QT_ROOT/bin (the tools under test)
@@ -78,4 +80,21 @@ qt_faketime() {  # qt_faketime CMD...
     fi
     LD_PRELOAD="$QT_FAKETIME_LIB${LD_PRELOAD:+ $LD_PRELOAD}" \
     FAKETIME="@$(date -u -d "@$QT_T0" '+%Y-%m-%d %H:%M:%S')" TZ=UTC "$@"
+}
+
+qt_labs() {  # qt_labs exim|postfix NAME...
+    local mta=$1 n
+    shift
+    if [ "$mta" = exim ]; then
+        "$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
+        for n in "$@"; do
+            "$QT_ROOT/tests/lab/exim-spool.sh" "$n" >/dev/null 2>&1 || bail_out "exim lab spool $n failed"
+        done
+    else
+        bash "$QT_ROOT/tests/lab/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
+        for n in "$@"; do
+            bash "$QT_ROOT/tests/lab/postfix-queue.sh" "$n" >/dev/null 2>&1 ||
+                bail_out "postfix lab: $n failed"
+        done
+    fi
 }

@@ -17,15 +17,8 @@ export QTOOLS_READAHEAD=always
 B=$QT_BIN
 
 command -v jq >/dev/null || bail_out "jq is needed (scripts/install-deps)"
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-for s in main split; do
-    "$QT_ROOT/tests/lab/exim-spool.sh" "$s" >/dev/null 2>&1 || bail_out "exim lab spool $s failed"
-done
-bash "$QT_ROOT/tests/lab/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-for inst in short long; do
-    bash "$QT_ROOT/tests/lab/postfix-queue.sh" "$inst" >/dev/null 2>&1 ||
-        bail_out "postfix lab: $inst failed"
-done
+qt_labs exim main split
+qt_labs postfix short long
 tmp=$(mktemp -d); trap 'kill $churn 2>/dev/null; rm -rf "$tmp"' EXIT
 churn=
 F=$QT_ROOT/tests/fixtures/qmail

@@ -10,12 +10,8 @@
 
 [ "$(id -u)" = 0 ] || bail_out "60-privileges.t needs root (it checks what root becomes)"
 command -v strace >/dev/null || bail_out "strace is needed (scripts/install-deps)"
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-for s in main split; do
-    "$QT_ROOT/tests/lab/exim-spool.sh" "$s" >/dev/null 2>&1 || bail_out "exim lab spool $s failed"
-done
-bash "$QT_ROOT/tests/lab/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-bash "$QT_ROOT/tests/lab/postfix-queue.sh" short >/dev/null 2>&1 || bail_out "postfix lab: short failed"
+qt_labs exim main split
+qt_labs postfix short
 tmp=$(mktemp -d); chmod 0711 "$tmp"; trap 'rm -rf "$tmp"' EXIT
 # the sanitized tools (tests/run-asan): LeakSanitizer cannot run under ptrace
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
