@@ -728,8 +728,8 @@ cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
 			errx(EXIT_TROUBLE, "%zu messages selected, more than --max %lld: nothing done",
 			    t->n, max);
 	}
-	if (!cli_act.dry_run && !is_owner(sp) &&
-	    faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
+	/* a dry run too: its verdict is the real run's, and the real run would stop here */
+	if (!is_owner(sp) && faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
 		errx(EXIT_TROUBLE, "%s: no permission to change the spool (run as root or the "
 		    "MTA's user): nothing done", cli_shown(lq_spool_dir(sp)));
 }
