@@ -89,8 +89,9 @@ is "$?:$(wc -c <"$tmp/out"):$(head -1 "$tmp/err")" "2:0:qrm: $bob: locked (being
 "$B/qrm" --spool "$S" "$bob" >/dev/null 2>"$tmp/err2"
 is "$?:$(head -1 "$tmp/err2")" "2:$(head -1 "$tmp/err")" "... as the real qrm does"
 kill "$lp"; wait "$lp" 2>/dev/null
-setpriv --reuid=65534 --regid=65534 --clear-groups "$B/qrm" --spool "$S" -n "$bob" >"$tmp/out" 2>"$tmp/err"
-is "$?:$(wc -c <"$tmp/out"):$(cat "$tmp/err")" "2:0:qrm: $S: no permission to change the spool (run as root or the MTA's user): nothing done" \
+cp -a "$S" "$tmp/ro"; chmod -R o+rX "$tmp/ro"      # readable by anyone, writable by Exim only
+setpriv --reuid=65534 --regid=65534 --clear-groups "$B/qrm" --spool "$tmp/ro" -n "$bob" >"$tmp/out" 2>"$tmp/err"
+is "$?:$(wc -c <"$tmp/out"):$(cat "$tmp/err")" "2:0:qrm: $tmp/ro: no permission to change the spool (run as root or the MTA's user): nothing done" \
     "qrm -n by a user who may not change the spool: refused up front, as the real run is"
 is_same_file "$tmp/before" <(snap "$S") "no dry run changed anything"
 
