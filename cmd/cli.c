@@ -695,7 +695,8 @@ cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct c
 			errx(EXIT_TROUBLE, "nothing done: fix the IDs above");
 		return;
 	}
-	sc.flags = LQ_SCAN_UNSORTED | lq_select_scanflags(sel);	/* --active: LQ_SCAN_LOCKS */
+	/* --active: LQ_SCAN_LOCKS; --reason: LQ_SCAN_REASONS */
+	sc.flags = LQ_SCAN_UNSORTED | LQ_SCAN_NO_REASONS | lq_select_scanflags(sel);
 	sc.each = consider;
 	sc.problem = problem;
 	sc.arg = &w;

@@ -66,6 +66,7 @@ struct lq_backend {
 	const char *frozen_said;	/* in the statistics: "frozen", "on hold" */
 	const char *null_sender;	/* the null sender in its JSON listing, or NULL: "" */
 	int queue_is_state;		/* the queue a message is in is its state (Postfix) */
+	int listing_reasons;		/* its listing shows the delay reasons (postqueue -p) */
 	const char *shape_queues;	/* qshape's default queues, or NULL: no qshape */
 	int (*run_argv)(struct lq_spool *, const char *, const char *const *, size_t,
 	    const char **, size_t, struct lq_err *);

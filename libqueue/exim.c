@@ -37,6 +37,9 @@ struct exim {
 	size_t njournals;
 	int journals_known;
 	struct lq_buf jbuf;
+	int logfd;		/* msglog/, opened on first use; -1 unknown, -2 absent */
+	int logsub[62];		/* msglog/X, the same */
+	struct lq_buf lbuf;	/* the current message log */
 	const char *queues[2];	/* lq_spool_queues: the one queue read */
 	/* during a scan with LQ_SCAN_LOCKS: Exim's locks on -D files, as /proc/locks lists
 	 * them when the scan began (no open per message); not loaded: asked per message */
@@ -228,8 +231,9 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 	if ((ex = calloc(1, sizeof *ex)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	ex->inputfd = ex->queuefd = -1;
+	ex->logfd = -1;
 	for (int i = 0; i < 62; i++)
-		ex->subfd[i] = -1;
+		ex->subfd[i] = ex->logsub[i] = -1;
 	ex->queues[0] = queue_name(sp);
 	sp->priv = ex;
 	if (sp->queue != NULL && (qfd = open_named_queue(sp, err)) < 0)
@@ -265,10 +269,16 @@ exim_close(struct lq_spool *sp)
 		close(ex->inputfd);
 	if (ex->queuefd >= 0)
 		close(ex->queuefd);
-	for (int i = 0; i < 62; i++)
+	for (int i = 0; i < 62; i++) {
 		if (ex->subfd[i] >= 0)
 			close(ex->subfd[i]);
+		if (ex->logsub[i] >= 0)
+			close(ex->logsub[i]);
+	}
+	if (ex->logfd >= 0)
+		close(ex->logfd);
 	lq_buf_free(&ex->hbuf);
+	lq_buf_free(&ex->lbuf);
 	lq_buf_free(&ex->jbuf);
 	lq_locks_free(&ex->locks);
 	free(ex->qflag);
@@ -623,6 +633,240 @@ data_locked(int dirfd, const char *id)
 	return locked;
 }
 
+/* ---------------------------------------------------------------- message logs */
+
+/*
+ * The message log (msglog/ID, msglog/X/ID on a split spool) says why a recipient waits:
+ * deliver.c writes one line per deferral, "DATE TIME ADDR [<TOP>] [Q=..] [R=..] [T=..]
+ * defer (ERRNO)[: strerror(ERRNO)][ H=host [ip]][ DT=time][: message]", and "*** Frozen
+ * [(why)]" when it freezes the message. A pending recipient's reason is its last deferral
+ * line reduced to the text: the strerror part and the message, joined by ": ". A frozen
+ * message's pending recipients all have its last freezing line ("Frozen (delivery error
+ * message)") instead. No log, no reason. Only the last MSGLOG_MAX bytes are read.
+ */
+#define MSGLOG_MAX (1u << 20)
+
+/* msglog/ (x == 0) or msglog/X; -1 when there is none */
+static int
+msglog_dir(struct exim *ex, int x)
+{
+	char name[2] = { (char)x, '\0' };
+	int *slot, top, fd;
+
+	if (x == 0)
+		slot = &ex->logfd;
+	else if (b62digit(x) < 0)
+		return -1;
+	else
+		slot = &ex->logsub[b62digit(x)];
+	if (*slot == -1) {
+		if (x == 0)
+			fd = lq_open_dir(ex->queuefd, "msglog", NULL);
+		else
+			fd = (top = msglog_dir(ex, 0)) < 0 ? -1 : lq_open_dir(top, name, NULL);
+		*slot = fd < 0 ? -2 : fd;
+	}
+	return *slot < 0 ? -1 : *slot;
+}
+
+/* The message log of id, open (never a symlink, a regular file): where its -H is first
+ * (split: msglog/X), then the other place, as Exim looks. -1 with err (LQ_ENOENT: none). */
+static int
+msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct lq_err *err)
+{
+	int fd = -1, dir;
+
+	for (int i = 0; i < 2 && fd < 0; i++) {
+		if ((dir = msglog_dir(ex, (i == 0) == (split != 0) ? id[5] : 0)) < 0)
+			continue;
+		if ((fd = lq_open_file(dir, id, st, err)) < 0 && err != NULL &&
+		    err->code != LQ_ENOENT)
+			return -1;
+	}
+	if (fd < 0)
+		return lq_err_set(err, LQ_ENOENT, "%s: no message log", id);
+	return fd;
+}
+
+/* Past "YYYY-MM-DD HH:MM:SS " and a "+ZZZZ " after it, or NULL: not a dated line. */
+static const char *
+past_stamp(const char *s, const char *end)
+{
+	static const char form[] = "dddd-dd-dd dd:dd:dd ";
+
+	if ((size_t)(end - s) < sizeof form - 1)
+		return NULL;
+	for (size_t i = 0; i < sizeof form - 1; i++)
+		if (form[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != form[i])
+			return NULL;
+	s += sizeof form - 1;
+	if (end - s >= 6 && (s[0] == '+' || s[0] == '-') && isdigit((unsigned char)s[1]) &&
+	    isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]) &&
+	    isdigit((unsigned char)s[4]) && s[5] == ' ')
+		s += 6;
+	return s;
+}
+
+static const char *
+find_in(const char *s, const char *end, const char *what)
+{
+	size_t n = strlen(what);
+
+	for (; (size_t)(end - s) >= n; s++)
+		if (*s == *what && memcmp(s, what, n) == 0)
+			return s;
+	return NULL;
+}
+
+/* A deferral line (past its stamp) reduced to its text in the arena; NULL with *len 0:
+ * not a deferral line, or one without text. addr, alen: the address it is about. */
+static char *
+deferral_text(struct lq_arena *a, const char *s, const char *end, const char **addr,
+    size_t *alen, int *bad)
+{
+	const char *d = find_in(s, end, " defer ("), *p, *e, *t = NULL, *msg;
+	size_t tn = 0, mn;
+	long no;
+	char *r;
+
+	*bad = 0;
+	if (d == NULL || d == s)
+		return NULL;
+	*addr = s;
+	*alen = (size_t)((p = memchr(s, ' ', (size_t)(end - s))) - s);
+	/* "child <top>": the top address is the recipient in -H */
+	if (p + 1 < d && p[1] == '<' && (e = memchr(p + 2, '>', (size_t)(d - p - 2))) != NULL &&
+	    (e + 1 == d || e[1] == ' ')) {
+		*addr = p + 2;
+		*alen = (size_t)(e - p - 2);
+	}
+	p = d + 8;
+	no = strtol(p, (char **)&e, 10);
+	if (e == p || e >= end || *e != ')')
+		return NULL;
+	p = e + 1;
+	if (no > 0 && end - p >= 2 && p[0] == ':' && p[1] == ' ') {
+		t = p + 2;
+		for (e = t; e < end; e++)
+			if ((end - e >= 3 && memcmp(e, " H=", 3) == 0) ||
+			    (end - e >= 4 && memcmp(e, " DT=", 4) == 0) ||
+			    (end - e >= 2 && memcmp(e, ": ", 2) == 0))
+				break;
+		tn = (size_t)(e - t);
+		p = e;
+	}
+	msg = find_in(p, end, ": ");
+	mn = msg ? (size_t)(end - msg - 2) : 0;
+	if (tn + mn == 0)
+		return NULL;
+	if ((r = lq_arena_alloc(a, tn + mn + 3)) == NULL) {
+		*bad = 1;
+		return NULL;
+	}
+	memcpy(r, t ? t : "", tn);
+	if (tn && mn)
+		memcpy(r + tn, ": ", 2), tn += 2;
+	memcpy(r + tn, msg ? msg + 2 : "", mn);
+	r[tn + mn] = '\0';
+	return r;
+}
+
+static int
+rcptptr_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct lq_rcpt *const *)a)->address,
+	    (*(struct lq_rcpt *const *)b)->address);
+}
+
+/* Every pending recipient of addr (sorted pending[]) gets reason. */
+static void
+give_reason(struct lq_rcpt **pending, size_t n, const char *addr, size_t alen,
+    const char *reason)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {	/* the first one not below addr */
+		size_t mid = lo + (hi - lo) / 2;
+		const char *x = pending[mid]->address;
+		int c = strncmp(x, addr, alen);
+
+		if (c < 0 || (c == 0 && strlen(x) < alen))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strncmp(pending[lo]->address, addr, alen) == 0 &&
+	    pending[lo]->address[alen] == '\0'; lo++)
+		pending[lo]->reason = reason;
+}
+
+/* The reasons of m's pending recipients from its message log (none: no reason). */
+static int
+read_reasons(struct exim *ex, struct lq_msg *m, int split, struct lq_err *err)
+{
+	struct lq_rcpt **pending;
+	struct lq_err e;
+	struct stat st;
+	const char *p, *end, *frozen = NULL;
+	size_t n = 0, frozen_len = 0;
+	int fd, rc;
+
+	for (size_t i = 0; i < m->nrcpt; i++)
+		n += !(m->rcpt[i].flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA));
+	if (n == 0)
+		return 0;
+	if ((fd = msglog_open(ex, m->id, split, &st, &e)) < 0)
+		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
+	/* the last MSGLOG_MAX bytes, from the first whole line in them */
+	if (st.st_size > (off_t)MSGLOG_MAX &&
+	    lseek(fd, st.st_size - (off_t)MSGLOG_MAX, SEEK_SET) < 0) {
+		close(fd);
+		return 0;
+	}
+	rc = lq_read_fd(fd, m->id, MSGLOG_MAX, &ex->lbuf, &e);
+	close(fd);
+	if (rc < 0)
+		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
+	p = ex->lbuf.data;
+	end = p + ex->lbuf.len;
+	if (st.st_size > (off_t)MSGLOG_MAX)
+		p = (p = memchr(p, '\n', ex->lbuf.len)) ? p + 1 : end;
+	if ((pending = lq_arena_alloc(m->arena, n * sizeof *pending)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	n = 0;
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (!(m->rcpt[i].flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA)))
+			pending[n++] = &m->rcpt[i];
+	qsort(pending, n, sizeof *pending, rcptptr_cmp);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *s, *addr;
+		size_t alen;
+		char *text;
+		int bad;
+
+		if (eol == NULL)
+			eol = end;
+		if (eol - p >= 10 && memcmp(p, "*** Frozen", 10) == 0) {
+			frozen = p + 4;
+			frozen_len = (size_t)(eol - frozen);
+		} else if ((s = past_stamp(p, eol)) != NULL &&
+		    (text = deferral_text(m->arena, s, eol, &addr, &alen, &bad)) != NULL)
+			give_reason(pending, n, addr, alen, text);
+		else if (s != NULL && bad)
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		p = eol + 1;
+	}
+	if (frozen != NULL && (m->flags & LQ_MSG_FROZEN)) {
+		char *text = lq_arena_strndup(m->arena, frozen, frozen_len);
+
+		if (text == NULL)
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			pending[i]->reason = text;
+	}
+	return 0;
+}
+
 static int
 load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsigned flags,
     struct lq_msg *m, struct lq_err *err)
@@ -672,6 +916,9 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 	if ((flags & LQ_SCAN_LOCKS) && (ex->locks_loaded && !(m->flags & LQ_MSG_NO_SIZE) ?
 	    lq_locks_holder(&ex->locks, &st) != 0 : data_locked(dirfd, id)))
 		m->flags |= LQ_MSG_ACTIVE;
+	if (!(flags & LQ_SCAN_NO_REASONS) &&
+	    read_reasons(ex, m, dirfd != ex->inputfd, err) < 0)
+		return -1;
 	return 0;
 }
 

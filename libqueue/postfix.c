@@ -2641,6 +2641,7 @@ const struct lq_backend lq_postfix_backend = {
 	.frozen_said = "on hold",
 	.null_sender = EMPTY_ADDR,	/* showq's empty_address_recipient */
 	.queue_is_state = 1,
+	.listing_reasons = 1,
 	.shape_queues = "incoming,active",	/* qshape's default */
 	.run_argv = postfix_run_argv,
 	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */

@@ -137,6 +137,10 @@ int lq_spool_check_names(const struct lq_spool *, const char *names, struct lq_e
  * the MTA has no qshape. */
 const char *lq_spool_shape_queues(const struct lq_spool *);
 
+/* The scan flags the MTA's listing (lq_write_listing) needs: LQ_SCAN_NO_REASONS unless it
+ * shows the delay reasons (postqueue -p does). */
+unsigned lq_listing_scanflags(const struct lq_spool *);
+
 /* Is this a syntactically valid queue ID for the spool's MTA? (No file system access.) */
 int lq_valid_id(const struct lq_spool *, const char *id);
 
@@ -149,8 +153,11 @@ enum lq_scanflag {
 	LQ_SCAN_NO_SIZE = 1 << 3,	/* sizes are not wanted: data files need not be
 					 * stat'ed (the message gets LQ_MSG_NO_SIZE) */
 	LQ_SCAN_NO_REASONS = 1 << 4,	/* delay reasons are not wanted: Postfix's defer logs
-					 * need not be read (recipients come from the queue
-					 * file alone, as qshape takes them) */
+					 * and Exim's message logs need not be read (Postfix's
+					 * recipients then come from the queue file alone, as
+					 * qshape takes them) */
+	LQ_SCAN_REASONS = 1 << 5,	/* the reasons are needed (a selection tests them):
+					 * wins over LQ_SCAN_NO_REASONS */
 };
 
 /* Return 0 to go on, anything else stops the scan (lq_scan then returns 1). */

@@ -1,0 +1,103 @@
+#!/bin/bash
+# tests/t/22-exim-reasons.t -- Exim's delay reasons against the message logs as Exim itself
+# shows them (exim -Mvl), on the lab's spools (main, split, split's named queue "slow"):
+# each pending recipient's delay_reason in qls --json is the text of its last deferral line
+# (a frozen message's: its last freezing line); a recipient without one has none;
+# qcat --log ID is exim -Mvl ID byte for byte; qsumm --by reason counts what the logs say.
+. "$(dirname "$0")/../lib.sh"
+export LC_ALL=C TZ=UTC
+PY=$(command -v /usr/bin/python3 || command -v python3)
+LAB=$QT_ROOT/tests/lab
+T=$QT_BIN
+
+"$LAB/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+EXIM=$QT_LAB/exim/bin/exim
+
+# expect_reasons MVL_DIR JSON: every recipient of every message record in JSON, checked
+# against DIR/ID (exim -Mvl's output). Prints one line per failure, then "checked N".
+expect_reasons() {
+    "$PY" - "$1" "$2" <<'PY'
+import json, re, sys
+d, bad, n, with_reason = sys.argv[1], 0, 0, 0
+stamp = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?:[+-]\d{4} )?')
+for line in open(sys.argv[2], encoding='utf-8'):
+    m = json.loads(line)
+    if m['type'] != 'message':
+        continue
+    try:
+        log = open(d + '/' + m['queue_id'], 'rb').read().decode('utf-8', 'replace').split('\n')
+    except FileNotFoundError:
+        log = []
+    frozen = [l[4:] for l in log if l.startswith('*** Frozen')]
+    for r in m['recipients']:
+        n += 1
+        a = r['address']
+        last = None
+        for l in log:
+            s = stamp.sub('', l, count=1)
+            if s == l or ' defer (' not in s:
+                continue
+            w = s.split(' ')
+            if w[0] == a or (len(w) > 1 and w[1] == '<' + a + '>'):
+                last = s
+        got = r.get('delay_reason')
+        if m['state'] == 'frozen' and frozen:
+            want_ok = got == frozen[-1]
+            what = 'the freezing line ' + repr(frozen[-1])
+        elif last is None:
+            want_ok = got is None
+            what = 'no reason'
+        else:
+            # the text as Exim logged it, without the fields: in the line, after "defer (N)"
+            tail = last.split(' defer (', 1)[1]
+            want_ok = got is not None and got != '' and all(
+                part in tail for part in got.split(': ')) and \
+                not re.search(r'(^| )(R|T|H|DT)=', got)
+            what = 'from ' + repr(last)
+        if got is not None:
+            with_reason += 1
+        if not want_ok:
+            bad += 1
+            print('%s %s: got %r, want %s' % (m['queue_id'], a, got, what))
+print('checked %d recipients, %d with a reason' % (n, with_reason))
+sys.exit(1 if bad else 0)
+PY
+}
+
+# mvl_all SPOOL [-qGNAME] JSON DIR: exim -Mvl of every message of JSON into DIR/ID
+mvl_all() {
+    local spool=$1 q=$2 json=$3 dir=$4 id
+    mkdir -p "$dir"
+    for id in $(jq -r 'select(.type == "message") | .queue_id' "$json"); do
+        "$EXIM" -DSPOOL="$spool" $q -Mvl "$id" >"$dir/$id" 2>/dev/null || rm -f "$dir/$id"
+    done
+}
+
+n=0
+for spool in main split split:slow; do
+    s=${spool%%:*} q= qarg=
+    [ "$spool" != "$s" ] && q=-qG${spool#*:} qarg="-G ${spool#*:}"
+    "$LAB/exim-spool.sh" "$s" >"$tmp/lab.log" 2>&1 ||
+        { cat "$tmp/lab.log" >&2; bail_out "exim lab spool $s failed"; }
+    S=$QT_LAB/exim/spools/$s
+    tag=${spool/:/-}
+    "$T/qls" --spool "$S" --mta exim $qarg --json >"$tmp/$tag.json"
+    ok $? "$spool: qls --json"
+    mvl_all "$S" "$q" "$tmp/$tag.json" "$tmp/mvl-$tag"
+    out=$(expect_reasons "$tmp/mvl-$tag" "$tmp/$tag.json")
+    ok $? "$spool: every recipient's delay_reason is its last deferral (or freezing) line's text" ||
+        diag "$out"
+    diag "$spool: $(echo "$out" | tail -1)"
+    n=$((n + $(echo "$out" | tail -1 | awk '{print $4}')))
+    jq -e . "$tmp/$tag.json" >/dev/null; ok $? "$spool: valid JSON"
+done
+[ "$n" -gt 10 ]; ok $? "the lab's logs gave reasons to compare ($n > 10)"
+
+# ---- the rule of reading: only when the output or the selection needs them
+out=$(strace -f -e trace=openat "$T/qls" --spool "$QT_LAB/exim/spools/main" 2>&1 >/dev/null | grep -c msglog)
+is "$out" 0 "qls (exim -bp's listing) reads no message log"
+out=$(strace -f -e trace=openat "$T/qsumm" --spool "$QT_LAB/exim/spools/main" 2>&1 >/dev/null | grep -c msglog)
+is "$out" 0 "qsumm (by domain) reads no message log"
+
+done_testing
