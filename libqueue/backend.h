@@ -240,8 +240,9 @@ const struct lq_jval *lq_json_get(const struct lq_jval *obj, const char *name);
 size_t lq_rcpt_domain(const char *addr, const char **dom);
 
 /* summary.c, for merge.c: a row that several hosts' rows were merged into (ages: each
- * against its own host's clock); volume is the exact bytes. */
-int lq_summary_put(struct lq_summary *, const char *key, unsigned long count, int64_t bytes,
-    time_t oldest_age, time_t newest_age);
+ * against its own host's clock); volume is the exact bytes. key: the keys' values, each
+ * ending with its NUL (keylen counts them all). */
+int lq_summary_put(struct lq_summary *, const char *key, size_t keylen, unsigned long count,
+    int64_t bytes, time_t oldest_age, time_t newest_age);
 
 #endif

@@ -336,11 +336,24 @@ int lq_summary_set_buckets(struct lq_summary *, const time_t *bounds, size_t n,
     struct lq_err *);
 /* "5m,1h,1d" into bounds[LQ_AGE_BUCKETS_MAX]. */
 int lq_parse_age_buckets(const char *, time_t *bounds, size_t *n, struct lq_err *);
+/* qsumm --by: the keys of the rows, comma-separated, each at most once: domain (the
+ * default: exiqsumm's table, recipients counted), sender, sender-domain, reason, queue
+ * (lq_state_name), age (exiqsumm's age column). With any but domain alone, a row is one
+ * value of the keys and counts messages, each once per row it has a value of (the
+ * recipient keys, domain and reason, take their values from each recipient still to
+ * deliver); a recipient without a reason has "" (shown "-"). Returns 0, or -1 with err
+ * naming the list. */
+#define LQ_SUM_KEYS_MAX 4
+int lq_summary_set_keys(struct lq_summary *, const char *list, struct lq_err *);
+/* Do the keys need the delay reasons (the scan must not have LQ_SCAN_NO_REASONS)? */
+int lq_summary_needs_reasons(const struct lq_summary *);
 int lq_summary_add(struct lq_summary *, const struct lq_msg *);
 /* exiqsumm's table. */
 int lq_summary_write(FILE *out, struct lq_summary *);
 /* JSON Lines that merge across hosts (qsumm --merge): a "domain" record per domain (count
- * of recipients, bytes, oldest and newest arrival times), then the "host" record (scanned:
+ * of recipients, bytes, oldest and newest arrival times), or with keys a "group" record
+ * per row ("by": the keys' names, then each key's value as a member of its name, count of
+ * messages, bytes, oldest, newest), then the "host" record (scanned:
  * the messages looked at; the messages counted, frozen among them, their bytes, and their
  * ages in buckets). The caller writes the end record. */
 int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host, enum lq_mta,
