@@ -94,6 +94,85 @@ for spool in main split split:slow; do
 done
 [ "$n" -gt 10 ]; ok $? "the lab's logs gave reasons to compare ($n > 10)"
 
+# by_reason_from_exim SPOOL [-qGNAME]: "COUNT<TAB>REASON" per reason, computed from exim -bp
+# (the messages, their pending recipients, frozen or not) and exim -Mvl (the logs), with
+# none of libqueue: a message counts once per reason one of its pending recipients has
+by_reason_from_exim() {
+    local spool=$1 q=$2
+    "$EXIM" -DSPOOL="$spool" $q -bp | "$PY" -c '
+import re, subprocess, sys
+exim, spool, q = sys.argv[1], sys.argv[2], sys.argv[3:]
+msgs, cur = [], None
+for l in sys.stdin.read().split("\n"):
+    m = re.match(r"^ *\d+[mhdw] +\S* +(\S+) <.*?>( \*\*\* frozen \*\*\*)?$", l)
+    if m:
+        cur = [m.group(1), bool(m.group(2)), []]; msgs.append(cur)
+    elif cur and re.match(r"^ {10}\S", l):
+        cur[2].append(l.strip())
+count = {}
+for mid, frozen, rcpts in msgs:
+    r = subprocess.run([exim, "-DSPOOL=" + spool] + q + ["-Mvl", mid], capture_output=True)
+    log = r.stdout.decode("utf-8", "replace").split("\n") if r.returncode == 0 else []
+    freeze = [l[4:] for l in log if l.startswith("*** Frozen")]
+    reasons = set()
+    for a in rcpts:
+        why = ""
+        for l in log:
+            m = re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\S+)(?: <(\S+)>)? .*? defer \((-?\d+)\)(.*)$", l)
+            if not m or a not in (m.group(1), m.group(2)):
+                continue
+            rest, parts = m.group(4), []
+            if int(m.group(3)) > 0 and rest.startswith(": "):
+                e = re.match(r": (.*?)(?= H=| DT=|: |$)", rest)
+                parts.append(e.group(1)); rest = rest[e.end():]
+            if ": " in rest:
+                parts.append(rest.split(": ", 1)[1])
+            why = ": ".join(parts)
+        if frozen and freeze:
+            why = freeze[-1]
+        reasons.add(why)
+    for why in reasons:
+        count[why] = count.get(why, 0) + 1
+for why in sorted(count):
+    print("%d\t%s" % (count[why], why))
+' "$EXIM" "$spool" $q
+}
+
+for spool in main split; do
+    S=$QT_LAB/exim/spools/$spool
+    by_reason_from_exim "$S" >"$tmp/want-$spool"
+    "$T/qsumm" --spool "$S" --mta exim --by reason --json |
+        jq -r 'select(.type == "group") | "\(.count)\t\(.reason)"' | sort -t "$(printf '\t')" -k2 >"$tmp/got-$spool"
+    sort -t "$(printf '\t')" -k2 "$tmp/want-$spool" -o "$tmp/want-$spool"
+    [ "$(grep -c . "$tmp/want-$spool")" -ge 3 ]
+    ok $? "$spool: exim -bp and -Mvl give several reasons to count ($(grep -c . "$tmp/want-$spool"))"
+    is_same_file "$tmp/want-$spool" "$tmp/got-$spool" "$spool: qsumm --by reason counts what exim -Mvl says"
+done
+
+# ---- --merge of --by reason --json from 3 hosts (two spools, one of them twice)
+"$T/qsumm" --spool "$QT_LAB/exim/spools/main" --by reason --json --host mx1 >"$tmp/mx1"
+"$T/qsumm" --spool "$QT_LAB/exim/spools/split" --by reason --json --host mx2 >"$tmp/mx2"
+"$T/qsumm" --spool "$QT_LAB/exim/spools/main" --by reason --json --host mx3 >"$tmp/mx3"
+cat "$tmp/mx1" "$tmp/mx2" "$tmp/mx3" | jq -rs '[.[] | select(.type == "group")] |
+    group_by(.reason)[] | "\(map(.count) | add)\t\(.[0].reason | if . == "" then "-" else . end)"' |
+    sort >"$tmp/merge-want"
+[ "$(grep -c . "$tmp/merge-want")" -ge 3 ]; ok $? "three hosts have rows to merge"
+cat "$tmp/mx1" "$tmp/mx2" "$tmp/mx3" | "$T/qsumm" --merge --expect 'mx[1-3]' >"$tmp/merged"
+ok $? "qsumm --merge of --by reason --json"
+awk '/^-----  ------/ { on = 1; next } /^-------------------/ { on = 0 }
+    on && NF { print $1 "\t" substr($0, 32) }' \
+    "$tmp/merged" | sort >"$tmp/merge-got"
+is_same_file "$tmp/merge-want" "$tmp/merge-got" "the merged table's counts per reason are the hosts' sums"
+"$T/qsumm" --spool "$QT_LAB/exim/spools/main" --json --host mx4 >"$tmp/mx4"
+cat "$tmp/mx1" "$tmp/mx4" | "$T/qsumm" --merge >/dev/null 2>"$tmp/err"
+is "$?:$(grep -c . "$tmp/err")" "2:1" "hosts summarized by different keys: one line, exit 2"
+
+# ---- bad --by
+for bad in nosuch reason,reason reason,nosuch ""; do
+    "$T/qsumm" --spool "$QT_LAB/exim/spools/main" --by "$bad" >"$tmp/out" 2>"$tmp/err"
+    is "$?:$(grep -c . "$tmp/err"):$(grep -c . "$tmp/out")" "2:1:0" "qsumm --by '$bad': one line, exit 2"
+done
+
 # ---- the rule of reading: only when the output or the selection needs them
 out=$(strace -f -e trace=openat "$T/qls" --spool "$QT_LAB/exim/spools/main" 2>&1 >/dev/null | grep -c msglog)
 is "$out" 0 "qls (exim -bp's listing) reads no message log"
