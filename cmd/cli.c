@@ -45,6 +45,8 @@ struct poptOption cli_select_table[] = {
 	  "sender matches REGEX (tested as <sender>)", "REGEX" },
 	{ "recipient", 'r', POPT_ARG_STRING, &cli.sel.rcpt, 0,
 	  "a recipient still to deliver matches REGEX", "REGEX" },
+	{ "reason", '\0', POPT_ARG_STRING, &cli.sel.reason, 0,
+	  "a recipient still to deliver has a delay reason that matches REGEX", "REGEX" },
 	{ "size-match", 's', POPT_ARG_STRING, &cli.sel.size_re, 0,
 	  "the size column (as exim -bp shows it) matches REGEX", "REGEX" },
 	{ "younger", 'y', POPT_ARG_STRING, &cli.sel.younger, 0,

@@ -277,6 +277,7 @@ struct lq_select;
 struct lq_select_opts {
 	const char *sender;	/* regex on "<sender>" (exiqgrep -f) */
 	const char *rcpt;	/* regex on a recipient (exiqgrep -r) */
+	const char *reason;	/* regex on a pending recipient's delay reason */
 	const char *size_re;	/* regex on the -bp size column (exiqgrep -s) */
 	const char *younger;	/* duration: younger than (exiqgrep -y; units s m h d w) */
 	const char *older;	/* duration: older than (exiqgrep -o) */
@@ -301,7 +302,8 @@ struct lq_select *lq_select_new(const struct lq_select_opts *, time_t now, struc
 void lq_select_free(struct lq_select *);
 /* Does the selection need more than the envelope (headers or body)? */
 int lq_select_needs_content(const struct lq_select *);
-/* The lq_scan flags the selection needs (LQ_SCAN_LOCKS for --active). */
+/* The lq_scan flags the selection needs (LQ_SCAN_LOCKS for --active, LQ_SCAN_REASONS
+ * for --reason). */
 unsigned lq_select_scanflags(const struct lq_select *);
 /* Does the selection test message sizes (then LQ_SCAN_NO_SIZE must not be used)? */
 int lq_select_needs_size(const struct lq_select *);

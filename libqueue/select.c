@@ -33,7 +33,7 @@ struct header_test {
 };
 
 struct lq_select {
-	struct regex sender, rcpt, size_re, body;
+	struct regex sender, rcpt, size_re, body, reason;
 	struct header_test *headers;
 	size_t nheaders;
 	char **queues;
@@ -230,6 +230,7 @@ lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 	sel->all_rcpts = o->all_rcpts;
 	if ((o->sender && compile(&sel->sender, "-f", o->sender, caseless, err) < 0) ||
 	    (o->rcpt && compile(&sel->rcpt, "-r", o->rcpt, caseless, err) < 0) ||
+	    (o->reason && compile(&sel->reason, "--reason", o->reason, caseless, err) < 0) ||
 	    (o->size_re && compile(&sel->size_re, "-s", o->size_re, 0, err) < 0) ||
 	    (o->body && compile(&sel->body, "--body", o->body, caseless, err) < 0) ||
 	    (o->younger && option_value("-y", lq_parse_duration(o->younger, &sel->younger, err), err) < 0) ||
@@ -247,7 +248,7 @@ lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 			if (add_header(sel, o->headers[i], caseless, err) < 0)
 				goto fail;
 	}
-	sel->empty = !o->sender && !o->rcpt && !o->size_re && !o->body && !o->younger &&
+	sel->empty = !o->sender && !o->rcpt && !o->reason && !o->size_re && !o->body && !o->younger &&
 	    !o->older && !o->larger && !o->smaller && !o->queue && o->nheaders == 0 &&
 	    !o->frozen && !o->not_frozen && !o->bounce && !o->active;
 	return sel;
@@ -263,6 +264,7 @@ lq_select_free(struct lq_select *sel)
 		return;
 	regex_free(&sel->sender);
 	regex_free(&sel->rcpt);
+	regex_free(&sel->reason);
 	regex_free(&sel->size_re);
 	regex_free(&sel->body);
 	for (size_t i = 0; i < sel->nheaders; i++) {
@@ -298,7 +300,7 @@ lq_select_needs_size(const struct lq_select *sel)
 unsigned
 lq_select_scanflags(const struct lq_select *sel)
 {
-	return sel->active ? LQ_SCAN_LOCKS : 0;
+	return (sel->active ? LQ_SCAN_LOCKS : 0) | (sel->reason.code ? LQ_SCAN_REASONS : 0);
 }
 
 /* The sender as exiqgrep tests it, "<sender>", in the message's arena. */
@@ -363,6 +365,17 @@ envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 	}
 	if (sel->sender.code && (rc = sender_matches(sel, m, err)) <= 0)
 		return rc;
+	if (sel->reason.code) {
+		rc = 0;
+		for (size_t i = 0; i < m->nrcpt && rc == 0; i++) {
+			const struct lq_rcpt *r = &m->rcpt[i];
+
+			if (!(r->flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA)) && r->reason != NULL)
+				rc = matches(&sel->reason, "--reason", r->reason, strlen(r->reason), err);
+		}
+		if (rc <= 0)
+			return rc;
+	}
 	if (sel->rcpt.code) {
 		for (size_t i = 0; i < m->nrcpt; i++) {
 			const struct lq_rcpt *r = &m->rcpt[i];

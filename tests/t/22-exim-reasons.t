@@ -94,10 +94,10 @@ for spool in main split split:slow; do
 done
 [ "$n" -gt 10 ]; ok $? "the lab's logs gave reasons to compare ($n > 10)"
 
-# by_reason_from_exim SPOOL [-qGNAME]: "COUNT<TAB>REASON" per reason, computed from exim -bp
-# (the messages, their pending recipients, frozen or not) and exim -Mvl (the logs), with
-# none of libqueue: a message counts once per reason one of its pending recipients has
-by_reason_from_exim() {
+# reasons_from_exim SPOOL [-qGNAME]: "ID<TAB>REASON" for each reason of each message, computed
+# from exim -bp (the messages, their pending recipients, frozen or not) and exim -Mvl (the
+# logs), with none of libqueue ("" for a recipient without one)
+reasons_from_exim() {
     local spool=$1 q=$2
     "$EXIM" -DSPOOL="$spool" $q -bp | "$PY" -c '
 import re, subprocess, sys
@@ -109,7 +109,6 @@ for l in sys.stdin.read().split("\n"):
         cur = [m.group(1), bool(m.group(2)), []]; msgs.append(cur)
     elif cur and re.match(r"^ {10}\S", l):
         cur[2].append(l.strip())
-count = {}
 for mid, frozen, rcpts in msgs:
     r = subprocess.run([exim, "-DSPOOL=" + spool] + q + ["-Mvl", mid], capture_output=True)
     log = r.stdout.decode("utf-8", "replace").split("\n") if r.returncode == 0 else []
@@ -131,22 +130,28 @@ for mid, frozen, rcpts in msgs:
         if frozen and freeze:
             why = freeze[-1]
         reasons.add(why)
-    for why in reasons:
-        count[why] = count.get(why, 0) + 1
-for why in sorted(count):
-    print("%d\t%s" % (count[why], why))
+    for why in sorted(reasons):
+        print("%s\t%s" % (mid, why))
 ' "$EXIM" "$spool" $q
 }
 
 for spool in main split; do
     S=$QT_LAB/exim/spools/$spool
-    by_reason_from_exim "$S" >"$tmp/want-$spool"
+    reasons_from_exim "$S" >"$tmp/reasons-$spool"
+    cut -f2 "$tmp/reasons-$spool" | sort | uniq -c |
+        awk '{ n = $1; sub(/^ *[0-9]+ ?/, ""); print n "\t" $0 }' >"$tmp/want-$spool"
     "$T/qsumm" --spool "$S" --mta exim --by reason --json |
         jq -r 'select(.type == "group") | "\(.count)\t\(.reason)"' | sort -t "$(printf '\t')" -k2 >"$tmp/got-$spool"
     sort -t "$(printf '\t')" -k2 "$tmp/want-$spool" -o "$tmp/want-$spool"
     [ "$(grep -c . "$tmp/want-$spool")" -ge 3 ]
     ok $? "$spool: exim -bp and -Mvl give several reasons to count ($(grep -c . "$tmp/want-$spool"))"
     is_same_file "$tmp/want-$spool" "$tmp/got-$spool" "$spool: qsumm --by reason counts what exim -Mvl says"
+    for re in refused '^Frozen' 'local host' 'nothing like it'; do
+        awk -F '\t' -v re="$re" 'tolower($2) ~ tolower(re) && $2 != "" { print $1 }' "$tmp/reasons-$spool" |
+            sort -u >"$tmp/want"
+        "$T/qgrep" --spool "$S" --mta exim --reason "$re" -i | sort >"$tmp/got"
+        is_same_file "$tmp/want" "$tmp/got" "$spool: qgrep --reason '$re' = exim -Mvl's ($(grep -c . "$tmp/want") messages)"
+    done
 done
 
 # ---- --merge of --by reason --json from 3 hosts (two spools, one of them twice)
