@@ -33,6 +33,8 @@ struct lq_backend {
 	/* the MTA's viewer for several sections at once (postcat); NULL: none */
 	int (*write_view)(struct lq_spool *, struct lq_msg *, unsigned, FILE *, struct lq_err *);
 	int (*write_listing)(FILE *, const struct lq_msg *, unsigned, time_t);
+	/* the message's own log (lq_write_log); NULL: the MTA keeps none */
+	int (*write_log)(struct lq_spool *, struct lq_msg *, FILE *, struct lq_err *);
 	/* what the listing prints before the first and after the last message; NULL: nothing */
 	int (*write_listing_head)(FILE *, const struct lq_spool *);
 	int (*write_listing_tail)(FILE *, const struct lq_spool *, unsigned long, int64_t);

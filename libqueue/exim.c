@@ -1303,6 +1303,32 @@ exim_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_
 	return 0;
 }
 
+/* exim -Mvl: the message log as it is */
+static int
+exim_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	const struct exim_msg *xm = m->priv;
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	if ((fd = msglog_open(ex, m->id, xm->dirfd != ex->inputfd, NULL, err)) < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return lq_err_sys(err, "%s: message log", m->id);
+		}
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			break;
+	}
+	close(fd);
+	return ferror(out) ? lq_err_set(err, LQ_ESYS, "stdout: write error") : 0;
+}
+
 /* ---------------------------------------------------------------- exim -bp */
 
 static int
@@ -1802,6 +1828,7 @@ const struct lq_backend lq_exim_backend = {
 	.read = exim_read,
 	.write_envelope = exim_write_envelope,
 	.write_listing = exim_write_listing,
+	.write_log = exim_write_log,
 	.act_lock = exim_act_lock,
 	.act_reload = exim_act_reload,
 	.act_refuse = exim_act_refuse,

@@ -924,6 +924,69 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 	return 0;
 }
 
+/*
+ * qcat --log: the defer log, an entry a line: its recipient, status and reason as
+ * "name=value" with the log's own names (an old-style "<addr>: text" entry gives recipient
+ * and reason). Every complete entry, as showq reads them; bytes as printable() leaves them.
+ */
+static int
+postfix_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	static const char *const shown[] = { "recipient", "status", "reason" };
+	struct postfix *pf = sp->priv;
+	const char *val[3] = { NULL, NULL, NULL };
+	char *p, *end;
+	int rc, found = 0;
+
+	if ((rc = read_defer_file(sp, m->id, err)) == -1)
+		return lq_err_set(err, LQ_ENOENT, "%s: no defer log", m->id);
+	if (rc < 0)
+		return lq_err_prefix(err, "%s: defer log: ", m->id);
+	p = pf->log.data;
+	end = p + pf->log.len;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value;
+
+		if (nl == NULL)
+			break;		/* no blank line follows: not complete yet */
+		*nl = '\0';
+		p = nl + 1;
+		if (line[0] == '\0') {
+			const char *sep = "";
+
+			for (size_t i = 0; found && i < 3; i++)
+				if (val[i] != NULL) {
+					fprintf(out, "%s%s=%s", sep, shown[i], val[i]);
+					sep = " ";
+				}
+			if (found)
+				putc('\n', out);
+			found = 0;
+			val[0] = val[1] = val[2] = NULL;
+			continue;
+		}
+		printable(line);
+		found = 1;
+		if (isalnum((unsigned char)line[0])) {
+			if (split_nameval(line, &name, &value) < 0)
+				continue;
+			for (size_t i = 0; i < 3; i++)
+				if (strcmp(name, shown[i]) == 0)
+					val[i] = value;
+		} else if (line[0] == '<') {
+			char *r = line + 1, *gt = strstr(r, ">: ");
+
+			if (gt == NULL)
+				continue;
+			*gt = '\0';
+			val[0] = r;
+			for (val[2] = gt + 2; *val[2] && isspace((unsigned char)*val[2]); val[2]++)
+				;
+		}
+	}
+	return ferror(out) ? lq_err_set(err, LQ_ESYS, "stdout: write error") : 0;
+}
+
 /* ---------------------------------------------------------------- the envelope, as showq reads it */
 
 static long
@@ -2627,6 +2690,7 @@ const struct lq_backend lq_postfix_backend = {
 	.write_envelope = postfix_write_envelope,
 	.write_view = postfix_write_view,
 	.write_listing = postfix_write_listing,
+	.write_log = postfix_write_log,
 	.write_listing_head = postfix_write_listing_head,
 	.write_listing_tail = postfix_write_listing_tail,
 	.owner = postfix_owner,

@@ -210,6 +210,12 @@ int lq_read(struct lq_spool *, struct lq_msg *, unsigned parts, lq_part_fn fn, v
  * written to out. Returns 0 or -1. */
 int lq_write_envelope(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
 
+/* The message's own log, as the MTA keeps it: Exim's message log byte for byte (exim -Mvl),
+ * Postfix's defer log decoded, an entry a line ("recipient=A status=S reason=R", the log's
+ * own names). Returns 0, or -1 with err: LQ_ENOENT the message has no log (yet), LQ_EUSAGE
+ * the MTA keeps none (qmail). */
+int lq_write_log(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
+
 /* The MTA's own viewer's output for several sections at once, where it has one that
  * interleaves them (postcat -q -e -h -b: the envelope records around the content).
  * sections: LQ_VIEW_ENVELOPE and/or enum lq_part. Returns 0, -1 with err, or 1 when the

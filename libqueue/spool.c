@@ -347,6 +347,14 @@ lq_write_view(struct lq_spool *sp, struct lq_msg *m, unsigned sections, FILE *ou
 }
 
 int
+lq_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	if (sp->be->write_log == NULL)
+		return lq_err_set(err, LQ_EUSAGE, "%s keeps no per-message log", sp->be->name);
+	return sp->be->write_log(sp, m, out, err);
+}
+
+int
 lq_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 {
 	return lq_backend_of(m->mta)->write_listing(out, m, flags, now);

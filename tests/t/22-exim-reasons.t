@@ -91,6 +91,18 @@ for spool in main split split:slow; do
     diag "$spool: $(echo "$out" | tail -1)"
     n=$((n + $(echo "$out" | tail -1 | awk '{print $4}')))
     jq -e . "$tmp/$tag.json" >/dev/null; ok $? "$spool: valid JSON"
+    # qcat --log = exim -Mvl, byte for byte; where exim -Mvl finds no log, exit 2
+    bad= nlog=0
+    for id in $(jq -r 'select(.type == "message") | .queue_id' "$tmp/$tag.json"); do
+        "$T/qcat" --spool "$S" --mta exim $qarg --log "$id" >"$tmp/log" 2>"$tmp/err"; rc=$?
+        if [ -e "$tmp/mvl-$tag/$id" ]; then
+            nlog=$((nlog + 1))
+            { [ $rc = 0 ] && cmp -s "$tmp/mvl-$tag/$id" "$tmp/log"; } || bad="$bad $id"
+        else
+            [ $rc = 2 ] && [ ! -s "$tmp/log" ] && [ "$(grep -c . "$tmp/err")" = 1 ] || bad="$bad $id(no log)"
+        fi
+    done
+    is "$bad" "" "$spool: qcat --log is exim -Mvl byte for byte ($nlog logs)"
 done
 [ "$n" -gt 10 ]; ok $? "the lab's logs gave reasons to compare ($n > 10)"
 

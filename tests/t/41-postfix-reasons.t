@@ -50,6 +50,20 @@ for inst in short long; do
         "$T/qgrep" --spool "$Q" --reason "$re" -v -i | sort >"$W/got"
         is_same_file "$W/want" "$W/got" "$inst: qgrep -v --reason '$re' is the rest"
     done
+    # ---- qcat --log: the defer log's entries, their recipients and reasons as showq lists them
+    bad= nlog=0
+    for id in $(jq -r 'select(any(.recipients[]; .delay_reason != null)) | .queue_id' "$G/postqueue-j.jsonl"); do
+        nlog=$((nlog + 1))
+        jq -r --arg id "$id" 'select(.queue_id == $id) | .recipients[] | select(.delay_reason != null) |
+            "\(.address)\t\(.delay_reason)"' "$G/postqueue-j.jsonl" | sort >"$W/want"
+        "$T/qcat" --spool "$Q" --log "$id" | sed -n 's/^recipient=\([^ ]*\) status=[^ ]* reason=/\1\t/p' |
+            sort >"$W/got"
+        cmp -s "$W/want" "$W/got" || bad="$bad $id"
+    done
+    is "$bad" "" "$inst: qcat --log gives each logged recipient's reason as postqueue -j does ($nlog messages)"
+    id=$(jq -r 'select(all(.recipients[]; .delay_reason == null)) | .queue_id' "$G/postqueue-j.jsonl" | head -1)
+    "$T/qcat" --spool "$Q" --log "$id" >"$W/out" 2>"$W/err"
+    is "$?:$(grep -c . "$W/err"):$(grep -c . "$W/out")" "2:1:0" "$inst: qcat --log of a message without a defer log: one line, exit 2"
     n=$(jq -r 'select(any(.recipients[]; .delay_reason != null)) | .queue_id' "$G/postqueue-j.jsonl" | grep -c .)
     [ "$n" -gt 5 ]; ok $? "$inst: messages with a reason to select ($n)"
 done
@@ -68,6 +82,8 @@ n=$("$T/qls" --spool "$QM" --mta qmail -c)
 [ "$n" -gt 0 ]; ok $? "qmail: a queue with messages ($n)"
 "$T/qgrep" --spool "$QM" --mta qmail --reason . -c >"$tmp/out" 2>&1
 is "$(cat "$tmp/out")" "0 matches out of $n messages" "qmail: --reason selects nothing (no reasons in its queue)"
+"$T/qls" --spool "$QM" --mta qmail -i | head -2 | "$T/qcat" --spool "$QM" --mta qmail --log - >"$tmp/out" 2>"$tmp/err"
+is "$?:$(cat "$tmp/err"):$(grep -c . "$tmp/out")" "2:qcat: qmail keeps no per-message log:0" "qmail: qcat --log says it keeps none, once, exit 2"
 "$T/qsumm" --spool "$QM" --mta qmail --by reason --json | jq -r 'select(.type == "group") | .reason' >"$tmp/out"
 is "$(sort -u "$tmp/out" | tr '\n' ,)" "," "qmail: --by reason: every message under no reason"
 
