@@ -201,6 +201,11 @@ int lq_rcpt_add(struct lq_msg *, size_t *cap, const char *addr, const char *reas
 
 /* JSON string (with quotes) */
 void lq_json_string(FILE *, const char *, size_t);
+/* The same for a text from a log (a delay reason): bytes that are not UTF-8 are written as
+ * the four characters \xNN, so that the line is valid JSON whatever the log held. */
+void lq_json_text(FILE *, const char *, size_t);
+/* The length of the UTF-8 sequence at s (at most n bytes), or 0: not one. */
+size_t lq_utf8_len(const unsigned char *s, size_t n);
 /* The start of every --json record: {"v": 1, "type": TYPE, "host": HOST, "mta": MTA */
 void lq_json_head(FILE *, const char *type, const char *host, enum lq_mta);
 

@@ -490,22 +490,8 @@ row_cmp(const void *pa, const void *pb)
 	return c != 0 ? c : key_cmp(a->key, a->keylen, b->key, b->keylen);
 }
 
-/* A UTF-8 sequence's length at s (at most n bytes), or 0: not one. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-
-	if (s[0] >= 0xf8 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-/* A key's value as the table shows it: control bytes, bytes that are not UTF-8 and the
- * backslash as \xNN, an empty one (no reason) as "-". */
+/* A key's value as the table shows it: control bytes and bytes that are not UTF-8 as
+ * \xNN, an empty one (no reason) as "-". */
 static void
 write_shown(FILE *out, const char *v)
 {
@@ -515,10 +501,10 @@ write_shown(FILE *out, const char *v)
 	if (n == 0)
 		putc('-', out);
 	for (size_t i = 0; i < n; i++) {
-		if (p[i] >= 0x80 && (u = utf8_len(p + i, n - i)) > 0) {
+		if (p[i] >= 0x80 && (u = lq_utf8_len(p + i, n - i)) > 0) {
 			fwrite(p + i, 1, u, out);
 			i += u - 1;
-		} else if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '\\')
+		} else if (p[i] < 0x20 || p[i] >= 0x7f)
 			fprintf(out, "\\x%02x", p[i]);
 		else
 			putc(p[i], out);
@@ -621,7 +607,7 @@ lq_summary_write_json(FILE *out, struct lq_summary *s, const char *host, enum lq
 			putc(']', out);
 			for (size_t j = 0; j < s->nkeys; j++, v += strlen(v) + 1) {
 				fprintf(out, ", \"%s\": ", key_name[s->keys[j]]);
-				lq_json_string(out, v, strlen(v));
+				lq_json_text(out, v, strlen(v));
 			}
 		}
 		fprintf(out, ", \"count\": %lu, \"bytes\": %lld, \"oldest\": %lld, \"newest\": %lld}\n",

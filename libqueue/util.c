@@ -441,14 +441,40 @@ lq_ask_program_all(const char *const argv[])
 
 /* ---------------------------------------------------------------- JSON */
 
-void
-lq_json_string(FILE *out, const char *s, size_t n)
+size_t
+lq_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* no overlong 3- and 4-byte forms, no surrogates, nothing above U+10FFFF */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+static void
+json_chars(FILE *out, const char *s, size_t n, int text)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s, *e = p + n;
+	size_t u;
 
 	putc('"', out);
 	for (; p < e; p++) {
+		if (text && *p >= 0x80) {
+			if ((u = lq_utf8_len(p, (size_t)(e - p))) > 0) {
+				fwrite(p, 1, u, out);
+				p += u - 1;
+			} else
+				fprintf(out, "\\\\x%c%c", hex[*p >> 4], hex[*p & 15]);
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", out); break;
 		case '\\': fputs("\\\\", out); break;
@@ -465,6 +491,18 @@ lq_json_string(FILE *out, const char *s, size_t n)
 		}
 	}
 	putc('"', out);
+}
+
+void
+lq_json_string(FILE *out, const char *s, size_t n)
+{
+	json_chars(out, s, n, 0);
+}
+
+void
+lq_json_text(FILE *out, const char *s, size_t n)
+{
+	json_chars(out, s, n, 1);
 }
 
 /* ---------------------------------------------------------------- name lists */

@@ -190,6 +190,44 @@ for bad in nosuch reason,reason reason,nosuch ""; do
     is "$?:$(grep -c . "$tmp/err"):$(grep -c . "$tmp/out")" "2:1:0" "qsumm --by '$bad': one line, exit 2"
 done
 
+# ---- hostile message logs, on a copy: a symlink, a huge one, control bytes and bad UTF-8
+C=$tmp/copy; cp -a "$QT_LAB/exim/spools/main" "$C"
+mapfile -t ids < <(jq -r 'select(.type == "message" and
+    any(.recipients[]; .delay_reason == "Connection refused")) | .queue_id' "$tmp/main.json" | head -3)
+[ "${#ids[@]}" = 3 ]; ok $? "three messages deferred with Connection refused to spoil"
+rcpt2=$(jq -r --arg id "${ids[2]}" 'select(.queue_id == $id) | .recipients[0].address' "$tmp/main.json")
+ln -sf "${ids[1]}" "$C/msglog/${ids[0]}"
+{ awk 'BEGIN { for (i = 0; i < 30000; i++) printf "2025-12-30 22:00:00 filler line %05d of a long log\n", i }'
+  cat "$QT_LAB/exim/spools/main/msglog/${ids[1]}"; } >"$C/msglog/${ids[1]}.new"
+mv "$C/msglog/${ids[1]}.new" "$C/msglog/${ids[1]}"
+printf '2026-01-01 00:00:00 %s R=lab_smarthost T=lab_smtp defer (-1): tab\there, bell\a, bytes \xff\xfe, caf\xc3\xa9\n' \
+    "$rcpt2" >>"$C/msglog/${ids[2]}"
+"$T/qls" --spool "$C" --mta exim --json >"$tmp/copy.json" 2>"$tmp/err"
+is "$?:$(cat "$tmp/err")" "0:" "hostile logs: qls --json reads the queue, no trouble"
+"$PY" -c '
+import json, sys
+for l in open(sys.argv[1], "rb"):
+    json.loads(l.decode("utf-8"))' "$tmp/copy.json"
+ok $? "hostile logs: every line is valid JSON (strict UTF-8)"
+reason_of() { jq -r --arg id "$1" 'select(.queue_id == $id) | .recipients[0].delay_reason // "(none)"' "$tmp/copy.json"; }
+is "$(reason_of "${ids[0]}")" "(none)" "a message log that is a symlink is not followed: no reason"
+"$T/qcat" --spool "$C" --mta exim --log "${ids[0]}" >"$tmp/out" 2>"$tmp/err"
+is "$?:$(grep -c . "$tmp/err"):$(grep -c . "$tmp/out")" "2:1:0" "qcat --log of a symlink: one line, exit 2"
+grep -q "${ids[0]}" "$tmp/err"; ok $? "... naming the message" || diag "$(cat "$tmp/err")"
+[ "$(stat -c %s "$C/msglog/${ids[1]}")" -gt 1048576 ]; ok $? "a message log over 1 MiB"
+is "$(reason_of "${ids[1]}")" "Connection refused" "its reason comes from its last MiB"
+"$T/qcat" --spool "$C" --mta exim --log "${ids[1]}" | cmp -s - "$C/msglog/${ids[1]}"
+ok $? "qcat --log shows all of it"
+is "$(reason_of "${ids[2]}")" "$(printf 'tab\there, bell\a, bytes \\xff\\xfe, caf\xc3\xa9')" \
+    "control bytes stay JSON escapes, bytes that are not UTF-8 are written \\xNN"
+"$T/qsumm" --spool "$C" --mta exim --by reason | grep -a 'bell' >"$tmp/out"
+is "$(cut -c32- "$tmp/out")" "$(printf 'tab\\x09here, bell\\x07, bytes \\xff\\xfe, caf\xc3\xa9')" \
+    "qsumm --by reason shows them escaped"
+"$T/qsumm" --spool "$C" --mta exim --by reason --json --host h1 >"$tmp/h1"
+"$T/qsumm" --spool "$C" --mta exim --by reason --json --host h2 >"$tmp/h2"
+cat "$tmp/h1" "$tmp/h2" | "$T/qsumm" --merge | grep -a 'bell' | cut -c1-5 >"$tmp/out"
+is "$(tr -d ' ' <"$tmp/out")" 2 "... and --merge adds them up"
+
 # ---- the rule of reading: only when the output or the selection needs them
 out=$(strace -f -e trace=openat "$T/qls" --spool "$QT_LAB/exim/spools/main" 2>&1 >/dev/null | grep -c msglog)
 is "$out" 0 "qls (exim -bp's listing) reads no message log"
