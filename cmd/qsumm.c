@@ -82,7 +82,7 @@ static struct poptOption options[] = {
 	  "--prom: into FILE, replaced whole (a temporary file renamed over it)", "FILE" },
 	{ "by", '\0', POPT_ARG_STRING, &prom.by, 0,
 	  "rows by these keys: domain (default), sender, sender-domain, reason, queue, age "
-	  "(--prom: also messages per recipient domain, --by domain)", "KEY[,KEY]" },
+	  "(--prom: also messages per recipient domain, --by domain)", "KEYS" },
 	{ "top", '\0', POPT_ARG_STRING, &prom.top, 0,
 	  "--by domain: the N largest domains of each queue (default 10)", "N" },
 	POPT_TABLEEND

@@ -6,7 +6,7 @@
 # Queue IDs are completed by running `qls -i` quietly on the spool the command line names.
 # Works with or without the bash-completion package.
 
-_qtools_select_opts='--sender --recipient --size-match --younger --older --frozen
+_qtools_select_opts='--sender --recipient --reason --size-match --younger --older --frozen
     --not-frozen --invert --larger --smaller --header --body --bounce --active --queue
     --case-sensitive'
 _qtools_spool_opts='--spool --mta --named-queue'
@@ -23,7 +23,7 @@ _qtools_opts()
                  --age-buckets --merge --expect --stat --prom --output --by --top
                  --shape --by-sender --parent-domains --min-subdomains --buckets
                  --bucket-time --linear --width" ;;
-    qcat)  echo "--envelope --headers --body --message --null" ;;
+    qcat)  echo "--envelope --headers --body --message --log --null" ;;
     qrm)   echo "--save --ids --null --dry-run --max --mainlog" ;;
     qfreeze) echo "--thaw --ids --null --dry-run --max --mainlog" ;;
     qrun)  echo "--mta-path --dry-run --max --null" ;;
@@ -35,7 +35,7 @@ _qtools_opts()
 _qtools_takes_arg()
 {
     case $2 in
-    --sender|--recipient|--size-match|--younger|--older|--larger|--smaller|--header|\
+    --sender|--recipient|--reason|--size-match|--younger|--older|--larger|--smaller|--header|\
     --queue|--spool|--mta|--named-queue|-r|-y|-o|-G) return 0 ;;
     --body) [[ $1 != qcat ]] ;;
     -f|-s) [[ $1 != qsumm ]] ;;
