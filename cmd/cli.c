@@ -71,6 +71,9 @@ struct poptOption cli_select_table[] = {
 	  "being delivered right now", NULL },
 	{ "queue", '\0', POPT_ARG_STRING, &cli.sel.queue, 0,
 	  "in one of these queues or states (comma-separated)", "NAMES" },
+	{ "expr", 'e', POPT_ARG_ARGV, &cli.exprs, 0,
+	  "an expression: and, or, not, ( ), tests on every field (repeatable, all must "
+	  "match; qtools-select(7))", "EXPR" },
 	{ "case-sensitive", '\0', POPT_ARG_NONE, &cli.sel.case_sensitive, 0,
 	  "regexes are case-sensitive (default: caseless, like exiqgrep)", NULL },
 	POPT_TABLEEND
@@ -216,6 +219,9 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_
 	for (const char **h = cli.headers; h && *h; h++)
 		cli.sel.nheaders++;
 	cli.sel.headers = cli.headers;
+	for (const char **x = cli.exprs; x && *x; x++)
+		cli.sel.nexprs++;
+	cli.sel.exprs = cli.exprs;
 	return pc;
 }
 
@@ -302,8 +308,22 @@ cli_select(void)
 
 	if (cli.sel.frozen && cli.sel.not_frozen)
 		errx(EXIT_TROUBLE, "-z and -x: no message is both frozen and not frozen");
-	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL) {
+		/* a bad -e: the message goes on with the expression and a caret under the
+		 * column (lq_select_new), each line escaped on its own */
+		char *line = strchr(e.msg, '\n'), *nl;
+
+		if (line == NULL || strncmp(e.msg, "-e: ", 4) != 0)
+			errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+		*line++ = '\0';
+		warnx("%s", cli_shown_err(&e));
+		for (; line != NULL; line = nl) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl++ = '\0';
+			fprintf(stderr, "%s\n", shown(line, sizeof e.msg));
+		}
+		exit(EXIT_TROUBLE);
+	}
 	return sel;
 }
 

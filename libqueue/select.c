@@ -20,11 +20,6 @@
 
 #define LINE_MAX_BODY (64 * 1024)
 
-struct regex {
-	pcre2_code *code;
-	pcre2_match_data *md;
-};
-
 struct header_test {
 	char *name;		/* header name, without the colon */
 	size_t namelen;
@@ -36,6 +31,7 @@ struct lq_select {
 	struct regex sender, rcpt, size_re, body;
 	struct header_test *headers;
 	size_t nheaders;
+	struct lq_expr *expr;		/* -e, all of them ANDed; NULL: none */
 	char **queues;
 	size_t nqueues;
 	int64_t larger, smaller;	/* -1 when not set */
@@ -50,7 +46,7 @@ struct lq_select {
 	struct lq_err content_err;	/* ... why */
 };
 
-static int
+int
 compile(struct regex *re, const char *what, const char *pattern, int caseless,
     struct lq_err *err)
 {
@@ -71,7 +67,7 @@ compile(struct regex *re, const char *what, const char *pattern, int caseless,
 	return 0;
 }
 
-static void
+void
 regex_free(struct regex *re)
 {
 	pcre2_match_data_free(re->md);
@@ -83,7 +79,7 @@ regex_free(struct regex *re)
  * (*UTF), no memory): err says which. A failed test never counts as "no match", since -v
  * would turn that into a selected message.
  */
-static int
+int
 matches(struct regex *re, const char *what, const char *s, size_t n, struct lq_err *err)
 {
 	PCRE2_UCHAR msg[128];
@@ -247,9 +243,11 @@ lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 			if (add_header(sel, o->headers[i], caseless, err) < 0)
 				goto fail;
 	}
+	if (o->nexprs > 0 && (sel->expr = lq_expr_new(o->exprs, o->nexprs, o, now, err)) == NULL)
+		goto fail;
 	sel->empty = !o->sender && !o->rcpt && !o->size_re && !o->body && !o->younger &&
 	    !o->older && !o->larger && !o->smaller && !o->queue && o->nheaders == 0 &&
-	    !o->frozen && !o->not_frozen && !o->bounce && !o->active;
+	    !o->frozen && !o->not_frozen && !o->bounce && !o->active && o->nexprs == 0;
 	return sel;
 fail:
 	lq_select_free(sel);
@@ -270,6 +268,7 @@ lq_select_free(struct lq_select *sel)
 		free(sel->headers[i].name);
 	}
 	free(sel->headers);
+	lq_expr_free(sel->expr);
 	for (size_t i = 0; i < sel->nqueues; i++)
 		free(sel->queues[i]);
 	free(sel->queues);
@@ -280,7 +279,8 @@ lq_select_free(struct lq_select *sel)
 int
 lq_select_needs_content(const struct lq_select *sel)
 {
-	return sel->nheaders > 0 || sel->body.code != NULL;
+	return sel->nheaders > 0 || sel->body.code != NULL ||
+	    (lq_expr_needs(sel->expr) & LQ_EXPR_CONTENT);
 }
 
 int
@@ -292,13 +292,14 @@ lq_select_is_empty(const struct lq_select *sel)
 int
 lq_select_needs_size(const struct lq_select *sel)
 {
-	return sel->size_re.code != NULL || sel->larger >= 0 || sel->smaller >= 0;
+	return sel->size_re.code != NULL || sel->larger >= 0 || sel->smaller >= 0 ||
+	    (lq_expr_needs(sel->expr) & LQ_EXPR_SIZE);
 }
 
 unsigned
 lq_select_scanflags(const struct lq_select *sel)
 {
-	return sel->active ? LQ_SCAN_LOCKS : 0;
+	return sel->active || (lq_expr_needs(sel->expr) & LQ_EXPR_LOCKS) ? LQ_SCAN_LOCKS : 0;
 }
 
 /* The sender as exiqgrep tests it, "<sender>", in the message's arena. */
@@ -321,7 +322,7 @@ sender_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 static int
 envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 {
-	time_t age = sel->now - (m->id_time ? m->id_time : m->arrival);
+	time_t age = lq_msg_age(m, sel->now);
 	int rc;
 
 	if (sel->frozen && !(m->flags & LQ_MSG_FROZEN))
@@ -367,9 +368,7 @@ envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 		for (size_t i = 0; i < m->nrcpt; i++) {
 			const struct lq_rcpt *r = &m->rcpt[i];
 
-			if (r->flags & LQ_RCPT_EXTRA)
-				continue;
-			if ((r->flags & LQ_RCPT_DONE) && !sel->all_rcpts)
+			if (!lq_rcpt_counts(r, sel->all_rcpts))
 				continue;
 			if ((rc = matches(&sel->rcpt, "-r", r->address, strlen(r->address), err)) != 0)
 				return rc;
@@ -514,7 +513,9 @@ lq_select_match(struct lq_select *sel, struct lq_spool *sp, struct lq_msg *m,
 {
 	int ok = envelope_matches(sel, m, err);
 
-	if (ok > 0 && lq_select_needs_content(sel))
+	if (ok > 0 && sel->expr != NULL)
+		ok = lq_expr_eval(sel->expr, sp, m, err);
+	if (ok > 0 && (sel->nheaders > 0 || sel->body.code != NULL))
 		ok = content_matches(sel, sp, m, err);
 	if (ok < 0)
 		return -1;
