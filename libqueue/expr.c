@@ -183,19 +183,24 @@ perr(struct parser *p, size_t at, const char *fmt, ...) LQ_PRINTF(3, 4);
 static int
 perr(struct parser *p, size_t at, const char *fmt, ...)
 {
-	char why[300], line[SHOW_WIDTH + 16];
+	char why[300], line[3 + SHOW_WIDTH + 3 + 3 + 1];	/* ...window... */
 	size_t from = 0, to = p->len, k = 0, col = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
+	for (char *c = why; *c; c++)	/* a regex quoted in it may hold a newline */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (at > p->len)
 		at = p->len;
 	if (p->len > SHOW_WIDTH) {
 		from = at > SHOW_WIDTH / 2 ? at - SHOW_WIDTH / 2 : 0;
 		to = from + SHOW_WIDTH < p->len ? from + SHOW_WIDTH : p->len;
-		while (from > 0 && ((unsigned char)p->s[from] & 0xc0) == 0x80)
+		/* start on a character (of valid UTF-8: up to 3 bytes back) */
+		for (int back = 0; back < 3 && from > 0 &&
+		    ((unsigned char)p->s[from] & 0xc0) == 0x80; back++)
 			from--;
 		while (to > from && to < p->len && ((unsigned char)p->s[to] & 0xc0) == 0x80)
 			to--;
