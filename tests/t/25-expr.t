@@ -270,6 +270,20 @@ QT_T0=$QT0 qt_faketime "$B/qls" --spool "$tmp/qrm/queue" -i | sort >"$tmp/after"
 minus "$tmp/before" "$tmp/exp" >"$tmp/left"
 same "qmail: after qrm -e, the rest is left" "$tmp/left" "$tmp/after"
 
+# the recipes of qtools-select(7) run on every MTA (the dry-run ones: -n)
+for m in exim postfix qmail; do
+    s=$(spool_of "$m") t0=$(t0_of "$m")
+    at "$t0" "$B/qrm" --spool "$s" -n -e '(bounce and age > 5d) or recipient ~ "@dead\.example$"' \
+        -e 'not frozen' >/dev/null 2>"$tmp/err"
+    [ $? -lt 2 ]; ok $? "$m: recipe 1 (qrm -n)" || diag "$(cat "$tmp/err")"
+    at "$t0" "$B/qgrep" --spool "$s" -b -e 'sender ~ "@customer\.example>$" and
+      (header("Subject") ~ "invoice" or size > 10M)' >/dev/null 2>"$tmp/err"
+    [ $? -lt 2 ]; ok $? "$m: recipe 2 (qgrep)" || diag "$(cat "$tmp/err")"
+    at "$t0" "$B/qfreeze" --spool "$s" -n -e 'rcpt-count >= 100 && age > 1d && !(sender ~ "@lists\.example>$")' \
+        >/dev/null 2>"$tmp/err"
+    [ $? -lt 2 ]; ok $? "$m: recipe 3 (qfreeze -n)" || diag "$(cat "$tmp/err")"
+done
+
 # ---------------------------------------------------------------- content read only when needed
 # opens of the files that hold headers or bodies: Exim's -D (headers are in -H, read for the
 # envelope anyway), qmail's mess/, Postfix's queue file (opened once by the scan, once more
