@@ -441,16 +441,80 @@ number(struct parser *p, struct node *n, const struct field_def *f)
 	return 0;
 }
 
+/* The current token must be kind (else the error says what was expected); go past it. */
+static int
+expect(struct parser *p, enum tkind kind, const char *what)
+{
+	if (p->tk != kind)
+		return perr(p, p->at, "%s", what);
+	return next(p);
+}
+
+/* header("Name"): the name, a copy in *name. */
+static int
+header_name(struct parser *p, char **name)
+{
+	if (expect(p, TK_LPAREN, "expected (\"Name\") after header") < 0)
+		return -1;
+	if (p->tk != TK_STRING)
+		return perr(p, p->at, "expected the header's name in double quotes");
+	if (p->str.len == 0)
+		return perr(p, p->at, "an empty header name");
+	for (size_t i = 0; i < p->str.len; i++)
+		if (!isgraph((unsigned char)p->str.data[i]) || p->str.data[i] == ':')
+			return perr(p, p->at, "a header name is printable characters, no blank, "
+			    "no colon");
+	if ((*name = strdup(p->str.data)) == NULL)
+		return nomem(p);
+	if (next(p) < 0)
+		return -1;
+	return expect(p, TK_RPAREN, "expected ) after the header's name");
+}
+
+/* A string field and its operator, the string being the current token. */
+static int
+string_test(struct parser *p, struct node *n, const struct field_def *f, enum op op,
+    size_t opat, const char *hname)
+{
+	char *lit = NULL, why[sizeof p->err->msg];
+	const char *re;
+	int rc;
+
+	if (op != OP_RE && op != OP_NRE && op != OP_EQ && op != OP_NE)
+		return perr(p, opat, "%s is not a number: compare it with ~ !~ == !=", f->name);
+	if (p->tk != TK_STRING)
+		return perr(p, p->at, "expected a double-quoted string after %s", op_names[op]);
+	if ((op == OP_EQ || op == OP_NE) && (lit = literal_regex(p->str.data)) == NULL)
+		return nomem(p);
+	re = lit ? lit : p->str.data;
+	n->neg = op == OP_NRE || op == OP_NE;
+	if (f->field == F_EVERY || f->field == F_ID || f->field == F_QUEUE) {
+		n->kind = N_RE;
+		if ((rc = compile(&n->re, f->name, re, !p->o->case_sensitive, p->err)) < 0 &&
+		    p->err->code != LQ_ENOMEM) {
+			memcpy(why, p->err->msg, sizeof why);
+			perr(p, p->at, "%s", why);
+		}
+	} else {
+		n->kind = N_SEL;
+		rc = own_selection(p, n, f->name, hname, re, p->at);
+		if (f->field == F_HEADER || f->field == F_BODY)
+			p->x->needs |= LQ_EXPR_CONTENT;
+	}
+	free(lit);
+	return rc;
+}
+
 /* test := field op value | flag; field := ... | header("Name") */
 static struct node *
 parse_test(struct parser *p)
 {
 	const struct field_def *f;
 	struct node *n;
-	char *hname = NULL, *lit = NULL;
+	char *hname = NULL;
 	size_t at = p->at, opat;
 	enum op op;
-	int rc;
+	int rc = -1;
 
 	if (p->tk != TK_WORD) {
 		perr(p, at, p->tk == TK_END ? "the expression ends where a test should be" :
@@ -480,117 +544,49 @@ parse_test(struct parser *p)
 	n->name = f->name;
 	n->cost = f->cost;
 	if (next(p) < 0)
-		goto fail;
+		goto done;
 	if (f->type == T_FLAG) {
 		n->kind = N_FLAG;
 		n->flag = f->flag;
 		if (f->flag == LQ_MSG_ACTIVE)
 			p->x->needs |= LQ_EXPR_LOCKS;
-		if (p->tk == TK_OP) {
-			perr(p, p->at, "%s is a flag: it takes no operator (not %s: its opposite)",
-			    f->name, f->name);
-			goto fail;
-		}
-		return n;
+		rc = p->tk != TK_OP ? 0 : perr(p, p->at, "%s is a flag: it takes no operator "
+		    "(not %s: its opposite)", f->name, f->name);
+		goto done;
 	}
-	if (f->field == F_HEADER) {
-		if (p->tk != TK_LPAREN) {
-			perr(p, p->at, "expected (\"Name\") after header");
-			goto fail;
-		}
-		if (next(p) < 0)
-			goto fail;
-		if (p->tk != TK_STRING) {
-			perr(p, p->at, "expected the header's name in double quotes");
-			goto fail;
-		}
-		for (size_t i = 0; i < p->str.len; i++)
-			if (!isgraph((unsigned char)p->str.data[i]) || p->str.data[i] == ':') {
-				perr(p, p->at, "a header name is printable characters, no blank, no colon");
-				goto fail;
-			}
-		if (p->str.len == 0) {
-			perr(p, p->at, "an empty header name");
-			goto fail;
-		}
-		if ((hname = strdup(p->str.data)) == NULL) {
-			nomem(p);
-			goto fail;
-		}
-		if (next(p) < 0)
-			goto fail;
-		if (p->tk != TK_RPAREN) {
-			perr(p, p->at, "expected ) after the header's name");
-			goto fail;
-		}
-		if (next(p) < 0)
-			goto fail;
-	}
+	if (f->field == F_HEADER && header_name(p, &hname) < 0)
+		goto done;
 	if (p->tk != TK_OP) {
 		perr(p, p->at, "expected an operator after %s: ~ !~ == != < <= > >=", f->name);
-		goto fail;
+		goto done;
 	}
 	op = p->op;
 	opat = p->at;
 	if (next(p) < 0)
-		goto fail;
+		goto done;
 	if (f->type == T_STRING) {
-		if (op != OP_RE && op != OP_NRE && op != OP_EQ && op != OP_NE) {
-			perr(p, opat, "%s is not a number: compare it with ~ !~ == !=", f->name);
-			goto fail;
-		}
-		if (p->tk != TK_STRING) {
-			perr(p, p->at, "expected a double-quoted string after %s", op_names[op]);
-			goto fail;
-		}
-		if ((op == OP_EQ || op == OP_NE) && (lit = literal_regex(p->str.data)) == NULL) {
-			nomem(p);
-			goto fail;
-		}
-		n->neg = op == OP_NRE || op == OP_NE;
-		if (f->field == F_EVERY || f->field == F_ID || f->field == F_QUEUE) {
-			n->kind = N_RE;
-			if (compile(&n->re, f->name, lit ? lit : p->str.data, !p->o->case_sensitive,
-			    p->err) < 0) {
-				char why[sizeof p->err->msg];
-
-				if (p->err->code == LQ_ENOMEM)
-					goto fail;
-				memcpy(why, p->err->msg, sizeof why);
-				perr(p, p->at, "%s", why);
-				goto fail;
-			}
-		} else {
-			n->kind = N_SEL;
-			if (own_selection(p, n, f->name, hname, lit ? lit : p->str.data, p->at) < 0)
-				goto fail;
-			if (f->field == F_HEADER || f->field == F_BODY)
-				p->x->needs |= LQ_EXPR_CONTENT;
-		}
+		if (string_test(p, n, f, op, opat, hname) < 0)
+			goto done;
 	} else {
 		if (op == OP_RE || op == OP_NRE) {
 			perr(p, opat, "%s is a number: compare it with == != < <= > >=", f->name);
-			goto fail;
+			goto done;
 		}
 		n->kind = N_NUM;
 		n->op = op;
 		if (number(p, n, f) < 0)
-			goto fail;
+			goto done;
 		if (f->field == F_SIZE)
 			p->x->needs |= LQ_EXPR_SIZE;
 	}
+	rc = next(p);
+done:
 	free(hname);
-	free(lit);
-	if ((rc = next(p)) < 0) {
+	if (rc < 0) {
 		node_free(n);
 		return NULL;
 	}
 	return n;
-fail:
-	free(hname);
-	free(lit);
-	node_free(n);
-	return NULL;
 }
 
 static struct node *parse_or(struct parser *);
