@@ -693,8 +693,8 @@ parse(struct parser *p)
 }
 
 struct lq_expr *
-lq_expr_new(const char *const *exprs, size_t nexprs, const struct lq_select_opts *o, time_t now,
-    struct lq_err *err)
+lq_expr_new(const char *const *exprs, size_t nexprs, const struct lq_select_opts *o,
+    time_t now, struct lq_err *err)
 {
 	struct lq_expr *x = calloc(1, sizeof *x);
 	struct parser p = { .o = o, .now = now, .err = err };
