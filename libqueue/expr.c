@@ -386,10 +386,11 @@ own_selection(struct parser *p, struct node *n, const char *name, const char *hn
 	case F_RCPT: so.rcpt = re; break;
 	case F_BODY: so.body = re; break;
 	default:
-		/* "Name: regex" (--header drops the blanks after the colon: "(?:)" keeps them) */
+		/* "Name: regex" (--header drops the blanks after the colon: "(?:)" keeps those
+		 * the regex begins with) */
 		if ((spec = malloc(strlen(hname) + strlen(re) + 8)) == NULL)
 			return nomem(p);
-		sprintf(spec, "%s: (?:)%s", hname, re);
+		sprintf(spec, "%s: %s%s", hname, re[0] == ' ' || re[0] == '\t' ? "(?:)" : "", re);
 		headers[0] = spec;
 		so.headers = headers;
 		so.nheaders = 1;
