@@ -479,7 +479,7 @@ string_test(struct parser *p, struct node *n, const struct field_def *f, enum op
 {
 	char *lit = NULL, why[sizeof p->err->msg];
 	const char *re;
-	int rc;
+	int rc, caseless;
 
 	if (op != OP_RE && op != OP_NRE && op != OP_EQ && op != OP_NE)
 		return perr(p, opat, "%s is not a number: compare it with ~ !~ == !=", f->name);
@@ -491,7 +491,9 @@ string_test(struct parser *p, struct node *n, const struct field_def *f, enum op
 	n->neg = op == OP_NRE || op == OP_NE;
 	if (f->field == F_EVERY || f->field == F_ID || f->field == F_QUEUE) {
 		n->kind = N_RE;
-		if ((rc = compile(&n->re, f->name, re, !p->o->case_sensitive, p->err)) < 0 &&
+		/* an ID is compared with == case and all: IDs differ by case alone */
+		caseless = !p->o->case_sensitive && !(f->field == F_ID && lit != NULL);
+		if ((rc = compile(&n->re, f->name, re, caseless, p->err)) < 0 &&
 		    p->err->code != LQ_ENOMEM) {
 			memcpy(why, p->err->msg, sizeof why);
 			perr(p, p->at, "%s", why);
