@@ -249,15 +249,15 @@ int lq_summary_put(struct lq_summary *, const char *key, unsigned long count, in
     time_t oldest_age, time_t newest_age);
 
 /* select.c, shared with expr.c: a regex compiled once (JIT when it can); what names the
- * option in errors. matches: 1 s[0..n) matches, 0 not, -1 the engine could not tell (err). */
-struct regex {
+ * option in errors. lq_regex_match: 1 s[0..n) matches, 0 not, -1 the engine could not tell (err). */
+struct lq_regex {
 	pcre2_code *code;
 	pcre2_match_data *md;
 };
-int compile(struct regex *, const char *what, const char *pattern, int caseless,
+int lq_regex_compile(struct lq_regex *, const char *what, const char *pattern, int caseless,
     struct lq_err *);
-void regex_free(struct regex *);
-int matches(struct regex *, const char *what, const char *s, size_t n, struct lq_err *);
+void lq_regex_free(struct lq_regex *);
+int lq_regex_match(struct lq_regex *, const char *what, const char *s, size_t n, struct lq_err *);
 
 /* A message's age as -o, -y and the expressions' age take it: from the time in Exim's ID
  * (exiqgrep's), else the arrival. */

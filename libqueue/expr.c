@@ -86,7 +86,7 @@ struct node {
 	enum op op;		/* N_NUM */
 	int64_t num;
 	unsigned flag;		/* N_FLAG */
-	struct regex re;	/* N_RE */
+	struct lq_regex re;	/* N_RE */
 	struct lq_select *sel;	/* N_SEL */
 };
 
@@ -108,7 +108,7 @@ node_free(struct node *n)
 	for (size_t i = 0; i < n->nkids; i++)
 		node_free(n->kids[i]);
 	free(n->kids);
-	regex_free(&n->re);
+	lq_regex_free(&n->re);
 	lq_select_free(n->sel);
 	free(n);
 }
@@ -367,20 +367,20 @@ own_selection(struct parser *p, struct node *n, const char *name, const char *hn
 {
 	struct lq_select_opts so = { .case_sensitive = p->o->case_sensitive,
 		.all_rcpts = p->o->all_rcpts };
-	struct regex check = { 0 };
+	struct lq_regex check = { 0 };
 	const char *headers[1];
 	char *spec = NULL;
 
-	if (compile(&check, name, re, !p->o->case_sensitive, p->err) < 0) {
+	if (lq_regex_compile(&check, name, re, !p->o->case_sensitive, p->err) < 0) {
 		char why[sizeof p->err->msg];
 
-		regex_free(&check);
+		lq_regex_free(&check);
 		if (p->err->code == LQ_ENOMEM)
 			return -1;
 		memcpy(why, p->err->msg, sizeof why);
 		return perr(p, at, "%s", why);
 	}
-	regex_free(&check);
+	lq_regex_free(&check);
 	switch (n->field) {
 	case F_SENDER: so.sender = re; break;
 	case F_RCPT: so.rcpt = re; break;
@@ -493,7 +493,7 @@ string_test(struct parser *p, struct node *n, const struct field_def *f, enum op
 		n->kind = N_RE;
 		/* an ID is compared with == case and all: IDs differ by case alone */
 		caseless = !p->o->case_sensitive && !(f->field == F_ID && lit != NULL);
-		if ((rc = compile(&n->re, f->name, re, caseless, p->err)) < 0 &&
+		if ((rc = lq_regex_compile(&n->re, f->name, re, caseless, p->err)) < 0 &&
 		    p->err->code != LQ_ENOMEM) {
 			memcpy(why, p->err->msg, sizeof why);
 			perr(p, p->at, "%s", why);
@@ -753,7 +753,7 @@ lq_expr_needs(const struct lq_expr *x)
 static int
 re_test(struct node *n, const char *s, struct lq_err *err)
 {
-	return matches(&n->re, n->name, s, strlen(s), err);
+	return lq_regex_match(&n->re, n->name, s, strlen(s), err);
 }
 
 static int

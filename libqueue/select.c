@@ -23,12 +23,12 @@
 struct header_test {
 	char *name;		/* header name, without the colon */
 	size_t namelen;
-	struct regex re;
+	struct lq_regex re;
 	int matched;
 };
 
 struct lq_select {
-	struct regex sender, rcpt, size_re, body;
+	struct lq_regex sender, rcpt, size_re, body;
 	struct header_test *headers;
 	size_t nheaders;
 	struct lq_expr *expr;		/* -e, all of them ANDed; NULL: none */
@@ -47,7 +47,7 @@ struct lq_select {
 };
 
 int
-compile(struct regex *re, const char *what, const char *pattern, int caseless,
+lq_regex_compile(struct lq_regex *re, const char *what, const char *pattern, int caseless,
     struct lq_err *err)
 {
 	PCRE2_UCHAR msg[256];
@@ -68,7 +68,7 @@ compile(struct regex *re, const char *what, const char *pattern, int caseless,
 }
 
 void
-regex_free(struct regex *re)
+lq_regex_free(struct lq_regex *re)
 {
 	pcre2_match_data_free(re->md);
 	pcre2_code_free(re->code);
@@ -80,7 +80,7 @@ regex_free(struct regex *re)
  * would turn that into a selected message.
  */
 int
-matches(struct regex *re, const char *what, const char *s, size_t n, struct lq_err *err)
+lq_regex_match(struct lq_regex *re, const char *what, const char *s, size_t n, struct lq_err *err)
 {
 	PCRE2_UCHAR msg[128];
 	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, re->md, NULL);
@@ -193,7 +193,7 @@ add_header(struct lq_select *sel, const char *spec, int caseless, struct lq_err 
 	sel->nheaders++;
 	for (re = colon + 1; *re == ' ' || *re == '\t'; re++)
 		;
-	return compile(&h->re, "--header", re, caseless, err);
+	return lq_regex_compile(&h->re, "--header", re, caseless, err);
 }
 
 /* Put the option's name in front of a value's error. */
@@ -224,10 +224,10 @@ lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 	sel->active = o->active;
 	sel->invert = o->invert;
 	sel->all_rcpts = o->all_rcpts;
-	if ((o->sender && compile(&sel->sender, "-f", o->sender, caseless, err) < 0) ||
-	    (o->rcpt && compile(&sel->rcpt, "-r", o->rcpt, caseless, err) < 0) ||
-	    (o->size_re && compile(&sel->size_re, "-s", o->size_re, 0, err) < 0) ||
-	    (o->body && compile(&sel->body, "--body", o->body, caseless, err) < 0) ||
+	if ((o->sender && lq_regex_compile(&sel->sender, "-f", o->sender, caseless, err) < 0) ||
+	    (o->rcpt && lq_regex_compile(&sel->rcpt, "-r", o->rcpt, caseless, err) < 0) ||
+	    (o->size_re && lq_regex_compile(&sel->size_re, "-s", o->size_re, 0, err) < 0) ||
+	    (o->body && lq_regex_compile(&sel->body, "--body", o->body, caseless, err) < 0) ||
 	    (o->younger && option_value("-y", lq_parse_duration(o->younger, &sel->younger, err), err) < 0) ||
 	    (o->older && option_value("-o", lq_parse_duration(o->older, &sel->older, err), err) < 0) ||
 	    (o->larger && option_value("--larger", lq_parse_size(o->larger, &sel->larger, err), err) < 0) ||
@@ -259,12 +259,12 @@ lq_select_free(struct lq_select *sel)
 {
 	if (sel == NULL)
 		return;
-	regex_free(&sel->sender);
-	regex_free(&sel->rcpt);
-	regex_free(&sel->size_re);
-	regex_free(&sel->body);
+	lq_regex_free(&sel->sender);
+	lq_regex_free(&sel->rcpt);
+	lq_regex_free(&sel->size_re);
+	lq_regex_free(&sel->body);
 	for (size_t i = 0; i < sel->nheaders; i++) {
-		regex_free(&sel->headers[i].re);
+		lq_regex_free(&sel->headers[i].re);
 		free(sel->headers[i].name);
 	}
 	free(sel->headers);
@@ -315,7 +315,7 @@ sender_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 	memcpy(buf + 1, m->sender, n);
 	buf[n + 1] = '>';
 	buf[n + 2] = '\0';
-	return matches(&sel->sender, "-f", buf, n + 2, err);
+	return lq_regex_match(&sel->sender, "-f", buf, n + 2, err);
 }
 
 /* 1 the envelope matches, 0 it does not, -1 cannot tell (err set). */
@@ -359,7 +359,7 @@ envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 		lq_format_size(col, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 		while (*p == ' ')
 			p++;
-		if ((rc = matches(&sel->size_re, "-s", p, strlen(p), err)) <= 0)
+		if ((rc = lq_regex_match(&sel->size_re, "-s", p, strlen(p), err)) <= 0)
 			return rc;
 	}
 	if (sel->sender.code && (rc = sender_matches(sel, m, err)) <= 0)
@@ -370,7 +370,7 @@ envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 
 			if (!lq_rcpt_counts(r, sel->all_rcpts))
 				continue;
-			if ((rc = matches(&sel->rcpt, "-r", r->address, strlen(r->address), err)) != 0)
+			if ((rc = lq_regex_match(&sel->rcpt, "-r", r->address, strlen(r->address), err)) != 0)
 				return rc;
 		}
 		return 0;
@@ -397,7 +397,7 @@ test_header(struct lq_select *sel, const char *h, size_t len)
 			v++, vlen--;
 		while (vlen > 0 && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
 			vlen--;
-		if ((rc = matches(&t->re, "--header", v, vlen, &sel->content_err)) < 0)
+		if ((rc = lq_regex_match(&t->re, "--header", v, vlen, &sel->content_err)) < 0)
 			return -1;
 		t->matched = rc;
 	}
@@ -411,7 +411,7 @@ body_line(struct lq_select *sel, const char *s, size_t n)
 
 	if (n > 0 && s[n - 1] == '\n')
 		n--;
-	if ((rc = matches(&sel->body, "--body", s, n, &sel->content_err)) < 0)
+	if ((rc = lq_regex_match(&sel->body, "--body", s, n, &sel->content_err)) < 0)
 		return -1;
 	sel->body_matched |= rc;
 	return 0;
