@@ -490,8 +490,11 @@ content_matches(struct lq_select *sel, struct lq_spool *sp, struct lq_msg *m,
 		parts |= LQ_PART_BODY;
 	if (lq_read(sp, m, parts, content_part, sel, err) < 0 && !sel->failed)
 		return -1;
-	if (!sel->failed && sel->line.len > 0 && !sel->body_matched)
-		(void)body_line(sel, sel->line.data, sel->line.len);
+	/* the last line, when the body does not end with a newline: a failed test here is
+	 * "cannot tell" too, never "no match" */
+	if (!sel->failed && sel->line.len > 0 && !sel->body_matched &&
+	    body_line(sel, sel->line.data, sel->line.len) < 0)
+		sel->failed = -1;
 	if (sel->failed) {
 		*err = sel->content_err;
 		return -1;
