@@ -802,6 +802,30 @@ prepare_outside(struct lq_spool *sp, const struct lq_owner *o)
 		if (mainlog_fd >= 0)
 			close(mainlog_fd);
 		mainlog_fd = -1;
+		/* and a --save DIR the real run could not use: an existing DIR is opened (the
+		 * owner's right to write there is checked once the tool has become it); a
+		 * missing one must be one the real run can make */
+		if (cli_act.save != NULL) {
+			char parent[PATH_MAX], *slash;
+
+			check_path("--save", cli_act.save);
+			save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (save_dirfd < 0 && errno != ENOENT)
+				err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			if (save_dirfd < 0) {
+				snprintf(parent, sizeof parent, "%s", cli_act.save);
+				while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' &&
+				    slash != parent)
+					*slash = '\0';
+				if ((slash = strrchr(parent, '/')) == NULL)
+					snprintf(parent, sizeof parent, ".");
+				else
+					slash[slash == parent] = '\0';
+				if (faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) < 0)
+					err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			}
+		}
 		return;
 	}
 	if (cli_act.save != NULL) {
