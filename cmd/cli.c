@@ -73,6 +73,9 @@ struct poptOption cli_select_table[] = {
 	  "being delivered right now", NULL },
 	{ "queue", '\0', POPT_ARG_STRING, &cli.sel.queue, 0,
 	  "in one of these queues or states (comma-separated)", "NAMES" },
+	{ "expr", 'e', POPT_ARG_ARGV, &cli.exprs, 0,
+	  "an expression: and, or, not, ( ), tests on every field (repeatable, all must "
+	  "match; qtools-select(7))", "EXPR" },
 	{ "case-sensitive", '\0', POPT_ARG_NONE, &cli.sel.case_sensitive, 0,
 	  "regexes are case-sensitive (default: caseless, like exiqgrep)", NULL },
 	POPT_TABLEEND
@@ -218,6 +221,9 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_
 	for (const char **h = cli.headers; h && *h; h++)
 		cli.sel.nheaders++;
 	cli.sel.headers = cli.headers;
+	for (const char **x = cli.exprs; x && *x; x++)
+		cli.sel.nexprs++;
+	cli.sel.exprs = cli.exprs;
 	return pc;
 }
 
@@ -304,8 +310,22 @@ cli_select(void)
 
 	if (cli.sel.frozen && cli.sel.not_frozen)
 		errx(EXIT_TROUBLE, "-z and -x: no message is both frozen and not frozen");
-	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL) {
+		/* a bad -e: the message goes on with the expression and a caret under the
+		 * column (lq_select_new), each line escaped on its own */
+		char *line = strchr(e.msg, '\n'), *nl;
+
+		if (line == NULL || strncmp(e.msg, "-e: ", 4) != 0)
+			errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+		*line++ = '\0';
+		warnx("%s", cli_shown_err(&e));
+		for (; line != NULL; line = nl) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl++ = '\0';
+			fprintf(stderr, "%s\n", shown(line, sizeof e.msg));
+		}
+		exit(EXIT_TROUBLE);
+	}
 	return sel;
 }
 
@@ -785,6 +805,30 @@ prepare_outside(struct lq_spool *sp, const struct lq_owner *o)
 		if (mainlog_fd >= 0)
 			close(mainlog_fd);
 		mainlog_fd = -1;
+		/* and a --save DIR the real run could not use: an existing DIR is opened (the
+		 * owner's right to write there is checked once the tool has become it); a
+		 * missing one must be one the real run can make */
+		if (cli_act.save != NULL) {
+			char parent[PATH_MAX], *slash;
+
+			check_path("--save", cli_act.save);
+			save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (save_dirfd < 0 && errno != ENOENT)
+				err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			if (save_dirfd < 0) {
+				snprintf(parent, sizeof parent, "%s", cli_act.save);
+				while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' &&
+				    slash != parent)
+					*slash = '\0';
+				if ((slash = strrchr(parent, '/')) == NULL)
+					snprintf(parent, sizeof parent, ".");
+				else
+					slash[slash == parent] = '\0';
+				if (faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) < 0)
+					err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			}
+		}
 		return;
 	}
 	if (cli_act.save != NULL) {

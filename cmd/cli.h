@@ -19,6 +19,7 @@ struct cli {
 	/* selection */
 	struct lq_select_opts sel;
 	const char **headers;	/* popt collects --header here */
+	const char **exprs;	/* and -e here */
 	/* output */
 	int nul, json, ids, count, unsorted, reverse;
 	const char *host;	/* --host: the name --json gives this host */

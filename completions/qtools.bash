@@ -8,7 +8,7 @@
 
 _qtools_select_opts='--sender --recipient --reason --size-match --younger --older --frozen
     --not-frozen --invert --larger --smaller --header --body --bounce --active --queue
-    --case-sensitive'
+    --expr --case-sensitive'
 _qtools_spool_opts='--spool --mta --named-queue'
 _qtools_help_opts='--help --usage'
 _qtools_output_opts='--ids --null --count --json --host --unsorted --reverse'
@@ -36,8 +36,9 @@ _qtools_takes_arg()
 {
     case $2 in
     --sender|--recipient|--reason|--size-match|--younger|--older|--larger|--smaller|--header|\
-    --queue|--spool|--mta|--named-queue|-r|-y|-o|-G) return 0 ;;
+    --queue|--expr|--spool|--mta|--named-queue|-r|-y|-o|-G) return 0 ;;
     --body) [[ $1 != qcat ]] ;;
+    -e) [[ $1 != qcat ]] ;;
     -f|-s) [[ $1 != qsumm ]] ;;
     --min-subdomains|--buckets|--bucket-time|--width|-m|-t|-w) [[ $1 == qsumm ]] ;;
     --max) [[ $1 == qrm || $1 == qfreeze || $1 == qrun ]] ;;

@@ -7,6 +7,11 @@
 
 #include <sys/stat.h>
 
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+
 #include "queue.h"
 
 #define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -251,5 +256,48 @@ size_t lq_rcpt_domain(const char *addr, const char **dom);
  * ending with its NUL (keylen counts them all). */
 int lq_summary_put(struct lq_summary *, const char *key, size_t keylen, unsigned long count,
     int64_t bytes, time_t oldest_age, time_t newest_age);
+
+/* select.c, shared with expr.c: a regex compiled once (JIT when it can); what names the
+ * option in errors. lq_regex_match: 1 s[0..n) matches, 0 not, -1 the engine could not tell (err). */
+struct lq_regex {
+	pcre2_code *code;
+	pcre2_match_data *md;
+};
+int lq_regex_compile(struct lq_regex *, const char *what, const char *pattern, int caseless,
+    struct lq_err *);
+void lq_regex_free(struct lq_regex *);
+int lq_regex_match(struct lq_regex *, const char *what, const char *s, size_t n, struct lq_err *);
+
+/* A message's age as -o, -y and the expressions' age take it: from the time in Exim's ID
+ * (exiqgrep's), else the arrival. */
+static inline time_t
+lq_msg_age(const struct lq_msg *m, time_t now)
+{
+	return now - (m->id_time ? m->id_time : m->arrival);
+}
+
+/* Does a recipient count for -r, rcpt-count and every-recipient? Those still to deliver
+ * (all: the delivered ones too, qgrep -a), never the generated ones. */
+static inline int
+lq_rcpt_counts(const struct lq_rcpt *r, int all)
+{
+	return !(r->flags & LQ_RCPT_EXTRA) && (all || !(r->flags & LQ_RCPT_DONE));
+}
+
+/*
+ * expr.c: the selection expressions of -e (qtools-select(7)), all of them ANDed, compiled
+ * once. NULL with err: one line saying what is wrong, then the expression and a caret
+ * under the column. o: the rest of the selection (case_sensitive, all_rcpts).
+ */
+struct lq_expr;
+struct lq_expr *lq_expr_new(const char *const *exprs, size_t n, const struct lq_select_opts *o,
+    time_t now, struct lq_err *);
+void lq_expr_free(struct lq_expr *);
+/* What evaluating needs (NULL: nothing). */
+enum { LQ_EXPR_CONTENT = 1, LQ_EXPR_SIZE = 2, LQ_EXPR_LOCKS = 4 };
+unsigned lq_expr_needs(const struct lq_expr *);
+/* 1 selected, 0 not, -1 cannot tell (content unreadable, a regex engine error: err set).
+ * Headers and the body are read only when the cheaper tests did not decide. */
+int lq_expr_eval(struct lq_expr *, struct lq_spool *, struct lq_msg *, struct lq_err *);
 
 #endif

@@ -122,6 +122,8 @@ lq_locks_holder(const struct lq_locks *l, const struct stat *st)
 	const struct lq_lock *e;
 	size_t lo = 0, hi = l->n;
 
+	if (l->n == 0)
+		return 0;	/* (l->v is NULL then: no arithmetic on it) */
 	/* the first entry of this inode, then each of them */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

@@ -38,7 +38,8 @@ enum lq_errcode {
 struct lq_err {
 	enum lq_errcode code;
 	int sys_errno;
-	char msg[512];	/* one line, no newline, names the file/ID/argument */
+	char msg[512];	/* one line, no newline, names the file/ID/argument (but see
+			 * lq_select_new for a bad -e expression) */
 };
 
 /* ---------------------------------------------------------------- arena */
@@ -300,10 +301,13 @@ struct lq_select_opts {
 	int invert;		/* -v: select what does not match */
 	int all_rcpts;		/* -a: delivered recipients count for -r too */
 	int case_sensitive;	/* default: caseless like exiqgrep */
+	const char **exprs;	/* -e: selection expressions (qtools-select(7)), all must match */
+	size_t nexprs;
 };
 
-/* Compile once. Returns NULL with err naming the bad option or regex. now: the reference
- * time for ages. */
+/* Compile once. Returns NULL with err naming the bad option or regex (for a bad -e
+ * expression err's text goes on with two more lines: the expression, and a caret under
+ * the column where it went wrong). now: the reference time for ages. */
 struct lq_select *lq_select_new(const struct lq_select_opts *, time_t now, struct lq_err *);
 void lq_select_free(struct lq_select *);
 /* Does the selection need more than the envelope (headers or body)? */
