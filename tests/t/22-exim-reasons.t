@@ -3,7 +3,11 @@
 # shows them (exim -Mvl), on the lab's spools (main, split, split's named queue "slow"):
 # each pending recipient's delay_reason in qls --json is the text of its last deferral line
 # (a frozen message's: its last freezing line); a recipient without one has none;
-# qcat --log ID is exim -Mvl ID byte for byte; qsumm --by reason counts what the logs say.
+# qcat --log ID is exim -Mvl ID byte for byte; qsumm --by reason and qgrep --reason count
+# what the logs say (computed here from exim -bp and -Mvl); --merge of three hosts adds up;
+# hostile logs (symlink, over 1 MiB, control bytes, bad UTF-8) on a copy; and real SMTP
+# deferrals (451 after RCPT, 452 after the data, two attempts) that the lab's exim makes on
+# a copy against a loopback sink on a free port of 39490-39499 (HACKING: the labs' ports).
 . "$(dirname "$0")/../lib.sh"
 export LC_ALL=C TZ=UTC
 PY=$(command -v /usr/bin/python3 || command -v python3)
@@ -227,6 +231,75 @@ is "$(cut -c32- "$tmp/out")" "$(printf 'tab\\x09here, bell\\x07, bytes \\xff\\xf
 "$T/qsumm" --spool "$C" --mta exim --by reason --json --host h2 >"$tmp/h2"
 cat "$tmp/h1" "$tmp/h2" | "$T/qsumm" --merge | grep -a 'bell' | cut -c1-5 >"$tmp/out"
 is "$(tr -d ' ' <"$tmp/out")" 2 "... and --merge adds them up"
+
+# ---- real SMTP deferrals, on a copy: the lab's exim delivers crash.example to -DTARPIT's port,
+# where a loopback sink answers 451 after RCPT (grey*) or 452 after the data (full*), its text
+# naming the attempt; two attempts, so that the reason must be the last one
+C2=$tmp/sinkcopy; cp -a "$QT_LAB/exim/spools/main" "$C2"
+chmod 755 "$tmp"                   # exim runs as its own user in the copy
+sinkport=
+for p in $(seq 39490 39499); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { sinkport=$p; break; }; done
+[ -n "$sinkport" ] || bail_out "no free port in 39490-39499 for the SMTP sink"
+"$PY" - "$sinkport" >"$tmp/sink.log" 2>&1 <<'PY' &
+import socket, sys, threading
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(8)
+print("ready", flush=True)
+attempt = 0
+def serve(c, n):
+    f = c.makefile("rb")
+    w = lambda s: c.sendall(s.encode() + b"\r\n")
+    w("220 sink.example ESMTP lab sink")
+    while True:
+        l = f.readline()
+        if not l:
+            break
+        u = l.decode("latin-1").strip(); cmd = u[:4].upper()
+        if cmd in ("EHLO", "HELO"): w("250 sink.example")
+        elif cmd in ("MAIL", "RSET"): w("250 OK")
+        elif cmd == "RCPT":
+            a = u[u.find("<") + 1:u.find(">")]
+            if a.startswith("grey"):
+                w("451 4.7.1 <%s>: greylisted by the lab sink (attempt %d)" % (a, n))
+            else:
+                w("250 OK")
+        elif cmd == "DATA":
+            w("354 go")
+            while f.readline() not in (b".\r\n", b""):
+                pass
+            w("452 4.3.1 lab sink: insufficient system storage (attempt %d)" % n)
+        elif cmd == "QUIT": w("221 bye"); break
+        else: w("500 what")
+    c.close()
+while True:
+    c, _ = srv.accept(); attempt += 1
+    threading.Thread(target=serve, args=(c, attempt), daemon=True).start()
+PY
+sinkpid=$!
+trap 'kill $sinkpid 2>/dev/null; rm -rf "$tmp"' EXIT
+for i in 1 2 3 4 5 6 7 8 9 10; do grep -q ready "$tmp/sink.log" && break; sleep 0.2; done
+printf 'From: lab@example.org\nSubject: to the sink\n\nhello\n' |
+    "$EXIM" -DSPOOL="$C2" -odq -oi -f sinktest@example.org grey1@crash.example full1@crash.example
+sid=$("$EXIM" -DSPOOL="$C2" -bp | awk '/<sinktest@example.org>/ { print $3 }')
+[ -n "$sid" ]; ok $? "a message for the sink ($sid)"
+"$EXIM" -DSPOOL="$C2" -DTARPIT="$sinkport" -M "$sid"
+"$EXIM" -DSPOOL="$C2" -DTARPIT="$sinkport" -M "$sid"
+kill $sinkpid
+"$EXIM" -DSPOOL="$C2" -Mvl "$sid" >"$tmp/sink.mvl"
+[ "$(grep ' defer (' "$tmp/sink.mvl" | grep -c 'attempt 2')" = 2 ]; ok $? "exim logged two attempts' deferrals with SMTP errors" ||
+    diag "$(cat "$tmp/sink.mvl")"
+"$T/qls" --spool "$C2" --mta exim --json "$sid" >"$tmp/sink.json"
+mkdir -p "$tmp/mvl-sink"; cp "$tmp/sink.mvl" "$tmp/mvl-sink/$sid"
+out=$(expect_reasons "$tmp/mvl-sink" "$tmp/sink.json")
+ok $? "SMTP errors: each reason is the text of the recipient's last deferral line" || diag "$out"
+is "$(jq -r '.recipients[]? | "\(.address) \(.delay_reason)"' "$tmp/sink.json")" \
+"grey1@crash.example SMTP error from remote mail server after RCPT TO:<grey1@crash.example>: 451 4.7.1 <grey1@crash.example>: greylisted by the lab sink (attempt 2)
+full1@crash.example SMTP error from remote mail server after end of data: 452 4.3.1 lab sink: insufficient system storage (attempt 2)" \
+    "SMTP errors: a 4xx after RCPT and one after the data, from the last attempt"
+"$T/qcat" --spool "$C2" --mta exim --log "$sid" | cmp -s - "$tmp/sink.mvl"
+ok $? "SMTP errors: qcat --log is exim -Mvl"
+n=$("$T/qgrep" --spool "$C2" --mta exim --reason '^SMTP error .* 45[12] 4\.' -c)
+is "$n" "1 matches out of $(("$(grep -c '"type": "message"' "$tmp/main.json")" + 1)) messages" "qgrep --reason finds it"
 
 # ---- the rule of reading: only when the output or the selection needs them
 # (LeakSanitizer cannot run under ptrace: no leak check for these two runs under run-asan)
