@@ -832,67 +832,34 @@ split_nameval(char *buf, char **name, char **value)
 }
 
 /*
- * The delay reasons, as showq reads them (bounce_log_read): entries separated by blank
- * lines, "name = value" lines or an old-style "<addr>: text" line; an entry is complete
- * only when a blank line follows it. Adds one recipient per entry and fills the duplicate
- * filter (sorted addresses) that hides those addresses' own records from the listing.
+ * The entries of the defer log in pf->log, as showq reads them (bounce_log_read): entries
+ * separated by blank lines, "name = value" lines or an old-style "<addr>: text" line; an
+ * entry is complete only when a blank line follows it. fn gets each complete entry's
+ * recipient ("" for the null address), status and reason, NULL when the entry has none;
+ * the bytes as printable() leaves them. fn returns 0 to go on, else that is returned.
  */
-static int
-read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***filter,
-    size_t *nfilter, struct lq_err *err)
-{
-	struct postfix *pf = sp->priv;
-	char *p, *end, *addr = NULL, *why = NULL, **f = NULL;
-	size_t nf = 0, capf = 0;
-	int rc, found = 0;
+typedef int (*defer_entry_fn)(const char *rcpt, const char *status, const char *reason,
+    void *arg);
 
-	if ((rc = read_defer_file(sp, m->id, err)) == -1)
-		return 0;
-	if (rc < 0)
-		return lq_err_prefix(err, "%s: defer log: ", m->id);
-	p = pf->log.data;
-	end = p + pf->log.len;
+static int
+defer_entries(struct postfix *pf, defer_entry_fn fn, void *arg)
+{
+	char *p = pf->log.data, *end = p + pf->log.len;
+	const char *addr = NULL, *status = NULL, *why = NULL;
+	int found = 0, rc;
+
 	while (p < end) {
-		char *nl = memchr(p, '\n', end - p), *line = p, *name, *value;
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value;
 
 		if (nl == NULL)
 			break;		/* the last line has no newline: no blank line follows */
 		*nl = '\0';
 		p = nl + 1;
 		if (line[0] == '\0') {
-			const char *a, *w;
-
-			if (!found)
-				continue;
-			a = addr ? addr : "(recipient address unavailable)";
-			w = why ? why : "(description unavailable)";
-			if ((a = lq_arena_strndup(m->arena, a, strlen(a))) == NULL ||
-			    (w = lq_arena_strndup(m->arena, w, strlen(w))) == NULL)
-				return lq_err_set(err, LQ_ENOMEM, "out of memory");
-			if (nf < DUP_FILTER_LIMIT) {
-				size_t i;
-
-				for (i = 0; i < nf && strcmp(f[i], a) != 0; i++)
-					;
-				if (i == nf) {
-					if (nf == capf) {
-						size_t cap = capf ? capf * 2 : 16;
-						char **nfp = lq_arena_alloc(m->arena, cap * sizeof *nfp);
-
-						if (nfp == NULL)
-							return lq_err_set(err, LQ_ENOMEM, "out of memory");
-						if (nf)
-							memcpy(nfp, f, nf * sizeof *nfp);
-						f = nfp;
-						capf = cap;
-					}
-					f[nf++] = (char *)a;
-				}
-			}
-			if (rcpt_push(m, l, a, w, LQ_RCPT_LOGGED, err) < 0)
-				return -1;
+			if (found && (rc = fn(addr, status, why, arg)) != 0)
+				return rc;
 			found = 0;
-			addr = why = NULL;
+			addr = status = why = NULL;
 			continue;
 		}
 		printable(line);
@@ -901,7 +868,9 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 			if (split_nameval(line, &name, &value) < 0)
 				continue;
 			if (strcmp(name, "recipient") == 0)
-				addr = *value ? value : "(MAILER-DAEMON)";
+				addr = value;
+			else if (strcmp(name, "status") == 0)
+				status = value;
 			else if (strcmp(name, "reason") == 0)
 				why = value;
 			continue;
@@ -912,78 +881,114 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 			if (gt == NULL)
 				continue;
 			*gt = '\0';
-			addr = *r ? r : "(MAILER-DAEMON)";
+			addr = r;
 			for (why = gt + 2; *why && isspace((unsigned char)*why); why++)
 				;
 		}
 	}
-	if (nf > 1)
-		qsort(f, nf, sizeof *f, strptr_cmp);
-	*filter = f;
-	*nfilter = nf;
+	return 0;
+}
+
+/* read_defer_log's state: the recipients, and the duplicate filter of their addresses */
+struct logged {
+	struct lq_msg *m;
+	struct rcpts *l;
+	char **f;
+	size_t nf, capf;
+	struct lq_err *err;
+};
+
+static int
+logged_one(const char *addr, const char *status, const char *why, void *arg)
+{
+	struct logged *g = arg;
+	struct lq_msg *m = g->m;
+	const char *a, *w;
+
+	(void)status;
+	a = addr == NULL ? "(recipient address unavailable)" : *addr ? addr : "(MAILER-DAEMON)";
+	w = why ? why : "(description unavailable)";
+	if ((a = lq_arena_strndup(m->arena, a, strlen(a))) == NULL ||
+	    (w = lq_arena_strndup(m->arena, w, strlen(w))) == NULL)
+		return lq_err_set(g->err, LQ_ENOMEM, "out of memory");
+	if (g->nf < DUP_FILTER_LIMIT) {
+		size_t i;
+
+		for (i = 0; i < g->nf && strcmp(g->f[i], a) != 0; i++)
+			;
+		if (i == g->nf) {
+			if (g->nf == g->capf) {
+				size_t cap = g->capf ? g->capf * 2 : 16;
+				char **nfp = lq_arena_alloc(m->arena, cap * sizeof *nfp);
+
+				if (nfp == NULL)
+					return lq_err_set(g->err, LQ_ENOMEM, "out of memory");
+				if (g->nf)
+					memcpy(nfp, g->f, g->nf * sizeof *nfp);
+				g->f = nfp;
+				g->capf = cap;
+			}
+			g->f[g->nf++] = (char *)a;
+		}
+	}
+	return rcpt_push(m, g->l, a, w, LQ_RCPT_LOGGED, g->err);
+}
+
+/*
+ * The delay reasons, as showq reads them: one recipient per complete entry of the defer
+ * log, and the duplicate filter (sorted addresses) that hides those addresses' own records
+ * from the listing.
+ */
+static int
+read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***filter,
+    size_t *nfilter, struct lq_err *err)
+{
+	struct logged g = { .m = m, .l = l, .err = err };
+	int rc;
+
+	if ((rc = read_defer_file(sp, m->id, err)) == -1)
+		return 0;
+	if (rc < 0)
+		return lq_err_prefix(err, "%s: defer log: ", m->id);
+	if (defer_entries(sp->priv, logged_one, &g) != 0)
+		return -1;
+	if (g.nf > 1)
+		qsort(g.f, g.nf, sizeof *g.f, strptr_cmp);
+	*filter = g.f;
+	*nfilter = g.nf;
+	return 0;
+}
+
+static int
+log_line(const char *addr, const char *status, const char *why, void *out)
+{
+	const char *sep = "";
+
+	if (addr != NULL)
+		fprintf(out, "recipient=%s", addr), sep = " ";
+	if (status != NULL)
+		fprintf(out, "%sstatus=%s", sep, status), sep = " ";
+	if (why != NULL)
+		fprintf(out, "%sreason=%s", sep, why);
+	putc('\n', out);
 	return 0;
 }
 
 /*
  * qcat --log: the defer log, an entry a line: its recipient, status and reason as
  * "name=value" with the log's own names (an old-style "<addr>: text" entry gives recipient
- * and reason). Every complete entry, as showq reads them; bytes as printable() leaves them.
+ * and reason). Every complete entry, as showq reads them.
  */
 static int
 postfix_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
 {
-	static const char *const shown[] = { "recipient", "status", "reason" };
-	struct postfix *pf = sp->priv;
-	const char *val[3] = { NULL, NULL, NULL };
-	char *p, *end;
-	int rc, found = 0;
+	int rc;
 
 	if ((rc = read_defer_file(sp, m->id, err)) == -1)
 		return lq_err_set(err, LQ_ENOENT, "%s: no defer log", m->id);
 	if (rc < 0)
 		return lq_err_prefix(err, "%s: defer log: ", m->id);
-	p = pf->log.data;
-	end = p + pf->log.len;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value;
-
-		if (nl == NULL)
-			break;		/* no blank line follows: not complete yet */
-		*nl = '\0';
-		p = nl + 1;
-		if (line[0] == '\0') {
-			const char *sep = "";
-
-			for (size_t i = 0; found && i < 3; i++)
-				if (val[i] != NULL) {
-					fprintf(out, "%s%s=%s", sep, shown[i], val[i]);
-					sep = " ";
-				}
-			if (found)
-				putc('\n', out);
-			found = 0;
-			val[0] = val[1] = val[2] = NULL;
-			continue;
-		}
-		printable(line);
-		found = 1;
-		if (isalnum((unsigned char)line[0])) {
-			if (split_nameval(line, &name, &value) < 0)
-				continue;
-			for (size_t i = 0; i < 3; i++)
-				if (strcmp(name, shown[i]) == 0)
-					val[i] = value;
-		} else if (line[0] == '<') {
-			char *r = line + 1, *gt = strstr(r, ">: ");
-
-			if (gt == NULL)
-				continue;
-			*gt = '\0';
-			val[0] = r;
-			for (val[2] = gt + 2; *val[2] && isspace((unsigned char)*val[2]); val[2]++)
-				;
-		}
-	}
+	defer_entries(sp->priv, log_line, out);
 	return ferror(out) ? lq_err_set(err, LQ_ESYS, "stdout: write error") : 0;
 }
 

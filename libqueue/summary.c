@@ -283,6 +283,23 @@ lq_summary_needs_reasons(const struct lq_summary *s)
 	return 0;
 }
 
+/* One message (or recipient) more in a row */
+static void
+row_add(struct domain *d, const struct lq_msg *m, time_t age, double vol)
+{
+	d->count++;
+	d->volume += vol;
+	d->bytes = add_bytes(d->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
+	if (d->oldest_age < 0 || age > d->oldest_age) {
+		d->oldest_age = age;
+		d->oldest = m->arrival;
+	}
+	if (d->newest_age < 0 || age < d->newest_age) {
+		d->newest_age = age;
+		d->newest = m->arrival;
+	}
+}
+
 static size_t
 part_append(char *key, size_t k, const char *v, size_t n, int lower)
 {
@@ -359,17 +376,7 @@ add_keyed(struct lq_summary *s, const struct lq_msg *m, time_t age, double vol,
 		if (d->serial == s->serial)
 			continue;
 		d->serial = s->serial;
-		d->count++;
-		d->volume += vol;
-		d->bytes = add_bytes(d->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
-		if (d->oldest_age < 0 || age > d->oldest_age) {
-			d->oldest_age = age;
-			d->oldest = m->arrival;
-		}
-		if (d->newest_age < 0 || age < d->newest_age) {
-			d->newest_age = age;
-			d->newest = m->arrival;
-		}
+		row_add(d, m, age, vol);
 	}
 	return 0;
 }
@@ -420,17 +427,7 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 			*p = tolower((unsigned char)*p);
 		if ((d = domain_get(s, key, k + 1)) == NULL)
 			return -1;
-		d->count++;
-		d->volume += vol;
-		d->bytes = add_bytes(d->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
-		if (d->oldest_age < 0 || age > d->oldest_age) {
-			d->oldest_age = age;
-			d->oldest = m->arrival;
-		}
-		if (d->newest_age < 0 || age < d->newest_age) {
-			d->newest_age = age;
-			d->newest = m->arrival;
-		}
+		row_add(d, m, age, vol);
 	}
 	return 0;
 }
