@@ -61,6 +61,9 @@ struct lq_backend {
 	    const struct lq_act_opts *, struct lq_err *);
 	void (*act_unlock)(struct lq_spool *, void *held);
 	int removes_damaged;	/* a damaged message may be removed by ID (the MTA does it) */
+	/* whether this MTA can do an envelope action (LQ_ACT_MARK_DELIVERED...) at all: 0, or
+	 * -1 with err (LQ_EUSAGE) saying why not and how to get the effect; NULL: none of them */
+	int (*act_supports)(struct lq_spool *, enum lq_action, struct lq_err *);
 	/* what the MTA calls things, for the core's outputs */
 	const char *frozen_state;	/* lq_state_name of a frozen message: "frozen", "hold" */
 	const char *frozen_said;	/* in the statistics: "frozen", "on hold" */
@@ -189,6 +192,10 @@ void lq_proc_comm(long pid, char comm[32]);
 #define LQ_RCPT_MAX 1000000
 int lq_arena_grow(struct lq_msg *, void **v, size_t n, size_t *cap, size_t size,
     size_t max, const char *what, struct lq_err *);
+/* A recipient record still to be delivered: not done, not a copy listed from Postfix's
+ * delay log, not one of Exim's non-recipients only (a Postfix shadow record is pending). */
+#define LQ_RCPT_PENDING(f) \
+	(!((f) & (LQ_RCPT_DONE | LQ_RCPT_LOGGED)) && (!((f) & LQ_RCPT_EXTRA) || ((f) & LQ_RCPT_SHADOW)))
 /* Add a recipient to m (its arena holds it; addr and reason must live there already). */
 int lq_rcpt_add(struct lq_msg *, size_t *cap, const char *addr, const char *reason,
     unsigned flags, struct lq_err *);

@@ -2506,6 +2506,9 @@ postfix_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum 
 		}
 		close(tfd);
 		break;
+	default:	/* act_supports said no: lq_act never gets here */
+		rc = lq_err_set(err, LQ_EUSAGE, "%s: not an action on this MTA", h->id);
+		break;
 	}
 	return rc;
 }

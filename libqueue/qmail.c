@@ -2328,6 +2328,9 @@ qmail_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq
 	case LQ_ACT_THAW:
 		rc = move_message(sp, qm, act == LQ_ACT_FREEZE, err);
 		break;
+	default:	/* act_supports said no: lq_act never gets here */
+		rc = lq_err_set(err, LQ_EUSAGE, "%lu: not an action on this MTA", (unsigned long)h->id);
+		break;
 	}
 	return rc;
 }
