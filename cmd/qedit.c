@@ -54,7 +54,7 @@ bare(const char *a)
 static enum lq_action
 the_action(void)
 {
-	static const char *one[1];
+	static const char *one[2];	/* the sender, NULL-terminated as popt's lists */
 	const char **addrs = NULL;
 	enum lq_action act = LQ_ACT_SET_SENDER;
 	int n = (add_rcpt != NULL) + (mark != NULL) + (sender != NULL) + mark_all;
