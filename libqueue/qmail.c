@@ -2059,7 +2059,7 @@ same_info(struct qmail *q, const struct qmail_msg *qm)
 {
 	char name[24];
 	struct stat st;
-	int dfd = dir_in(q, &q->queue, K_INFO, qm->id, NULL);
+	int dfd = dir_in(q, q->cur, K_INFO, qm->id, NULL);
 
 	snprintf(name, sizeof name, "%lu", qm->id);
 	return dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -2071,15 +2071,31 @@ same_info(struct qmail *q, const struct qmail_msg *qm)
 }
 
 /*
- * While qmail-send runs: every T record of local/ and remote/ becomes D, by a one-byte write
- * at its offset (qmail-send's own markdone), then fsync. qmail-send finishes the message at
- * its next pass over it (an ALRM: lq_act_needs_run), as if every recipient were delivered.
- * Both files are read and checked before any byte is written; bounce/ID goes first, so that
- * the sender is not told about earlier failures (as when removing with qmail-send stopped,
- * and as exim -Mrm).
+ * T to D in local/ and remote/: by a one-byte write at the record's offset (qmail-send's own
+ * markdone), then fsync; safe while qmail-send runs, which reads the records again at its
+ * next pass over the message. qrm (every record, bounce/ID removed first, so that the sender
+ * is not told about earlier failures, as when removing with qmail-send stopped, and as exim
+ * -Mrm): qmail-send finishes the message at its next pass (an ALRM: lq_act_needs_run), as if
+ * every recipient were delivered. qedit --mark-delivered: only the records of those
+ * addresses (only NULL: all of them), bounce/ID kept. Both files are read and checked before
+ * any byte is written. In the hold area as in the queue: qmail-send finds the records so
+ * when the message is released.
  */
+/* Is a one of the n addresses of v (v NULL: any address)? */
 static int
-mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
+is_one_of(const char *a, const char *const *v, size_t n)
+{
+	if (v == NULL)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a, v[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+mark_done(struct lq_spool *sp, const struct qmail_msg *qm, const char *const *only,
+    size_t nonly, int drop_bounce, struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
 	static const enum kind chan[2] = { K_LOCAL, K_REMOTE };
@@ -2088,7 +2104,7 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 	int fd[2] = { -1, -1 }, dfd, rc = -1;
 	struct stat st;
 
-	use_area(q, 0);
+	use_area(q, qm->hold);
 	snprintf(name, sizeof name, "%lu", qm->id);
 	for (int i = 0; i < 2; i++) {
 		path_of(q, chan[i], qm->id, path);
@@ -2126,8 +2142,8 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 		    " a new message?): left alone", qm->id);
 		goto out;
 	}
-	if ((dfd = dir_of(q, K_BOUNCE, qm->id, NULL)) >= 0 && unlinkat(dfd, name, 0) < 0 &&
-	    errno != ENOENT) {
+	if (drop_bounce && (dfd = dir_of(q, K_BOUNCE, qm->id, NULL)) >= 0 &&
+	    unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
 		lq_err_sys(err, "%lu: removing %s", qm->id, path_of(q, K_BOUNCE, qm->id, path));
 		goto out;
 	}
@@ -2135,7 +2151,8 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 		if (fd[i] < 0)
 			continue;
 		for (size_t at = 0; at < b[i].len; at += strlen(b[i].data + at) + 1)
-			if (b[i].data[at] == 'T' && pwrite(fd[i], "D", 1, at) != 1) {
+			if (b[i].data[at] == 'T' && is_one_of(b[i].data + at + 1, only, nonly) &&
+			    pwrite(fd[i], "D", 1, at) != 1) {
 				lq_err_sys(err, "%lu: marking a recipient done in %s", qm->id,
 				    path_of(q, chan[i], qm->id, path));
 				goto out;
@@ -2254,7 +2271,7 @@ qmail_act_lock(struct lq_spool *sp, const char *idstr, enum lq_action act, void 
 	snprintf(who, sizeof who, "%lu: ", h->id);
 	if ((h->running = send_state(sp, who, NULL, err)) < 0)
 		return -1;
-	if (h->running && act != LQ_ACT_REMOVE)
+	if (h->running && (act == LQ_ACT_FREEZE || act == LQ_ACT_THAW))
 		return lq_err_set(err, LQ_EUSAGE, "%lu: qmail-send is running (it holds"
 		    " lock/sendmutex), and qmail has no hold it would respect: stop it first (svc -d"
 		    " /service/qmail-send, or your init system's stop), then %s, then start it;"
@@ -2285,6 +2302,13 @@ qmail_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum l
 	const struct qmail_msg *qm = h->qm;
 	size_t pending = 0;
 
+	if (act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED) {
+		if (qm->todo)
+			return lq_err_set(err, LQ_ELOCKED, "%lu: not preprocessed yet (still in "
+			    "todo/): its recipients are marked once qmail-send has sorted them into "
+			    "local/ and remote/: skipped, try again in a moment", h->id);
+		return 0;
+	}
 	if (act != LQ_ACT_REMOVE) {
 		if (qm->hold == (act == LQ_ACT_FREEZE))
 			return lq_err_set(err, LQ_EALREADY, "%lu: %s: left alone", h->id, qm->hold ?
@@ -2307,6 +2331,16 @@ qmail_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum l
 	return 0;
 }
 
+/* Marking delivered is what qmail-send itself does (T to D in place), safe while it runs. */
+static int
+qmail_act_supports(struct lq_spool *sp, enum lq_action act, struct lq_err *err)
+{
+	if (act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED)
+		return 0;
+	return lq_err_set(err, LQ_EUSAGE, "%s: qmail: --set-sender and --add-recipient are not "
+	    "supported yet: nothing done", sp->dir);
+}
+
 static int
 qmail_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
     const struct lq_act_opts *o, struct lq_err *err)
@@ -2319,7 +2353,7 @@ qmail_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq
 	switch (act) {
 	case LQ_ACT_REMOVE:
 		if (h->running && !qm->hold) {
-			if ((rc = mark_done(sp, qm, err)) == 0)
+			if ((rc = mark_done(sp, qm, NULL, 0, 1, err)) == 0)
 				sp->run_needed = 1;
 		} else		/* stopped, or on hold: qmail-send never reads the hold area */
 			rc = unlink_message(q, qm, err);
@@ -2327,6 +2361,12 @@ qmail_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq
 	case LQ_ACT_FREEZE:
 	case LQ_ACT_THAW:
 		rc = move_message(sp, qm, act == LQ_ACT_FREEZE, err);
+		break;
+	case LQ_ACT_MARK_DELIVERED:
+		rc = mark_done(sp, qm, o->addrs, o->naddrs, 0, err);
+		break;
+	case LQ_ACT_MARK_ALL_DELIVERED:
+		rc = mark_done(sp, qm, NULL, 0, 0, err);
 		break;
 	default:	/* act_supports said no: lq_act never gets here */
 		rc = lq_err_set(err, LQ_EUSAGE, "%lu: not an action on this MTA", (unsigned long)h->id);
@@ -2407,6 +2447,7 @@ const struct lq_backend lq_qmail_backend = {
 	.act_save = qmail_act_save,
 	.act_apply = qmail_act_apply,
 	.act_unlock = qmail_act_unlock,
+	.act_supports = qmail_act_supports,
 	.frozen_state = "hold",
 	.frozen_said = "on hold",
 	.run_argv = qmail_run_argv,
