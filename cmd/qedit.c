@@ -36,18 +36,19 @@ static struct poptOption options[] = {
 	POPT_TABLEEND
 };
 
-/* "<a@b>" as "a@b", "<>" as "": the forms exim -Mar and -Mes take too. */
+/* "<a@b>" as "a@b", "<>" as "": the forms exim -Mar and -Mes take too. In place: popt
+ * made the string, and the lists keep it. */
 static const char *
 bare(const char *a)
 {
 	size_t n = strlen(a);
-	char *s;
+	char *s = (char *)a;
 
-	if (n < 2 || a[0] != '<' || a[n - 1] != '>')
-		return a;
-	if ((s = strndup(a + 1, n - 2)) == NULL)
-		err(EXIT_TROUBLE, NULL);
-	return s;	/* lives as long as the run */
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		memmove(s, s + 1, n - 2);
+		s[n - 2] = '\0';
+	}
+	return s;
 }
 
 /* The one action asked for, with its addresses in cli_act; exits 2 unless exactly one. */
