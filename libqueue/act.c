@@ -143,17 +143,14 @@ lq_act_check(struct lq_spool *sp, enum lq_action act, const struct lq_act_opts *
 	if (sp->be->act_supports == NULL)
 		return lq_err_set(err, LQ_EUSAGE, "%s: changing a message's envelope is not "
 		    "supported on %s", sp->dir, sp->be->name);
-	if (sp->be->act_supports(sp, act, err) < 0)
-		return -1;
-	if (act == LQ_ACT_MARK_ALL_DELIVERED)
-		return 0;
-	if (o->naddrs == 0 || (act == LQ_ACT_SET_SENDER && o->naddrs != 1))
+	if (act != LQ_ACT_MARK_ALL_DELIVERED &&
+	    (o->naddrs == 0 || (act == LQ_ACT_SET_SENDER && o->naddrs != 1)))
 		return lq_err_set(err, LQ_EUSAGE, act == LQ_ACT_SET_SENDER ? "one sender "
 		    "address, please" : "no address given");
-	for (size_t i = 0; i < o->naddrs; i++)
+	for (size_t i = 0; act != LQ_ACT_MARK_ALL_DELIVERED && i < o->naddrs; i++)
 		if (check_address(o->addrs[i], act == LQ_ACT_SET_SENDER, err) < 0)
 			return -1;
-	return 0;
+	return sp->be->act_supports(sp, act, o, err);
 }
 
 /* What m's recipients say of addr: 2 pending, 1 done only, 0 not a recipient. */

@@ -61,9 +61,11 @@ struct lq_backend {
 	    const struct lq_act_opts *, struct lq_err *);
 	void (*act_unlock)(struct lq_spool *, void *held);
 	int removes_damaged;	/* a damaged message may be removed by ID (the MTA does it) */
-	/* whether this MTA can do an envelope action (LQ_ACT_MARK_DELIVERED...) at all: 0, or
-	 * -1 with err (LQ_EUSAGE) saying why not and how to get the effect; NULL: none of them */
-	int (*act_supports)(struct lq_spool *, enum lq_action, struct lq_err *);
+	/* whether this MTA can do an envelope action (LQ_ACT_MARK_DELIVERED...) at all, with
+	 * those (already checked) addresses: 0, or -1 with err (LQ_EUSAGE) saying why not and
+	 * how to get the effect; NULL: none of them */
+	int (*act_supports)(struct lq_spool *, enum lq_action, const struct lq_act_opts *,
+	    struct lq_err *);
 	/* what the MTA calls things, for the core's outputs */
 	const char *frozen_state;	/* lq_state_name of a frozen message: "frozen", "hold" */
 	const char *frozen_said;	/* in the statistics: "frozen", "on hold" */

@@ -1811,7 +1811,8 @@ exim_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_
 
 /* exim -Mes, -Mmd, -Mmad and -Mar: every one of them */
 static int
-exim_act_supports(struct lq_spool *sp, enum lq_action act, struct lq_err *err)
+exim_act_supports(struct lq_spool *sp, enum lq_action act, const struct lq_act_opts *o,
+    struct lq_err *err)
 {
 	(void)sp;
 	(void)act;

@@ -2532,7 +2532,8 @@ mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, s
 /* Marking delivered is what the queue manager itself does; adding a recipient or changing
  * the sender is cleanup's alone. */
 static int
-postfix_act_supports(struct lq_spool *sp, enum lq_action act, struct lq_err *err)
+postfix_act_supports(struct lq_spool *sp, enum lq_action act, const struct lq_act_opts *o,
+    struct lq_err *err)
 {
 	if (act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED)
 		return 0;

@@ -6,20 +6,7 @@
 # (addresses, IDs, a locked message) leaves the spool byte-identical.
 . "$(dirname "$0")/../lib.sh"
 
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-"$QT_ROOT/tests/lab/exim-spool.sh" main >/dev/null 2>&1 || bail_out "exim lab spool main failed"
-tmp=$(mktemp -d); chmod o+x "$tmp"      # exim drops to its own uid: it must reach the copies
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-EU=$(awk -F: '$1 == "Debian-exim" { print $3 }' "$QT_LAB/exim/etc/passwd")
-
-new_spool() {  # new_spool DIR: a copy of the lab's main spool with a log directory
-    rm -rf "$1"
-    cp -a "$QT_LAB/exim/spools/main" "$1"
-    mkdir -p "$1/log" && touch "$1/log/mainlog" && chown -R "$EU:$EU" "$1/log"
-}
-exim_on() { local s=$1; shift; "$QT_LAB/exim/bin/exim" -DSPOOL="$s" -DLOGDIR="$s/log" "$@"; }
+. "$QT_ROOT/tests/act-exim.sh"
 qedit() { local s=$1; shift; "$QT_BIN/qedit" --spool "$s" --mainlog "$s/log/mainlog" "$@"; }
 sums() { (cd "$1" && find . -path ./log -prune -o -type f -print0 | sort -z | xargs -0 sha256sum); }
 rcpts() { exim_on "$1" -bp "$2" | awk 'NR > 1 && NF == 1 { print $1 }'; }  # pending ones

@@ -1,7 +1,9 @@
 #!/bin/bash
 # qedit on queues a real qmail wrote (tests/fixtures/qmail, notqmail 1.09): --mark-delivered
 # and --mark-all-delivered turn T records into D in place, as qmail-send's own markdone does,
-# whether qmail-send runs or not; --set-sender and --add-recipient are refused, nothing done.
+# whether qmail-send runs or not; --set-sender rewrites info/ and --add-recipient local/ or
+# remote/ (as control/locals and control/virtualdomains say) with qmail-send stopped, and are
+# refused while it runs, nothing done.
 # (The helpers, and the fake qmail-send, are 55-qmail-act.t's.)
 #
 # qmail-send "running" means: someone holds flock(LOCK_EX) on lock/sendmutex. Here that is a
@@ -12,88 +14,7 @@
 # inode, and what the tools list afterwards is qmail-qread's golden minus what was removed.
 . "$(dirname "$0")/../lib.sh"
 
-F=$QT_ROOT/tests/fixtures/qmail
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-export LC_ALL=C TZ=UTC
-B=$QT_BIN
-
-# extract STATE NAME: $tmp/NAME/queue; the two crash leftovers every state has are dropped
-# (a scan reports them, which makes every selection exit 2) unless KEEP=1
-extract() {
-    rm -rf "${tmp:?}/$2"; mkdir -p "$tmp/$2" && tar -C "$tmp/$2" -xzf "$F/state-$1.tar.gz" ||
-        bail_out "cannot extract state $1"
-    [ "${KEEP:-0}" = 1 ] && return
-    for id in $(leftovers "$1"); do rm -f "$tmp/$2"/queue/{mess/$((id % 23)),intd,todo}/"$id"; done
-}
-leftovers() { awk '/^ID [0-9]+ / && !/\[S[45] / { print $2 }' "$F/$1/decoded.txt"; }
-
-# every file and symlink under DIR (the hold area too): path, inode, size, mode, owner, mtime,
-# sha256 (a symlink: its target). Symlinks are never followed.
-snap() {
-    perl -MFile::Find -MDigest::SHA -e '
-        my $top = shift; my @out;
-        find({ no_chdir => 1, wanted => sub {
-            my @s = lstat $_ or return; (my $p = $_) =~ s{^\Q$top\E/?}{};
-            if (-l _) { push @out, "$p -> " . readlink($_); return }
-            return unless -f _;
-            push @out, sprintf "%s %d %d %o %d:%d %d %s", $p, $s[1], $s[7], $s[2] & 07777,
-                $s[4], $s[5], $s[9], Digest::SHA->new(256)->addfile($_)->hexdigest;
-        } }, $top);
-        print "$_\n" for sort @out;' "$1"
-}
-without() {  # without SNAPFILE ID...: the snapshot lines of every other message
-    local f=$1; shift
-    awk -v ids="$*" 'BEGIN { n = split(ids, a, " "); for (i = 1; i <= n; i++) skip[a[i]] = 1 }
-        { split($1, p, "/"); if (!(p[length(p)] in skip)) print }' "$f"
-}
-only() {  # only SNAPFILE ID...: the snapshot lines of those messages
-    local f=$1; shift
-    awk -v ids="$*" 'BEGIN { n = split(ids, a, " "); for (i = 1; i <= n; i++) keep[a[i]] = 1 }
-        { split($1, p, "/"); if (p[length(p)] in keep) print }' "$f"
-}
-# one line per message block of a listing (message line + recipient lines), sorted
-blocks() { awk '/^exit=/ { next } /^[0-9]/ { if (b != "") print b; b = $0; next }
-                { b = b "\\n" $0 } END { if (b != "") print b }' "$1" | sort; }
-drop_blocks() {  # drop_blocks BLOCKS ID...
-    local f=$1; shift
-    awk -v ids="$*" 'BEGIN { n = split(ids, a, " "); for (i = 1; i <= n; i++) skip["#" a[i]] = 1 }
-        !($6 in skip)' "$f"
-}
-files_of() {  # files_of QUEUE ID: every path of that ID in the queue, hold area excluded
-    (cd "$1" && find . -path ./qtools-hold -prune -o -name "$2" -print | sort)
-}
-
-# ---------------------------------------------------------------- a fake qmail-send
-mkdir -p "$tmp/bin"
-ln -s "$(command -v perl)" "$tmp/bin/qmail-send"
-ln -s "$(command -v perl)" "$tmp/bin/not-qmail"
-cat >"$tmp/holder.pl" <<'EOF'
-use strict; use Fcntl qw(:flock O_RDONLY);
-my ($lock, $rec) = @ARGV;
-sysopen(my $fh, $lock, O_RDONLY) or die "$lock: $!";
-flock($fh, LOCK_EX | LOCK_NB) or die "flock $lock: $!";
-$SIG{ALRM} = sub { open my $o, '>>', $rec or die; print $o "ALRM\n"; close $o };
-$SIG{TERM} = sub { exit 0 };
-open my $r, '>', "$rec.ready" or die; close $r;
-my $end = time + 120; sleep 1 while time < $end;
-EOF
-hp=
-# it runs as the real one does, as the owner of lock/sendmutex (qmails): qrm and qrun, run as
-# root, become qmails before they signal it (tests/t/60-privileges.t)
-chmod o+x "$tmp"; mkdir -m 1777 "$tmp/sig"
-start_send() {  # start_send QUEUE [NAME]: hold lock/sendmutex as process NAME (qmail-send)
-    rm -f "$tmp/sig/alrm" "$tmp/sig/alrm.ready"
-    setpriv --reuid="$(stat -c %u "$1/lock/sendmutex")" --regid="$(stat -c %g "$1/lock/sendmutex")" \
-        --clear-groups "$tmp/bin/${2:-qmail-send}" "$tmp/holder.pl" "$1/lock/sendmutex" "$tmp/sig/alrm" &
-    hp=$!; pids+=("$hp")
-    for _ in $(seq 100); do [ -e "$tmp/sig/alrm.ready" ] && return; sleep 0.05; done
-    bail_out "the fake qmail-send did not start"
-}
-stop_send() { kill "$hp" 2>/dev/null; wait "$hp" 2>/dev/null; hp=; }
-alrms() { [ -e "$tmp/sig/alrm" ] && wc -l <"$tmp/sig/alrm" | tr -d ' ' || echo 0; }
+. "$QT_ROOT/tests/act-qmail.sh"
 
 rfile() { echo "$1/remote/$(($2 % 23))/$2"; }
 done_in() {  # done_in ID ADDR... <BLOCKS: the blocks with those recipients of ID done
@@ -135,11 +56,38 @@ is "$?" 2 "a non-recipient: exit 2"
 grep -q 'is not a recipient' "$tmp/err"; ok $? "... said"
 "$B/qedit" --spool "$Q" --mark-delivered $'tmp-to@example.com\n' 10971599 2>"$tmp/err"
 is "$?$(wc -l <"$tmp/err")" "21" "an address with a newline: exit 2, one line"
-"$B/qedit" --spool "$Q" --set-sender x@example.com 10971599 2>"$tmp/err"
-is "$?$(wc -l <"$tmp/err")" "21" "--set-sender: refused, one line"
 "$B/qedit" --spool "$Q" --add-recipient x@example.com ALL 2>"$tmp/err"
-is "$?$(wc -l <"$tmp/err")" "21" "--add-recipient: refused, one line"
+is "$?$(wc -l <"$tmp/err")" "21" "--add-recipient with no control/locals to tell local from remote: refused, one line"
+grep -q 'give --local or --remote' "$tmp/err"; ok $? "... saying what to do"
 is_same_file "$tmp/before" <(snap "$Q") "... and nothing changed"
+
+# ---------------------------------------------------------------- --set-sender, --add-recipient
+mkdir "$tmp/st/control"
+echo lab.example >"$tmp/st/control/locals"
+printf 'lists.example:alias-lists\n.virt.example:alias-virt\n' >"$tmp/st/control/virtualdomains"
+id=10971603
+info=$Q/info/$((id % 23))/$id
+t0=$(stat -c '%U %G %a %Y' "$info")
+snap "$Q" >"$tmp/before"
+"$B/qedit" --spool "$Q" --set-sender '<fixed@lab.example>' "$id" 2>"$tmp/err"
+is "$?:$(cat "$tmp/err")" "0:qedit: 1 changed (sender set)" "--set-sender, qmail-send stopped: exit 0"
+is "$(tr '\0' '\n' <"$info")" "Ffixed@lab.example" "info/ holds the new F record"
+is "$(stat -c '%U %G %a %Y' "$info")" "$t0" "... owner, mode and mtime (the arrival qmail-qread shows) kept"
+"$B/qedit" --spool "$Q" --add-recipient x@remote.test --add-recipient y@lab.example \
+    --add-recipient z@a.virt.example --add-recipient tmp-y@example.com "$id" 2>"$tmp/err"
+is "$?" 0 "--add-recipient: three new ones and a pending one: exit 0"
+grep -q '<tmp-y@example.com> a pending recipient already: left out' "$tmp/err"; ok $? "... the pending one left out, said"
+"$B/qedit" --spool "$Q" --remote --add-recipient y2@lab.example "$id" 2>/dev/null
+is "$?" 0 "--remote: a local domain added as remote"
+is "$(stat -c '%U %G %a' "$Q/local/$((id % 23))/$id")" "$(stat -c '%U %G %a' "$info")" "the new local/ file is owned like info/"
+"$B/qls" --spool "$Q" >"$tmp/qls" 2>"$tmp/qls.err"
+is "$?:$(cat "$tmp/qls.err")" "0:" "qls reads the whole queue, nothing damaged"
+is_same_file <(blocks "$F/d/qmail-qread.txt" | done_in 10971599 tmp-cc@example.com | done_in 10971621 tmp-dup@example.com | perl -pe 's/(  #10971603  \d+  )<user-ext\@lab\.example>/$1<fixed\@lab.example>/;
+    s/(  #10971603  .*?)(\\n\tremote\ttmp-y\@example\.com)$/$1\\n\tlocal\ty\@lab.example\\n\tlocal\tz\@a.virt.example$2\\n\tremote\tx\@remote.test\\n\tremote\ty2\@lab.example/') \
+    <(blocks "$tmp/qls") "qls = qmail-qread's listing with the new sender and the added recipients (local first, as qmail-qread)"
+snap "$Q" >"$tmp/after"
+is_same_file <(without "$tmp/before" "$id") <(without "$tmp/after" "$id") "... every other message untouched"
+is "$(find "$Q" -name '*.qtools')" "" "no temporary file left"
 
 # ================================================================ qmail-send running
 extract d run
@@ -161,6 +109,12 @@ is_same_file <(blocks "$F/d/qmail-qread.txt" | done_in 10971609 tmp-2@example.co
     "qls = qmail-qread's listing with every recipient of both done"
 "$B/qedit" --spool "$Q" --set-sender x@example.com 10971603 2>"$tmp/err"
 is "$?$(wc -l <"$tmp/err")" "21" "--set-sender while qmail-send runs: refused, one line"
+grep -q 'stop it first' "$tmp/err"; ok $? "... saying to stop it first"
+mkdir -p "$tmp/run/control"; echo lab.example >"$tmp/run/control/locals"
+"$B/qedit" --spool "$Q" --add-recipient x@example.com 10971603 2>"$tmp/err"
+is "$?$(wc -l <"$tmp/err")" "21" "--add-recipient while qmail-send runs: refused, one line"
+is_same_file <(without "$tmp/before" 10971609 10971599) <(without "$(snap "$Q" >"$tmp/after"; echo "$tmp/after")" 10971609 10971599) \
+    "... and nothing changed"
 stop_send
 
 done_testing
