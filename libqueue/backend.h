@@ -134,6 +134,15 @@ int lq_open_dir(int dirfd, const char *name, struct lq_err *);
 int lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *, struct lq_err *);
 int lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *, struct stat *,
     struct lq_err *);
+/*
+ * Replace name (in dirfd) with data, as the MTAs rewrite a spool file: written whole to tmp
+ * beside it (a leftover tmp of a crash is removed first; O_EXCL), given like's owner and
+ * group (unless that is not ours to give and we own it) and mode, times like's atime and
+ * mtime (keep_times) or now, fsync'ed, renamed over name, the directory fsync'ed. what
+ * begins the error messages (the ID). 0, or -1 with err and nothing changed.
+ */
+int lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_buf *data,
+    const struct stat *like, mode_t mode, int keep_times, const char *what, struct lq_err *);
 
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);

@@ -1589,40 +1589,6 @@ out:
 	return rc;
 }
 
-/* hdr.ID with out's bytes, owner and mode of st, synced, renamed over ID-H. */
-static int
-replace_header(int dirfd, const char *id, const struct lq_buf *out, const struct stat *st,
-    struct lq_err *err)
-{
-	char hname[LQ_ID_MAX + 3], tname[LQ_ID_MAX + 5];
-	int fd, tries = 0;
-
-	snprintf(hname, sizeof hname, "%s-H", id);
-	snprintf(tname, sizeof tname, "hdr.%s", id);
-	/* hdr.ID: a leftover from a crash is removed once, as Exim does */
-	while ((fd = openat(dirfd, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0640)) < 0) {
-		if (errno != EEXIST || tries++ > 0 || unlinkat(dirfd, tname, 0) < 0)
-			return lq_err_sys(err, "%s: creating %s", id, tname);
-	}
-	if ((fchown(fd, st->st_uid, st->st_gid) < 0 && (st->st_uid != geteuid())) ||
-	    fchmod(fd, 0640) < 0 || write(fd, out->data, out->len) != (ssize_t)out->len ||
-	    fsync(fd) < 0) {
-		lq_err_sys(err, "%s: writing %s", id, tname);
-		close(fd);
-		unlinkat(dirfd, tname, 0);
-		return -1;
-	}
-	close(fd);
-	if (renameat(dirfd, tname, dirfd, hname) < 0) {
-		lq_err_sys(err, "%s: renaming %s", id, tname);
-		unlinkat(dirfd, tname, 0);
-		return -1;
-	}
-	fsync(dirfd);
-	return 0;
-}
-
 /*
  * exim -Mf, -Mt, -Mes, -Mmd, -Mmad, -Mar: a new -H with e's changes, every other byte
  * kept, written to hdr.ID, synced, renamed over ID-H. Freezing adds "-frozen TIME" at the
@@ -1633,7 +1599,7 @@ replace_header(int dirfd, const char *id, const struct lq_buf *out, const struct
 static int
 rewrite_header(int dirfd, const char *id, const struct hedit *e, struct lq_err *err)
 {
-	char hname[LQ_ID_MAX + 3], *line;
+	char hname[LQ_ID_MAX + 3], tname[LQ_ID_MAX + 5], *line;
 	struct lq_buf old = { 0 }, out = { 0 };
 	struct cursor c;
 	struct stat st;
@@ -1676,7 +1642,9 @@ rewrite_header(int dirfd, const char *id, const struct hedit *e, struct lq_err *
 		lq_err_set(err, LQ_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = replace_header(dirfd, id, &out, &st, err);
+	/* hdr.ID, as Exim names it (a leftover from a crash is removed first, as Exim does) */
+	snprintf(tname, sizeof tname, "hdr.%s", id);
+	rc = lq_replace_file(dirfd, tname, hname, &out, &st, 0640, 0, id, err);
 out:
 	lq_buf_free(&old);
 	lq_buf_free(&out);

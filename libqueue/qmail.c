@@ -2360,36 +2360,16 @@ static int
 replace_file(struct qmail *q, enum kind k, unsigned long id, const struct lq_buf *data,
     const struct stat *like, int keep_times, struct lq_err *err)
 {
-	char name[24], tmp[40], path[PATH_MAX_LEN];
-	int dfd, fd;
+	char name[24], tmp[40], what[PATH_MAX_LEN + 24], path[PATH_MAX_LEN];
+	int dfd;
 
-	path_of(q, k, id, path);
 	if ((dfd = dir_of(q, k, id, err)) < 0)
 		return -1;
 	snprintf(name, sizeof name, "%lu", id);
 	snprintf(tmp, sizeof tmp, "%lu.qtools", id);
-	(void)unlinkat(dfd, tmp, 0);	/* a leftover of a crash of ours */
-	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) < 0)
-		return lq_err_sys(err, "%lu: creating %s.qtools", id, path);
-	if ((fchown(fd, like->st_uid, like->st_gid) < 0 && like->st_uid != geteuid()) ||
-	    fchmod(fd, like->st_mode & 07777) < 0 ||
-	    write(fd, data->data, data->len) != (ssize_t)data->len ||
-	    (keep_times && futimens(fd, (struct timespec[2]){ like->st_atim, like->st_mtim }) < 0) ||
-	    fsync(fd) < 0) {
-		lq_err_sys(err, "%lu: writing %s.qtools", id, path);
-		close(fd);
-		unlinkat(dfd, tmp, 0);
-		return -1;
-	}
-	close(fd);
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		lq_err_sys(err, "%lu: renaming %s.qtools to %s", id, path, path);
-		unlinkat(dfd, tmp, 0);
-		return -1;
-	}
-	fsync(dfd);
-	return 0;
+	snprintf(what, sizeof what, "%lu: %s", id, path_of(q, k, id, path));
+	return lq_replace_file(dfd, tmp, name, data, like, like->st_mode & 07777, keep_times,
+	    what, err);
 }
 
 /* qedit --set-sender: info/N/ID is one record, F and the sender. */

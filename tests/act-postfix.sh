@@ -1,9 +1,14 @@
 # tests/act-postfix.sh -- what the tests acting on a running Postfix share (57-postfix-act.t,
-# 64-qedit-postfix.t): source it after tests/lib.sh with LAB, SETUP, TOOLS and B set. It
-# checks that it can run (root, jq, the lab prepared), takes the test's own lock, sets the
+# 64-qedit-postfix.t): source it after tests/lib.sh. It sets LAB, SETUP, TOOLS and B, checks
+# that it can run (root, jq, the lab prepared), takes the test's own lock, sets the
 # cleanup trap (the instances in insts, the helper PIDs in helpers), and defines the helpers
 # (pj, settle, agrees, snap, new_instance...), which read C, Q and LOG.
 # shellcheck shell=bash
+export LC_ALL=C TZ=UTC
+LAB=$QT_ROOT/tests/lab
+SETUP=$LAB/postfix-setup.sh
+TOOLS=$LAB/postfix-tools
+B=$QT_BIN
 [ "$(id -u)" = 0 ] || bail_out "${0##*/} runs Postfix: run it as root"
 command -v jq >/dev/null || bail_out "jq is needed (scripts/install-deps)"
 bash "$SETUP" prepare >/dev/null 2>&1 || bail_out "postfix lab: prepare failed"

@@ -63,15 +63,7 @@ exim_on "$S" -bp "$victim" | grep -q 'No such file'; ok $? "... and the other on
 
 # a locked message (a delivery holds Exim's lock): skipped and reported, never waited for
 locked=$(exim_on "$S" -bp | awk 'NF > 2 { print $3; exit }')
-python3 - "$S/input/$locked-D" "$tmp/locked" <<'PY' &
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, len(os.path.basename(sys.argv[1])) + 1, 0)
-open(sys.argv[2], 'w').close()
-time.sleep(30)
-PY
-pids+=($!)
-for i in $(seq 50); do [ -e "$tmp/locked" ] && break; sleep 0.1; done
+hold_lock "$S" "$locked"
 timeout 10 "$QT_BIN/qrm" --spool "$S" "$locked" 2>"$tmp/err"
 is "$?" 2 "a locked message: exit 2, no waiting"
 grep -q "$locked: locked" "$tmp/err"; ok $? "... reported as locked"

@@ -11,11 +11,6 @@
 # nothing lost, nothing changed, no orphan, nothing corrupt. Needs root; fails, never skips,
 # when the lab cannot be built.
 . "$(dirname "$0")/../lib.sh"
-export LC_ALL=C TZ=UTC
-LAB=$QT_ROOT/tests/lab
-SETUP=$LAB/postfix-setup.sh
-TOOLS=$LAB/postfix-tools
-B=$QT_BIN
 TRIAL_OPS=${QT_TRIAL_OPS:-600}		# per instance, in at least this many per-message attempts
 
 . "$QT_ROOT/tests/act-postfix.sh"

@@ -152,15 +152,7 @@ exim_on "$S" -bp "$id" | head -1 | grep -q ' <>$'; ok $? "... and exim sees the 
 
 # a locked message (a delivery holds Exim's lock): skipped, never waited for, untouched
 locked=${ids[2]}
-python3 - "$S/input/$locked-D" "$tmp/locked" <<'PY' &
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, len(os.path.basename(sys.argv[1])) + 1, 0)
-open(sys.argv[2], 'w').close()
-time.sleep(30)
-PY
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/locked" ] && break; sleep 0.1; done
+hold_lock "$S" "$locked"
 sums "$S" >"$tmp/sum1"
 timeout 10 "$QT_BIN/qedit" --spool "$S" --set-sender x@y.example "$locked" 2>"$tmp/err"
 is "$?" 2 "a locked message: exit 2, no waiting"

@@ -7,12 +7,6 @@
 # refused with one line that says how to get the effect, nothing changed. A fresh instance
 # of our own ("qedit", ports 39490-39495); the helpers are 57-postfix-act.t's.
 . "$(dirname "$0")/../lib.sh"
-export LC_ALL=C TZ=UTC
-LAB=$QT_ROOT/tests/lab
-SETUP=$LAB/postfix-setup.sh
-TOOLS=$LAB/postfix-tools
-B=$QT_BIN
-
 . "$QT_ROOT/tests/act-postfix.sh"
 
 new_instance qedit 39490 no
