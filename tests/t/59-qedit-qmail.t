@@ -89,6 +89,17 @@ snap "$Q" >"$tmp/after"
 is_same_file <(without "$tmp/before" "$id") <(without "$tmp/after" "$id") "... every other message untouched"
 is "$(find "$Q" -name '*.qtools')" "" "no temporary file left"
 
+# a message not preprocessed yet (state a: only todo/): skipped, untouched
+extract a todo
+Q=$tmp/todo/queue
+snap "$Q" >"$tmp/before"
+"$B/qedit" --spool "$Q" --mark-all-delivered 10969948 2>"$tmp/err"
+is "$?" 2 "a message still in todo/: exit 2 ..."
+grep -q '10969948: not preprocessed yet' "$tmp/err"; ok $? "... skipped as not preprocessed"
+"$B/qedit" --spool "$Q" --remote --add-recipient x@example.com 10969948 2>/dev/null
+is "$?" 2 "... --add-recipient too"
+is_same_file "$tmp/before" <(snap "$Q") "... and nothing changed"
+
 # ================================================================ qmail-send running
 extract d run
 Q=$tmp/run/queue
