@@ -324,6 +324,9 @@ cli_select(void)
 		}
 		exit(EXIT_TROUBLE);
 	}
+	/* -v alone would be "everything" to an acting tool (its selection is empty): refused */
+	if (cli.sel.invert && lq_select_is_empty(sel))
+		errx(EXIT_TROUBLE, "-v: nothing to invert: give the selection it turns round");
 	return sel;
 }
 

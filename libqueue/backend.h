@@ -174,7 +174,8 @@ enum lq_lockkind { LQ_LOCK_FLOCK = 1 << 0, LQ_LOCK_FCNTL = 1 << 1 };
 struct lq_lock {
 	unsigned long long ino;
 	unsigned maj, min;
-	long pid;		/* -1: an OFD lock, which belongs to no process */
+	long pid;		/* -1: an OFD lock, which belongs to no process; 0: a process
+				 * outside our pid namespace */
 };
 struct lq_locks {
 	struct lq_lock *v;
@@ -182,10 +183,14 @@ struct lq_locks {
 };
 int lq_locks_load(struct lq_locks *, unsigned kinds, struct lq_err *);
 void lq_locks_free(struct lq_locks *);
-/* Who holds a lock on the file st: its PID, -1 for an OFD lock, or 0 for nobody. Where the
- * device numbers in /proc/locks differ from stat's (btrfs subvolumes), the holder must be seen
- * to have the file open (so an OFD lock counts only where they agree). */
+/* Who holds a lock on the file st: its PID, -1 when it has none we can see (an OFD lock, a
+ * process outside our pid namespace), or 0 for nobody. Where the device numbers in
+ * /proc/locks differ from stat's (btrfs subvolumes, overlayfs), the holder must be seen to
+ * have the file open (so an OFD lock counts only where they agree). */
 long lq_locks_holder(const struct lq_locks *, const struct stat *st);
+/* Does any entry name st's inode, whatever its device? (A 0 from lq_locks_holder is then not
+ * sure: the caller asks the file itself.) */
+int lq_locks_inode_listed(const struct lq_locks *, const struct stat *st);
 /* /proc/PID/comm without its newline; "" when it cannot be read. */
 void lq_proc_comm(long pid, char comm[32]);
 

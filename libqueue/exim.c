@@ -623,6 +623,22 @@ data_locked(int dirfd, const char *id)
 	return locked;
 }
 
+/*
+ * Is the message being delivered? During a scan, /proc/locks as read when it began, looked up
+ * by the -D's device and inode (st, from the size stat); where that cannot be sure (no stat,
+ * no table, or an entry of that inode on another device, as on overlayfs, whose holder we
+ * may not see), the -D itself is asked.
+ */
+static int
+is_active(struct exim *ex, int dirfd, const char *id, const struct stat *st)
+{
+	if (!ex->locks_loaded || st == NULL)
+		return data_locked(dirfd, id);
+	if (lq_locks_holder(&ex->locks, st) != 0)
+		return 1;
+	return lq_locks_inode_listed(&ex->locks, st) && data_locked(dirfd, id);
+}
+
 static int
 load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsigned flags,
     struct lq_msg *m, struct lq_err *err)
@@ -669,8 +685,8 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 		m->size = 0;
 		m->flags |= LQ_MSG_NO_SIZE;
 	}
-	if ((flags & LQ_SCAN_LOCKS) && (ex->locks_loaded && !(m->flags & LQ_MSG_NO_SIZE) ?
-	    lq_locks_holder(&ex->locks, &st) != 0 : data_locked(dirfd, id)))
+	if ((flags & LQ_SCAN_LOCKS) && is_active(ex, dirfd, id,
+	    (m->flags & LQ_MSG_NO_SIZE) ? NULL : &st))
 		m->flags |= LQ_MSG_ACTIVE;
 	return 0;
 }

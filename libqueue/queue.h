@@ -452,8 +452,9 @@ struct lq_act_opts {
  * copy and the change is done, so the verdict is the real run's. m (may be NULL) is set to
  * the message as it was acted on, valid until the next call. Returns 0 when done (would be
  * done), or -1 with err: LQ_ELOCKED being delivered (skipped), LQ_ENOENT no such message or
- * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures (nothing
- * half done).
+ * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures:
+ * nothing is changed, except where the last step fails after the message itself is gone (a
+ * Postfix log or an Exim msglog that cannot be removed), reported as a failure all the same.
  */
 int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *sel,
     const struct lq_act_opts *, struct lq_msg **m, struct lq_err *);
