@@ -7,6 +7,8 @@
 #                   the tests once more with them)
 #   make fuzz       every libFuzzer target in tests/fuzz for FUZZ_SECONDS (default 60) each
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        the Debian package ./qtools_VERSION_ARCH.deb (dpkg-buildpackage)
+#   make check-unit the C unit tests alone (what the package build runs)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -63,18 +65,30 @@ demo: deps
 	$(MAKE) all
 	scripts/demo
 
+check-unit: $(UNITBINS)
+	for t in $(UNITBINS); do ./$$t || exit 1; done
+
 bench: deps
 	$(MAKE) all
 	scripts/bench
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 man/qtools-select.7 $(DESTDIR)$(MANDIR)/man7
 	for t in $(TOOLS); do \
 		install -m 0644 completions/qtools.bash $(DESTDIR)$(BASHCOMPDIR)/$$t || exit 1; \
 	done
 	install -m 0644 completions/_qtools $(DESTDIR)$(ZSHCOMPDIR)/_qtools
+
+# dpkg-buildpackage writes the package beside the tree; it is brought into it
+deb:
+	dpkg-buildpackage -us -uc -b
+	v=$$(dpkg-parsechangelog -S Version) a=$$(dpkg-architecture -qDEB_HOST_ARCH) && \
+	mv ../qtools_$${v}_$${a}.deb ../qtools-dbgsym_$${v}_$${a}.deb \
+		../qtools_$${v}_$${a}.buildinfo ../qtools_$${v}_$${a}.changes .
 
 # ---------------------------------------------------------------- sanitizers, fuzzing
 # clang, ASan + UBSan (every UB report fatal), objects under build/ so that the normal
@@ -84,7 +98,7 @@ SANFLAGS   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 SANCFLAGS  = $(filter-out -O2 -Werror,$(CFLAGS)) -O1 $(SANFLAGS)
 ASANOBJ    = $(LIBSRC:libqueue/%.c=build/asan/libqueue/%.o)
 ASANBINS   = $(addprefix build/asan/bin/,$(TOOLS))
-FUZZ_TARGETS = exim postfix qmail select merge
+FUZZ_TARGETS = exim postfix qmail select merge expr
 FUZZOBJ    = $(LIBSRC:libqueue/%.c=build/fuzz/libqueue/%.o)
 FUZZBINS   = $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
@@ -124,6 +138,6 @@ clean:
 	rm -rf bin libqueue/*.o libqueue/*.a cmd/*.o $(UNITBINS) build/asan build/fuzz/libqueue \
 		build/fuzz/*.a $(FUZZBINS)
 
-.PHONY: all deps check demo bench install clean asan fuzz fuzz-build
+.PHONY: all deps check check-unit demo bench install deb clean asan fuzz fuzz-build
 .SECONDARY: $(LIBOBJ) $(addprefix cmd/,$(addsuffix .o,$(TOOLS))) $(CLIOBJ) $(ASANOBJ) \
 	$(TOOLS:%=build/asan/cmd/%.o) build/asan/cmd/cli.o build/asan/setid.o $(FUZZOBJ)

@@ -19,6 +19,7 @@
 #include <pwd.h>
 #include <syslog.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,9 @@ struct poptOption cli_select_table[] = {
 	  "being delivered right now", NULL },
 	{ "queue", '\0', POPT_ARG_STRING, &cli.sel.queue, 0,
 	  "in one of these queues or states (comma-separated)", "NAMES" },
+	{ "expr", 'e', POPT_ARG_ARGV, &cli.exprs, 0,
+	  "an expression: and, or, not, ( ), tests on every field (repeatable, all must "
+	  "match; qtools-select(7))", "EXPR" },
 	{ "case-sensitive", '\0', POPT_ARG_NONE, &cli.sel.case_sensitive, 0,
 	  "regexes are case-sensitive (default: caseless, like exiqgrep)", NULL },
 	POPT_TABLEEND
@@ -215,6 +219,9 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_
 	for (const char **h = cli.headers; h && *h; h++)
 		cli.sel.nheaders++;
 	cli.sel.headers = cli.headers;
+	for (const char **x = cli.exprs; x && *x; x++)
+		cli.sel.nexprs++;
+	cli.sel.exprs = cli.exprs;
 	return pc;
 }
 
@@ -266,18 +273,26 @@ cli_shown_err(const struct lq_err *e)
 	return shown(e->msg, sizeof e->msg);
 }
 
+/* The spool of --spool/--mta/-G, or NULL with e (and *mta: --mta's, else LQ_MTA_ANY). */
+static struct lq_spool *
+open_spool(enum lq_mta *mta, struct lq_err *e)
+{
+	*mta = LQ_MTA_ANY;
+	if (cli.spool != NULL)
+		check_path("--spool", cli.spool);
+	if (cli.mta != NULL && lq_mta_from_name(cli.mta, mta) < 0)
+		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli_shown(cli.mta));
+	return lq_spool_open(cli.spool, *mta, cli.named_queue, e);
+}
+
 struct lq_spool *
 cli_open_spool(void)
 {
-	enum lq_mta mta = LQ_MTA_ANY;
+	enum lq_mta mta;
 	struct lq_spool *sp;
 	struct lq_err e;
 
-	if (cli.mta != NULL && lq_mta_from_name(cli.mta, &mta) < 0)
-		errx(EXIT_TROUBLE, "--mta %s: not exim, postfix or qmail", cli_shown(cli.mta));
-	if (cli.spool != NULL)
-		check_path("--spool", cli.spool);
-	if ((sp = lq_spool_open(cli.spool, mta, cli.named_queue, &e)) == NULL)
+	if ((sp = open_spool(&mta, &e)) == NULL)
 		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
 	/* select.c matches --queue names; which of them can match is the spool's business */
 	if (cli.sel.queue != NULL && lq_spool_check_names(sp, cli.sel.queue, &e) < 0)
@@ -293,8 +308,25 @@ cli_select(void)
 
 	if (cli.sel.frozen && cli.sel.not_frozen)
 		errx(EXIT_TROUBLE, "-z and -x: no message is both frozen and not frozen");
-	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL) {
+		/* a bad -e: the message goes on with the expression and a caret under the
+		 * column (lq_select_new), each line escaped on its own */
+		char *line = strchr(e.msg, '\n'), *nl;
+
+		if (line == NULL || strncmp(e.msg, "-e: ", 4) != 0)
+			errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+		*line++ = '\0';
+		warnx("%s", cli_shown_err(&e));
+		for (; line != NULL; line = nl) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl++ = '\0';
+			fprintf(stderr, "%s\n", shown(line, sizeof e.msg));
+		}
+		exit(EXIT_TROUBLE);
+	}
+	/* -v alone would be "everything" to an acting tool (its selection is empty): refused */
+	if (cli.sel.invert && lq_select_is_empty(sel))
+		errx(EXIT_TROUBLE, "-v: nothing to invert: give the selection it turns round");
 	return sel;
 }
 
@@ -719,8 +751,8 @@ cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
 			errx(EXIT_TROUBLE, "%zu messages selected, more than --max %lld: nothing done",
 			    t->n, max);
 	}
-	if (!cli_act.dry_run && !is_owner(sp) &&
-	    faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
+	/* a dry run too: its verdict is the real run's, and the real run would stop here */
+	if (!is_owner(sp) && faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
 		errx(EXIT_TROUBLE, "%s: no permission to change the spool (run as root or the "
 		    "MTA's user): nothing done", cli_shown(lq_spool_dir(sp)));
 }
@@ -773,6 +805,30 @@ prepare_outside(struct lq_spool *sp, const struct lq_owner *o)
 		if (mainlog_fd >= 0)
 			close(mainlog_fd);
 		mainlog_fd = -1;
+		/* and a --save DIR the real run could not use: an existing DIR is opened (the
+		 * owner's right to write there is checked once the tool has become it); a
+		 * missing one must be one the real run can make */
+		if (cli_act.save != NULL) {
+			char parent[PATH_MAX], *slash;
+
+			check_path("--save", cli_act.save);
+			save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (save_dirfd < 0 && errno != ENOENT)
+				err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			if (save_dirfd < 0) {
+				snprintf(parent, sizeof parent, "%s", cli_act.save);
+				while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' &&
+				    slash != parent)
+					*slash = '\0';
+				if ((slash = strrchr(parent, '/')) == NULL)
+					snprintf(parent, sizeof parent, ".");
+				else
+					slash[slash == parent] = '\0';
+				if (faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) < 0)
+					err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			}
+		}
 		return;
 	}
 	if (cli_act.save != NULL) {
@@ -966,4 +1022,180 @@ cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *
 		close(o.mainlog_fd);
 	if (o.save_dirfd >= 0)
 		close(o.save_dirfd);
+}
+
+/* ---------------------------------------------------------------- qsumm --prom */
+
+/* --output FILE is written as a temporary file beside it, renamed over it when complete: a
+ * reader sees the old file or the new one, never a part. Its name (.FILE.XXXXXX) does not
+ * end in .prom, so node_exporter's textfile collector never reads it; it is removed when
+ * the tool exits before the rename, also on SIGHUP, SIGINT and SIGTERM. */
+static char out_tmp[PATH_MAX];
+
+static void
+out_tmp_remove(void)
+{
+	if (out_tmp[0] != '\0')
+		unlink(out_tmp);
+}
+
+static void
+out_tmp_signal(int sig)
+{
+	out_tmp_remove();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Exits 2 with one line when FILE's directory cannot be written: nothing is left there. */
+static FILE *
+out_open(const char *path)
+{
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	int dirlen = slash ? (int)(slash - path) : 1, fd;
+	const char *dir = slash ? path : ".";
+	char tmpl[PATH_MAX];
+	mode_t mask;
+	FILE *f;
+
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		errx(EXIT_TROUBLE, "--output %s: not a file name", path);
+	if (slash == path)
+		dirlen = 1;	/* /FILE */
+	if ((size_t)snprintf(tmpl, sizeof tmpl, "%.*s/.%s.XXXXXX", dirlen, dir, base) >=
+	    sizeof tmpl)
+		errx(EXIT_TROUBLE, "--output %s: name too long", path);
+	atexit(out_tmp_remove);
+	signal(SIGHUP, out_tmp_signal);
+	signal(SIGINT, out_tmp_signal);
+	signal(SIGTERM, out_tmp_signal);
+	if ((fd = mkostemp(tmpl, O_CLOEXEC)) < 0)
+		err(EXIT_TROUBLE, "--output %s: cannot write in %.*s", path, dirlen, dir);
+	memcpy(out_tmp, tmpl, sizeof tmpl);
+	/* as a shell's redirection would create it: node_exporter runs as another user */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0 || (f = fdopen(fd, "w")) == NULL)
+		err(EXIT_TROUBLE, "--output %s", out_tmp);
+	return f;
+}
+
+/* Complete the temporary file and rename it over FILE; on failure FILE is as it was. */
+static int
+out_commit(FILE *f, const char *path)
+{
+	int rc = 0;
+
+	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0) {
+		warn("--output %s", path);
+		rc = -1;
+	}
+	if (fclose(f) != 0 && rc == 0) {
+		warn("--output %s", path);
+		rc = -1;
+	}
+	if (rc == 0 && rename(out_tmp, path) < 0) {
+		warn("--output %s", path);
+		rc = -1;
+	}
+	if (rc < 0)
+		out_tmp_remove();
+	out_tmp[0] = '\0';
+	return rc;
+}
+
+/* Is name one of the comma- (or space-) separated names of list? */
+static int
+in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name), k;
+
+	for (const char *p = list; *p != '\0'; p += k, p += strspn(p, ", ")) {
+		k = strcspn(p, ", ");
+		if (k == len && strncmp(p, name, k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The spool's queues (lq_spool_queues), only those -G names when it names some: the others
+ * were not read, and a 0 for them would say "empty". Freed by the caller. */
+static const char **
+queues_read(struct lq_spool *sp)
+{
+	const char *const *all = lq_spool_queues(sp);
+	const char **v;
+	size_t n = 0, k = 0;
+
+	while (all[n] != NULL)
+		n++;
+	if ((v = calloc(n + 1, sizeof *v)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (cli.named_queue == NULL || in_list(cli.named_queue, all[i]))
+			v[k++] = all[i];
+	if (k == 0)		/* an Exim queue whose name has a comma: all there is */
+		memcpy(v, all, n * sizeof *v);
+	return v;
+}
+
+static int
+prom_add(struct lq_msg *m, void *p)
+{
+	if (lq_prom_add(p, m) < 0)
+		err(EXIT_TROUBLE, "--prom");
+	return 0;
+}
+
+int
+cli_prom(poptContext pc, struct lq_select *sel, const struct cli_prom *o)
+{
+	struct lq_prom_scan sc = { 0 };
+	struct timespec t0, t1;
+	struct lq_spool *sp;
+	struct lq_prom *p;
+	struct lq_err e;
+	enum lq_mta mta;
+	const char **queues = NULL;
+	const char *errstr = NULL;
+	long long top = 0;
+	FILE *out = stdout;
+
+	if (o->by != NULL && strcmp(o->by, "domain") != 0)
+		errx(EXIT_TROUBLE, "--by %s: the only one is --by domain", o->by);
+	if (o->top != NULL && o->by == NULL)
+		errx(EXIT_TROUBLE, "--top goes with --by domain");
+	if (o->by != NULL && (top = o->top ? strtonum(o->top, 1, 100000, &errstr) : 10) == 0)
+		errx(EXIT_TROUBLE, "--top %s: %s (1 to 100000 domains)", o->top, errstr);
+	if (o->output != NULL)
+		out = out_open(o->output);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((sp = open_spool(&mta, &e)) == NULL) {
+		warnx("%s", e.msg);
+		cli.trouble++;
+		sc.failed = 1;
+	} else {
+		mta = lq_spool_mta(sp);
+		queues = queues_read(sp);
+	}
+	if ((p = lq_prom_new(mta, queues, cli.now, (size_t)top)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	cli.unsorted = 1;	/* the order of reading does not matter to a count */
+	if (sp != NULL &&
+	    cli_each(sp, pc, sel, LQ_SCAN_NO_REASONS | LQ_SCAN_LOCKS, prom_add, p) < 0)
+		sc.failed = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	sc.errors = (unsigned long)cli.trouble;
+	sc.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	lq_prom_write(out, p, &sc);
+	if (o->output != NULL ? out_commit(out, o->output) < 0 : cli_flush_stdout() < 0)
+		cli.trouble++;
+	lq_prom_free(p);
+	free(queues);
+	lq_select_free(sel);
+	lq_spool_close(sp);
+	poptFreeContext(pc);
+	return cli.trouble ? EXIT_TROUBLE : EXIT_MATCH;
 }

@@ -19,6 +19,7 @@ struct cli {
 	/* selection */
 	struct lq_select_opts sel;
 	const char **headers;	/* popt collects --header here */
+	const char **exprs;	/* and -e here */
 	/* output */
 	int nul, json, ids, count, unsorted, reverse;
 	const char *host;	/* --host: the name --json gives this host */
@@ -130,5 +131,24 @@ void cli_act_validate(struct lq_spool *, const struct cli_targets *);
  */
 void cli_act_all(struct lq_spool *, const struct cli_targets *, struct lq_select *,
     enum lq_action);
+
+/* ---------------------------------------------------------------- qsumm --prom */
+
+/* What qsumm's options --prom, --output, --by and --top set. */
+struct cli_prom {
+	int on;
+	const char *output;	/* --output FILE: written whole, or left as it was */
+	const char *by;		/* --by domain */
+	const char *top;	/* --top N: the N largest domains of each queue */
+};
+
+/*
+ * qsumm --prom: the selected messages as Prometheus metrics (lq_prom_write), on stdout or
+ * into --output FILE (a temporary file in its directory, renamed over it once complete).
+ * Checks --by and --top and opens the temporary file before the spool is read (exit 2,
+ * FILE untouched); a spool that cannot be opened or read still gives the metrics, with
+ * qtools_queue_scan_errors above 0. Returns the exit code: 0, or 2 on any trouble.
+ */
+int cli_prom(poptContext, struct lq_select *, const struct cli_prom *);
 
 #endif

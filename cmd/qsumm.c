@@ -44,6 +44,9 @@ static struct {
 } opt;
 static int stat_only;
 
+/* --prom: the queue for Prometheus' node_exporter (cli_prom) */
+static struct cli_prom prom;
+
 /* --merge: what qsumm --json printed on many hosts, added up */
 static struct {
 	int on;
@@ -73,6 +76,14 @@ static struct poptOption options[] = {
 	  "--merge: these hosts must answer (mx1,mx2 or mx[1-3])", "HOSTS" },
 	{ "stat", '\0', POPT_ARG_NONE, &stat_only, 0,
 	  "only the totals, as qmail-qstat prints them", NULL },
+	{ "prom", '\0', POPT_ARG_NONE, &prom.on, 0,
+	  "Prometheus metrics, for node_exporter's textfile collector", NULL },
+	{ "output", '\0', POPT_ARG_STRING, &prom.output, 0,
+	  "--prom: into FILE, replaced whole (a temporary file renamed over it)", "FILE" },
+	{ "by", '\0', POPT_ARG_STRING, &prom.by, 0,
+	  "--prom: also messages per recipient domain (--by domain)", "domain" },
+	{ "top", '\0', POPT_ARG_STRING, &prom.top, 0,
+	  "--by domain: the N largest domains of each queue (default 10)", "N" },
 	POPT_TABLEEND
 };
 
@@ -213,6 +224,12 @@ main(int argc, const char **argv)
 	struct lq_select *sel;
 	struct lq_spool *sp;
 
+	if (prom.on && (opt.json || merge.on || shape.on || stat_only))
+		errx(EXIT_TROUBLE, "--prom, --json, --merge, --shape, --stat: choose one");
+	if (prom.on && (opt.by_age || opt.bounces || opt.by_count || opt.frozen || opt.source))
+		errx(EXIT_TROUBLE, "--prom goes with none of -a -b -c -f -s (they shape the table)");
+	if (!prom.on && (prom.output || prom.by || prom.top))
+		errx(EXIT_TROUBLE, "--output, --by and --top go with --prom");
 	if (shape.on)
 		return shape_main(pc);
 	if (merge.expect != NULL && !merge.on)
@@ -221,6 +238,8 @@ main(int argc, const char **argv)
 		errx(EXIT_TROUBLE, "--age-buckets and --host go with --json");
 	if (merge.on)
 		return merge_main(pc, cli_select());
+	if (prom.on)
+		return cli_prom(pc, cli_select(), &prom);
 	flags |= opt.by_age ? LQ_SUM_BY_AGE : 0;
 	flags |= opt.by_count ? LQ_SUM_BY_COUNT : 0;
 	flags |= opt.bounces ? LQ_SUM_MARK_BOUNCE : 0;

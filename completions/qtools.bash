@@ -8,7 +8,7 @@
 
 _qtools_select_opts='--sender --recipient --size-match --younger --older --frozen
     --not-frozen --invert --larger --smaller --header --body --bounce --active --queue
-    --case-sensitive'
+    --expr --case-sensitive'
 _qtools_spool_opts='--spool --mta --named-queue'
 _qtools_help_opts='--help --usage'
 _qtools_output_opts='--ids --null --count --json --host --unsorted --reverse'
@@ -20,7 +20,7 @@ _qtools_opts()
     qls)   echo "--all --undelivered $_qtools_output_opts" ;;
     qgrep) echo "--all --brief --long $_qtools_output_opts" ;;
     qsumm) echo "--by-age --mark-bounces --by-count --mark-frozen --source --json --host
-                 --age-buckets --merge --expect --stat
+                 --age-buckets --merge --expect --stat --prom --output --by --top
                  --shape --by-sender --parent-domains --min-subdomains --buckets
                  --bucket-time --linear --width" ;;
     qcat)  echo "--envelope --headers --body --message --null" ;;
@@ -38,8 +38,9 @@ _qtools_takes_arg()
 {
     case $2 in
     --sender|--recipient|--size-match|--younger|--older|--larger|--smaller|--header|\
-    --queue|--spool|--mta|--named-queue|-r|-y|-o|-G) return 0 ;;
+    --queue|--expr|--spool|--mta|--named-queue|-r|-y|-o|-G) return 0 ;;
     --body) [[ $1 != qcat ]] ;;
+    -e) [[ $1 != qcat ]] ;;
     -f|-s) [[ $1 != qsumm ]] ;;
     --min-subdomains|--buckets|--bucket-time|--width|-m|-t|-w) [[ $1 == qsumm ]] ;;
     --max) [[ $1 == qrm || $1 == qfreeze || $1 == qedit || $1 == qrun ]] ;;
@@ -48,7 +49,7 @@ _qtools_takes_arg()
     --add-recipient|--set-sender|--mark-delivered) [[ $1 == qedit ]] ;;
     --mta-path) [[ $1 == qrun ]] ;;
     --host) [[ $1 == qls || $1 == qgrep || $1 == qsumm ]] ;;
-    --age-buckets|--expect) [[ $1 == qsumm ]] ;;
+    --age-buckets|--expect|--output|--by|--top) [[ $1 == qsumm ]] ;;
     *) return 1 ;;
     esac
 }
@@ -111,7 +112,7 @@ _qtools()
             COMPREPLY=($(compgen -d -- "$cur"))
             compopt -o filenames 2>/dev/null
             ;;
-        --mainlog)
+        --mainlog|--output)
             local IFS=$'\n'
             COMPREPLY=($(compgen -f -- "$cur"))
             compopt -o filenames 2>/dev/null
@@ -122,6 +123,8 @@ _qtools()
             ;;
         --mta)
             COMPREPLY=($(compgen -W 'exim postfix qmail' -- "$cur")) ;;
+        --by)
+            COMPREPLY=($(compgen -W 'domain' -- "$cur")) ;;
         --host|--expect)
             COMPREPLY=($(compgen -A hostname -- "$cur")) ;;
         --named-queue|-G)

@@ -26,10 +26,36 @@ static int is_edit(enum lq_action);
 static int edit_verdict(const struct lq_msg *, enum lq_action, const struct lq_act_opts *,
     struct lq_act_opts *, struct lq_err *);
 
+#define SAVED_MAX 16		/* files one message has, at most: Postfix's 4, qmail's 7 */
+
 struct lq_saver {
 	int dirfd;		/* the save directory */
 	const char *id;		/* for messages */
+	struct {		/* the files this act made, taken back if a later one fails */
+		int dirfd;
+		char name[LQ_ID_MAX + 8];
+	} made[SAVED_MAX];
+	size_t nmade;
 };
+
+/* A --save that failed halfway: the copies made so far go, so that a retry into the same
+ * directory is not stopped by them (a copy never overwrites). */
+static void
+save_undo(struct lq_saver *sv)
+{
+	while (sv->nmade > 0) {
+		sv->nmade--;
+		unlinkat(sv->made[sv->nmade].dirfd, sv->made[sv->nmade].name, 0);
+		close(sv->made[sv->nmade].dirfd);
+	}
+}
+
+static void
+save_done(struct lq_saver *sv)
+{
+	while (sv->nmade > 0)
+		close(sv->made[--sv->nmade].dirfd);
+}
 
 int
 lq_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select *sel,
@@ -76,10 +102,13 @@ lq_act(struct lq_spool *sp, const char *id, enum lq_action act, struct lq_select
 		goto out;
 	}
 	if ((act == LQ_ACT_REMOVE || is_edit(act)) && o->save_dirfd >= 0) {
-		struct lq_saver sv = { o->save_dirfd, id };
+		struct lq_saver sv = { .dirfd = o->save_dirfd, .id = id };
 
-		if (be->act_save(sp, held, &sv, err) < 0)
+		if (be->act_save(sp, held, &sv, err) < 0) {
+			save_undo(&sv);
 			goto out;
+		}
+		save_done(&sv);
 		fsync(sv.dirfd);
 	}
 	rc = be->act_apply(sp, held, damaged ? NULL : m, act, is_edit(act) ? &eo : o, err);
@@ -287,6 +316,9 @@ lq_save_file(struct lq_saver *sv, const char *rel, int in, const struct stat *st
 	ssize_t n;
 	int dfd, out;
 
+	if (sv->nmade == SAVED_MAX || strlen(name) >= sizeof sv->made[0].name)
+		return lq_err_set(err, LQ_ELIMIT, "%s: --save: %s: more files than a message has",
+		    sv->id, rel);
 	if (st->st_size > LQ_SAVE_MAX)
 		return lq_err_set(err, LQ_ELIMIT, "%s: --save: %s is %lld bytes, more than the "
 		    "%lld that --save copies: nothing done", sv->id, rel, (long long)st->st_size,
@@ -316,7 +348,9 @@ lq_save_file(struct lq_saver *sv, const char *rel, int in, const struct stat *st
 		goto fail;
 	}
 	fsync(dfd);
-	close(dfd);
+	sv->made[sv->nmade].dirfd = dfd;	/* kept open until the act is over */
+	snprintf(sv->made[sv->nmade].name, sizeof sv->made[0].name, "%s", name);
+	sv->nmade++;
 	return 0;
 fail:
 	lq_err_sys(err, "%s: --save: %s", sv->id, rel);

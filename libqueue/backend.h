@@ -7,6 +7,11 @@
 
 #include <sys/stat.h>
 
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+
 #include "queue.h"
 
 #define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -174,24 +179,32 @@ int lq_save_file(struct lq_saver *, const char *rel, int fd, const struct stat *
 
 /*
  * proc.c: what the kernel says about other processes, read one way for every backend.
- * The flock()s held (not waited for) in /proc/locks, sorted by inode: the table is read
- * twice, because the kernel hands it out a page at a time and can skip an entry while locks
- * come and go.
+ * The locks held (not waited for) in /proc/locks, of the kinds asked for, sorted by inode:
+ * the table is read twice, because the kernel hands it out a page at a time and can skip an
+ * entry while locks come and go. Postfix and qmail lock with flock(); Exim with fcntl()
+ * record locks (POSIX; another qtools process acting holds an OFD lock, of the same kind).
  */
-struct lq_flock {
+enum lq_lockkind { LQ_LOCK_FLOCK = 1 << 0, LQ_LOCK_FCNTL = 1 << 1 };
+struct lq_lock {
 	unsigned long long ino;
 	unsigned maj, min;
-	long pid;
+	long pid;		/* -1: an OFD lock, which belongs to no process; 0: a process
+				 * outside our pid namespace */
 };
-struct lq_flocks {
-	struct lq_flock *v;
+struct lq_locks {
+	struct lq_lock *v;
 	size_t n, cap;
 };
-int lq_flocks_load(struct lq_flocks *, struct lq_err *);
-void lq_flocks_free(struct lq_flocks *);
-/* The PID holding a flock() on the file st, or 0. Where the device numbers in /proc/locks
- * differ from stat's (btrfs subvolumes), the holder must be seen to have the file open. */
-long lq_flocks_holder(const struct lq_flocks *, const struct stat *st);
+int lq_locks_load(struct lq_locks *, unsigned kinds, struct lq_err *);
+void lq_locks_free(struct lq_locks *);
+/* Who holds a lock on the file st: its PID, -1 when it has none we can see (an OFD lock, a
+ * process outside our pid namespace), or 0 for nobody. Where the device numbers in
+ * /proc/locks differ from stat's (btrfs subvolumes, overlayfs), the holder must be seen to
+ * have the file open (so an OFD lock counts only where they agree). */
+long lq_locks_holder(const struct lq_locks *, const struct stat *st);
+/* Does any entry name st's inode, whatever its device? (A 0 from lq_locks_holder is then not
+ * sure: the caller asks the file itself.) */
+int lq_locks_inode_listed(const struct lq_locks *, const struct stat *st);
 /* /proc/PID/comm without its newline; "" when it cannot be read. */
 void lq_proc_comm(long pid, char comm[32]);
 
@@ -249,9 +262,56 @@ struct lq_jval *lq_json_parse(struct lq_arena *, const char *s, size_t n, struct
 /* An object's member, or NULL. */
 const struct lq_jval *lq_json_get(const struct lq_jval *obj, const char *name);
 
+/* summary.c, for prom.c: exiqsumm's domain of an address (after the first '@', [\w.-]+ or
+ * a bracketed IPv4 literal): its length (0: none), *dom pointing into addr. */
+size_t lq_rcpt_domain(const char *addr, const char **dom);
+
 /* summary.c, for merge.c: a row that several hosts' rows were merged into (ages: each
  * against its own host's clock); volume is the exact bytes. */
 int lq_summary_put(struct lq_summary *, const char *key, unsigned long count, int64_t bytes,
     time_t oldest_age, time_t newest_age);
+
+/* select.c, shared with expr.c: a regex compiled once (JIT when it can); what names the
+ * option in errors. lq_regex_match: 1 s[0..n) matches, 0 not, -1 the engine could not tell (err). */
+struct lq_regex {
+	pcre2_code *code;
+	pcre2_match_data *md;
+};
+int lq_regex_compile(struct lq_regex *, const char *what, const char *pattern, int caseless,
+    struct lq_err *);
+void lq_regex_free(struct lq_regex *);
+int lq_regex_match(struct lq_regex *, const char *what, const char *s, size_t n, struct lq_err *);
+
+/* A message's age as -o, -y and the expressions' age take it: from the time in Exim's ID
+ * (exiqgrep's), else the arrival. */
+static inline time_t
+lq_msg_age(const struct lq_msg *m, time_t now)
+{
+	return now - (m->id_time ? m->id_time : m->arrival);
+}
+
+/* Does a recipient count for -r, rcpt-count and every-recipient? Those still to deliver
+ * (all: the delivered ones too, qgrep -a), never the generated ones. */
+static inline int
+lq_rcpt_counts(const struct lq_rcpt *r, int all)
+{
+	return !(r->flags & LQ_RCPT_EXTRA) && (all || !(r->flags & LQ_RCPT_DONE));
+}
+
+/*
+ * expr.c: the selection expressions of -e (qtools-select(7)), all of them ANDed, compiled
+ * once. NULL with err: one line saying what is wrong, then the expression and a caret
+ * under the column. o: the rest of the selection (case_sensitive, all_rcpts).
+ */
+struct lq_expr;
+struct lq_expr *lq_expr_new(const char *const *exprs, size_t n, const struct lq_select_opts *o,
+    time_t now, struct lq_err *);
+void lq_expr_free(struct lq_expr *);
+/* What evaluating needs (NULL: nothing). */
+enum { LQ_EXPR_CONTENT = 1, LQ_EXPR_SIZE = 2, LQ_EXPR_LOCKS = 4 };
+unsigned lq_expr_needs(const struct lq_expr *);
+/* 1 selected, 0 not, -1 cannot tell (content unreadable, a regex engine error: err set).
+ * Headers and the body are read only when the cheaper tests did not decide. */
+int lq_expr_eval(struct lq_expr *, struct lq_spool *, struct lq_msg *, struct lq_err *);
 
 #endif

@@ -38,6 +38,10 @@ struct exim {
 	int journals_known;
 	struct lq_buf jbuf;
 	const char *queues[2];	/* lq_spool_queues: the one queue read */
+	/* during a scan with LQ_SCAN_LOCKS: Exim's locks on -D files, as /proc/locks lists
+	 * them when the scan began (no open per message); not loaded: asked per message */
+	struct lq_locks locks;
+	int locks_loaded;
 	struct exim_held {	/* the message being acted on (lq_act) */
 		char id[LQ_ID_MAX + 1];
 		int dirfd;	/* input/ or input/X/ */
@@ -266,6 +270,7 @@ exim_close(struct lq_spool *sp)
 			close(ex->subfd[i]);
 	lq_buf_free(&ex->hbuf);
 	lq_buf_free(&ex->jbuf);
+	lq_locks_free(&ex->locks);
 	free(ex->qflag);
 	free(ex->qrunflag);
 	free(ex);
@@ -618,6 +623,22 @@ data_locked(int dirfd, const char *id)
 	return locked;
 }
 
+/*
+ * Is the message being delivered? During a scan, /proc/locks as read when it began, looked up
+ * by the -D's device and inode (st, from the size stat); where that cannot be sure (no stat,
+ * no table, or an entry of that inode on another device, as on overlayfs, whose holder we
+ * may not see), the -D itself is asked.
+ */
+static int
+is_active(struct exim *ex, int dirfd, const char *id, const struct stat *st)
+{
+	if (!ex->locks_loaded || st == NULL)
+		return data_locked(dirfd, id);
+	if (lq_locks_holder(&ex->locks, st) != 0)
+		return 1;
+	return lq_locks_inode_listed(&ex->locks, st) && data_locked(dirfd, id);
+}
+
 static int
 load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsigned flags,
     struct lq_msg *m, struct lq_err *err)
@@ -664,7 +685,8 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 		m->size = 0;
 		m->flags |= LQ_MSG_NO_SIZE;
 	}
-	if ((flags & LQ_SCAN_LOCKS) && data_locked(dirfd, id))
+	if ((flags & LQ_SCAN_LOCKS) && is_active(ex, dirfd, id,
+	    (m->flags & LQ_MSG_NO_SIZE) ? NULL : &st))
 		m->flags |= LQ_MSG_ACTIVE;
 	return 0;
 }
@@ -876,6 +898,10 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	char **jl = NULL;
 	int rc = -1, fd;
 
+	/* who is being delivered: one read of /proc/locks for the whole scan (a message whose
+	 * -D could not be stat'ed is asked directly, as is everything when it cannot be read) */
+	if ((sc->flags & LQ_SCAN_LOCKS) && !(sc->flags & LQ_SCAN_NO_SIZE))
+		ex->locks_loaded = lq_locks_load(&ex->locks, LQ_LOCK_FCNTL, NULL) == 0;
 	/* a streaming scan first notes which messages have a -J (rare: a running or crashed
 	 * delivery), so that the others cost no failed open; memory grows with journals only */
 	if (!c.sorted && note_journals(ex, &c.journals, err) < 0)
@@ -929,6 +955,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		rc = scan_one(sp, fd, name + 1, sc, err);
 	}
 out:
+	ex->locks_loaded = 0;
 	ex->journals_known = 0;
 	ex->journals = NULL;
 	free(jl);

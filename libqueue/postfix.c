@@ -75,7 +75,7 @@ struct postfix {
 	struct lq_buf log;	/* the current defer log */
 	struct lq_buf hdr;	/* a header being put together */
 	struct offset_set seen;
-	struct lq_flocks locks;	/* flock()s held, from /proc/locks */
+	struct lq_locks locks;	/* flock()s held, from /proc/locks */
 	int locks_loaded;
 	/* acting: this queue's configuration, asked of postconf (conf_for NULL: not yet) */
 	char *conf_for;		/* the postconf asked */
@@ -338,7 +338,7 @@ postfix_close(struct lq_spool *sp)
 	lq_buf_free(&pf->hdr);
 	free(pf->seen.key);
 	free(pf->seen.gen);
-	lq_flocks_free(&pf->locks);
+	lq_locks_free(&pf->locks);
 	free(pf->conf_for);
 	free(pf->config_dir);
 	free(pf->win);
@@ -1093,13 +1093,13 @@ static int
 load_locks(struct postfix *pf)
 {
 	pf->locks_loaded = 1;
-	return lq_flocks_load(&pf->locks, NULL);
+	return lq_locks_load(&pf->locks, LQ_LOCK_FLOCK, NULL);
 }
 
 static int
 is_locked(struct postfix *pf, const struct stat *st)
 {
-	return lq_flocks_holder(&pf->locks, st) != 0;
+	return lq_locks_holder(&pf->locks, st) != 0;
 }
 
 /* ---------------------------------------------------------------- loading */

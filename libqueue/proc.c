@@ -20,28 +20,40 @@
 static int
 flock_cmp(const void *a, const void *b)
 {
-	const struct lq_flock *x = a, *y = b;
+	const struct lq_lock *x = a, *y = b;
 
 	return (x->ino > y->ino) - (x->ino < y->ino);
 }
 
-/* One pass: "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters ("1: -> FLOCK ...")
- * hold nothing, and POSIX and OFD locks are not what the MTAs hold on their queues. */
+/* The kinds of lock a line of /proc/locks names. */
+static unsigned
+kind_of(const char *kind)
+{
+	if (strcmp(kind, "FLOCK") == 0)
+		return LQ_LOCK_FLOCK;
+	if (strcmp(kind, "POSIX") == 0 || strcmp(kind, "OFDLCK") == 0)
+		return LQ_LOCK_FCNTL;
+	return 0;		/* leases, delegations */
+}
+
+/* One pass: "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF", "2: POSIX ADVISORY WRITE 99
+ * 08:01:777 0 18", "3: OFDLCK ADVISORY WRITE -1 ..."; waiters ("1: -> FLOCK ...") hold
+ * nothing. */
 static int
-read_pass(struct lq_flocks *l, FILE *fp)
+read_pass(struct lq_locks *l, unsigned kinds, FILE *fp)
 {
 	char line[512], kind[16], dev[64];
-	struct lq_flock e;
+	struct lq_lock e;
 
 	while (fgets(line, sizeof line, fp) != NULL) {
 		if (strstr(line, "->") != NULL ||
 		    sscanf(line, "%*s %15s %*s %*s %ld %63s", kind, &e.pid, dev) != 3 ||
-		    strcmp(kind, "FLOCK") != 0 ||
+		    !(kind_of(kind) & kinds) ||
 		    sscanf(dev, "%x:%x:%llu", &e.maj, &e.min, &e.ino) != 3)
 			continue;
 		if (l->n == l->cap) {
 			size_t cap = l->cap ? l->cap * 2 : 64;
-			struct lq_flock *v;
+			struct lq_lock *v;
 
 			if (cap > FLOCKS_MAX || (v = reallocarray(l->v, cap, sizeof *v)) == NULL)
 				return -1;
@@ -54,7 +66,7 @@ read_pass(struct lq_flocks *l, FILE *fp)
 }
 
 int
-lq_flocks_load(struct lq_flocks *l, struct lq_err *err)
+lq_locks_load(struct lq_locks *l, unsigned kinds, struct lq_err *err)
 {
 	int rc = 0;
 	FILE *fp;
@@ -65,7 +77,7 @@ lq_flocks_load(struct lq_flocks *l, struct lq_err *err)
 			rc = -1;
 			break;
 		}
-		rc = read_pass(l, fp);
+		rc = read_pass(l, kinds, fp);
 		fclose(fp);
 	}
 	/* sorted whatever happened: what was read is searched all the same */
@@ -77,7 +89,7 @@ lq_flocks_load(struct lq_flocks *l, struct lq_err *err)
 }
 
 void
-lq_flocks_free(struct lq_flocks *l)
+lq_locks_free(struct lq_locks *l)
 {
 	free(l->v);
 	memset(l, 0, sizeof *l);
@@ -103,14 +115,13 @@ has_open(long pid, const struct stat *st)
 	return found;
 }
 
-long
-lq_flocks_holder(const struct lq_flocks *l, const struct stat *st)
+/* The first entry of st's inode, or the end of the table. */
+static const struct lq_lock *
+first_of(const struct lq_locks *l, const struct stat *st)
 {
-	struct lq_flock key = { .ino = st->st_ino };
-	const struct lq_flock *e;
+	struct lq_lock key = { .ino = st->st_ino };
 	size_t lo = 0, hi = l->n;
 
-	/* the first entry of this inode, then each of them */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -119,14 +130,33 @@ lq_flocks_holder(const struct lq_flocks *l, const struct stat *st)
 		else
 			hi = mid;
 	}
-	for (e = l->v + lo; e < l->v + l->n && e->ino == key.ino; e++) {
-		if (e->pid <= 1)
-			continue;
+	return l->v + lo;
+}
+
+long
+lq_locks_holder(const struct lq_locks *l, const struct stat *st)
+{
+	if (l->n == 0)
+		return 0;	/* (l->v is NULL then: no arithmetic on it) */
+	/* any holder counts, also pid 1 or 0 (a process outside our pid namespace): whom to
+	 * signal is the caller's business (qmail checks the holder's name) */
+	for (const struct lq_lock *e = first_of(l, st); e < l->v + l->n && e->ino == st->st_ino;
+	    e++)
 		if ((e->maj == major(st->st_dev) && e->min == minor(st->st_dev)) ||
-		    has_open(e->pid, st))
-			return e->pid;
-	}
+		    (e->pid > 1 && has_open(e->pid, st)))
+			return e->pid > 0 ? e->pid : -1;
 	return 0;
+}
+
+int
+lq_locks_inode_listed(const struct lq_locks *l, const struct stat *st)
+{
+	const struct lq_lock *e;
+
+	if (l->n == 0)
+		return 0;
+	e = first_of(l, st);
+	return e < l->v + l->n && e->ino == st->st_ino;
 }
 
 void

@@ -1871,12 +1871,12 @@ send_state(struct lq_spool *sp, const char *who, struct stat *st, struct lq_err 
 static long
 sendmutex_holder(const struct stat *st, char comm[32])
 {
-	struct lq_flocks l = { 0 };
+	struct lq_locks l = { 0 };
 	long pid = -1;
 
-	if (lq_flocks_load(&l, NULL) == 0 && (pid = lq_flocks_holder(&l, st)) == 0)
+	if (lq_locks_load(&l, LQ_LOCK_FLOCK, NULL) == 0 && (pid = lq_locks_holder(&l, st)) == 0)
 		pid = -1;
-	lq_flocks_free(&l);
+	lq_locks_free(&l);
 	lq_proc_comm(pid, comm);
 	return pid;
 }
@@ -2337,11 +2337,13 @@ qmail_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum l
 	if (qm->todo)
 		return lq_err_set(err, LQ_ELOCKED, "%lu: not preprocessed yet (still in todo/): it"
 		    " belongs to qmail-send until then: skipped, try again in a moment", h->id);
-	/* every recipient marked done (by an earlier qrm, or delivered): qmail-send finishes it
-	 * at its next pass; marking it again would only wake qmail-send again */
+	/* every recipient marked done (by an earlier qrm, or delivered) and no bounce to send:
+	 * qmail-send finishes it at its next pass; marking it again would only wake qmail-send
+	 * again. A message still bouncing is not done with: removing it removes bounce/ID, so
+	 * that the sender is not told (mark_done) */
 	for (size_t i = 0; i < m->nrcpt; i++)
 		pending += !(m->rcpt[i].flags & LQ_RCPT_DONE);
-	if (pending == 0)
+	if (pending == 0 && !(m->flags & LQ_MSG_BOUNCING))
 		return lq_err_set(err, LQ_EALREADY, "%lu: already removed, waiting for qmail-send"
 		    " (no recipient left to deliver; it finishes the message at its next pass)",
 		    h->id);

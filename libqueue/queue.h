@@ -39,7 +39,8 @@ enum lq_errcode {
 struct lq_err {
 	enum lq_errcode code;
 	int sys_errno;
-	char msg[512];	/* one line, no newline, names the file/ID/argument */
+	char msg[512];	/* one line, no newline, names the file/ID/argument (but see
+			 * lq_select_new for a bad -e expression) */
 };
 
 /* ---------------------------------------------------------------- arena */
@@ -287,10 +288,13 @@ struct lq_select_opts {
 	int invert;		/* -v: select what does not match */
 	int all_rcpts;		/* -a: delivered recipients count for -r too */
 	int case_sensitive;	/* default: caseless like exiqgrep */
+	const char **exprs;	/* -e: selection expressions (qtools-select(7)), all must match */
+	size_t nexprs;
 };
 
-/* Compile once. Returns NULL with err naming the bad option or regex. now: the reference
- * time for ages. */
+/* Compile once. Returns NULL with err naming the bad option or regex (for a bad -e
+ * expression err's text goes on with two more lines: the expression, and a caret under
+ * the column where it went wrong). now: the reference time for ages. */
 struct lq_select *lq_select_new(const struct lq_select_opts *, time_t now, struct lq_err *);
 void lq_select_free(struct lq_select *);
 /* Does the selection need more than the envelope (headers or body)? */
@@ -339,6 +343,34 @@ int lq_summary_write(FILE *out, struct lq_summary *);
  * ages in buckets). The caller writes the end record. */
 int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host, enum lq_mta,
     unsigned long scanned);
+
+/* ---------------------------------------------------------------- Prometheus (prom.c) */
+
+/*
+ * qsumm --prom: the queue in Prometheus' text exposition format 0.0.4, for node_exporter's
+ * textfile collector. For each queue of the spool, every one there and 0 when empty, with
+ * labels mta and queue: qtools_queue_messages (every message in exactly one queue: its
+ * lq_msg.queue), _bytes, _oldest_message_age_seconds, _frozen_messages, _bounce_messages,
+ * _active_messages, the histogram _message_age_seconds (5m 1h 4h 1d 3d 1w, ages from the
+ * arrival time); with top > 0, _domain_messages{domain} of each queue's top domains (by
+ * messages with a recipient still to deliver there); then the scan's _scan_errors,
+ * _scan_duration_seconds and _scan_timestamp_seconds (now), given for each queue read.
+ */
+struct lq_prom;
+/* queues: those read, of lq_spool_queues, or NULL when the spool could not be opened (then
+ * only the scan's metrics are written, labelled with the MTA alone). Returns NULL: out of
+ * memory. */
+struct lq_prom *lq_prom_new(enum lq_mta, const char *const *queues, time_t now, size_t top);
+void lq_prom_free(struct lq_prom *);
+/* Count one message. Returns 0 or -1 (out of memory). */
+int lq_prom_add(struct lq_prom *, const struct lq_msg *);
+struct lq_prom_scan {
+	unsigned long errors;	/* messages that could not be read, other failures */
+	int failed;		/* the spool could not be read at all: the queues' series are left
+				 * out (a 0 would read as "empty"), _scan_errors is 1 at least */
+	double seconds;		/* how long the scan took */
+};
+int lq_prom_write(FILE *out, struct lq_prom *, const struct lq_prom_scan *);
 
 /* ---------------------------------------------------------------- merging hosts */
 
@@ -446,9 +478,11 @@ int lq_act_check(struct lq_spool *, enum lq_action, const struct lq_act_opts *,
  * copy and the change is done, so the verdict is the real run's. m (may be NULL) is set to
  * the message as it was acted on, valid until the next call. Returns 0 when done (would be
  * done), or -1 with err: LQ_ELOCKED being delivered (skipped), LQ_ENOENT no such message or
- * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures (nothing
- * half done). Done, err may hold an LQ_NOTICE worth a line: part of what was asked was so
- * already (an added recipient already pending, left out).
+ * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures:
+ * nothing is changed, except where the last step fails after the message itself is gone (a
+ * Postfix log or an Exim msglog that cannot be removed), reported as a failure all the same.
+ * Done, err may hold an LQ_NOTICE worth a line: part of what was asked was so already (an
+ * added recipient already pending, left out).
  */
 int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *sel,
     const struct lq_act_opts *, struct lq_msg **m, struct lq_err *);

@@ -124,9 +124,8 @@ lq_summary_free(struct lq_summary *s)
 	free(s);
 }
 
-/* exiqsumm's domain: after the first '@', [\w.-]+ or a bracketed IPv4 literal. */
-static size_t
-rcpt_domain(const char *addr, const char **dom)
+size_t
+lq_rcpt_domain(const char *addr, const char **dom)
 {
 	const char *at = strchr(addr, '@'), *p;
 	int dots = 0;
@@ -243,7 +242,7 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 
 		if (r->flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA))
 			continue;
-		if ((n = rcpt_domain(r->address, &dom)) == 0)
+		if ((n = lq_rcpt_domain(r->address, &dom)) == 0)
 			continue;
 		/* "[src > ]domain[ (b)][ (f)]", lower-cased, cut to the key buffer */
 		if (s->flags & LQ_SUM_SOURCE) {

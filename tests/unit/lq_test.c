@@ -1,9 +1,11 @@
 /*
  * lq_test.c -- unit tests of libqueue's small parsers and formats: Exim's -bp columns at
  * every boundary exim itself was seen to print, durations, sizes, and selections that
- * must be refused. Prints TAP.
+ * must be refused (selection expressions too: the caret under the column), and the
+ * Prometheus exposition's escaping and histogram edges. Prints TAP.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue.h"
@@ -60,6 +62,57 @@ ok(int cond, const char *name)
 {
 	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, name);
 	failed += !cond;
+}
+
+/* lq_prom_write's output for messages of these ages (s) in these queues (NULL: none) */
+static char *
+prom_text(const char *const *queues, const char *in, const long *ages, size_t nages, int fail)
+{
+	struct lq_prom_scan sc = { 0, fail, 0.5 };
+	struct lq_rcpt r = { "a@Example.COM", NULL, 0 };
+	struct lq_prom *p = lq_prom_new(LQ_MTA_EXIM, queues, 1000000, 5);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	for (size_t i = 0; i < nages; i++) {
+		struct lq_msg m = { .mta = LQ_MTA_EXIM, .queue = in, .arrival = 1000000 - ages[i],
+		    .size = 10, .sender = "", .rcpt = &r, .nrcpt = 1, .flags = LQ_MSG_BOUNCE };
+
+		lq_prom_add(p, &m);
+	}
+	lq_prom_write(f, p, &sc);
+	fclose(f);
+	lq_prom_free(p);
+	return text;
+}
+
+static void
+prom_tests(void)
+{
+	static const char *const odd[] = { "in\"put\\x\ny", NULL }, *const input[] = { "input", NULL };
+	static const long ages[] = { 300, 301, -5 };
+	char *t = prom_text(odd, odd[0], ages, 3, 0);
+
+	ok(strstr(t, "qtools_queue_messages{mta=\"exim\",queue=\"in\\\"put\\\\x\\ny\"} 3\n") != NULL,
+	    "prom: a label value has its quote, backslash and newline escaped");
+	ok(strstr(t, "le=\"300\"} 2\n") != NULL && strstr(t, "le=\"3600\"} 3\n") != NULL,
+	    "prom: an age of 300 s is in le=300, 301 s in le=3600, a negative age is 0");
+	ok(strstr(t, "domain=\"example.com\"} 3\n") != NULL, "prom: domains lower-cased, counted");
+	free(t);
+	t = prom_text(input, "elsewhere", ages, 1, 0);
+	ok(strstr(t, "queue=\"input\"} 0\n") != NULL && strstr(t, "queue=\"elsewhere\"} 1\n") != NULL,
+	    "prom: a queue the backend did not list is counted, the listed one is 0");
+	free(t);
+	t = prom_text(input, "input", ages, 1, 1);
+	ok(strstr(t, "qtools_queue_messages{") == NULL &&
+	    strstr(t, "qtools_queue_scan_errors{mta=\"exim\",queue=\"input\"} 1\n") != NULL,
+	    "prom: a failed scan: no queue series, scan_errors 1");
+	free(t);
+	t = prom_text(NULL, "input", ages, 0, 0);
+	ok(strstr(t, "qtools_queue_scan_errors{mta=\"exim\"} 1\n") != NULL,
+	    "prom: no spool: scan_errors 1, labelled with the MTA");
+	free(t);
 }
 
 int
@@ -140,6 +193,56 @@ main(void)
 	o.older = "3x";
 	ok(lq_select_new(&o, 0, &e) == NULL && strncmp(e.msg, "-o 3x", 5) == 0,
 	    "-o 3x: the error starts with the option and its value");
+	/* -e: the message, the expression, the caret under the column */
+	{
+		static const struct { const char *expr, *msg; } bad[] = {
+			{ "age > 3x", "-e: 3x: not a duration (units: s m h d w)\n"
+			  "  age > 3x\n        ^" },
+			{ "(frozen", "-e: the ( at column 1 is not closed\n  (frozen\n         ^" },
+			{ "frozen and", "-e: the expression ends where a test should be\n"
+			  "  frozen and\n            ^" },
+			{ "size > -1", "-e: a negative number: ages, sizes and counts are never "
+			  "below 0\n  size > -1\n         ^" },
+			{ "reason ~ \"x\"", "-e: reason: not supported yet\n  reason ~ \"x\"\n  ^" },
+			{ "id ~ \"(\"", "-e: id '(': missing closing parenthesis at offset 1\n"
+			  "  id ~ \"(\"\n       ^" },
+			{ "sender ~ \"\303\251\" or 3", "-e: expected a test: a field and its value, "
+			  "a flag, not, or (\n  sender ~ \"\303\251\" or 3\n                  ^" },
+		};
+		const char *x[1];
+
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			memset(&o, 0, sizeof o);
+			x[0] = bad[i].expr;
+			o.exprs = x;
+			o.nexprs = 1;
+			snprintf(name, sizeof name, "-e '%s' refused with a caret", bad[i].expr);
+			if (lq_select_new(&o, 0, &e) != NULL)
+				ok(0, name);
+			else
+				is(e.msg, bad[i].msg, name);
+		}
+	}
+	{
+		const char *x[] = { "frozen or body ~ \"x\"", "size > 1k" };
+		struct lq_select *sel;
+
+		memset(&o, 0, sizeof o);
+		o.exprs = x;
+		o.nexprs = 2;
+		sel = lq_select_new(&o, 0, &e);
+		ok(sel != NULL && !lq_select_is_empty(sel) && lq_select_needs_content(sel) &&
+		    lq_select_needs_size(sel) && lq_select_scanflags(sel) == 0,
+		    "-e: not empty, needs content and sizes, no locks");
+		lq_select_free(sel);
+		x[0] = "active";
+		o.nexprs = 1;
+		sel = lq_select_new(&o, 0, &e);
+		ok(sel != NULL && !lq_select_needs_content(sel) && !lq_select_needs_size(sel) &&
+		    lq_select_scanflags(sel) == LQ_SCAN_LOCKS, "-e active: needs the locks only");
+		lq_select_free(sel);
+	}
+	prom_tests();
 	printf("1..%d\n", n);
 	return failed != 0;
 }
