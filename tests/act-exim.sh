@@ -1,5 +1,5 @@
 # tests/act-exim.sh -- what the tests acting on copies of the Exim lab's spool share
-# (50-exim-act.t, 58-qedit-exim.t): source it after tests/lib.sh. It prepares the lab, makes
+# (50-exim-act.t, 65-qedit-exim.t): source it after tests/lib.sh. It prepares the lab, makes
 # $tmp (removed on exit, with the processes in pids) and defines EU, new_spool, exim_on and
 # hold_lock.
 # shellcheck shell=bash

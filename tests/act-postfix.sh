@@ -1,5 +1,5 @@
 # tests/act-postfix.sh -- what the tests acting on a running Postfix share (57-postfix-act.t,
-# 64-qedit-postfix.t): source it after tests/lib.sh. It sets LAB, SETUP, TOOLS and B, checks
+# 67-qedit-postfix.t): source it after tests/lib.sh. It sets LAB, SETUP, TOOLS and B, checks
 # that it can run (root, jq, the lab prepared), takes the test's own lock, sets the
 # cleanup trap (the instances in insts, the helper PIDs in helpers), and defines the helpers
 # (pj, settle, agrees, snap, new_instance...), which read C, Q and LOG.

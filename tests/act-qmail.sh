@@ -1,5 +1,5 @@
 # tests/act-qmail.sh -- what the tests acting on the qmail fixtures share (55-qmail-act.t,
-# 59-qedit-qmail.t): source it after tests/lib.sh. It makes $tmp (removed on exit, with the
+# 66-qedit-qmail.t): source it after tests/lib.sh. It makes $tmp (removed on exit, with the
 # processes in pids), sets F and B, and defines extract, snap, without, only, blocks,
 # drop_blocks, files_of, and the fake qmail-send (start_send, stop_send, alrms).
 # shellcheck shell=bash

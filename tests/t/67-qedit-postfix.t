@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/t/64-qedit-postfix.t -- qedit on the queue of a real Postfix 3.7 that runs, with
+# tests/t/67-qedit-postfix.t -- qedit on the queue of a real Postfix 3.7 that runs, with
 # Postfix as the judge: --mark-delivered overwrites the recipient record's type byte with D,
 # as the queue manager marks a finished recipient; postcat -q then shows the record done,
 # postqueue -j no longer lists the recipient, and a delivery run tries only the others;
