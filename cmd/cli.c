@@ -326,6 +326,9 @@ cli_select(void)
 		}
 		exit(EXIT_TROUBLE);
 	}
+	/* -v alone would be "everything" to an acting tool (its selection is empty): refused */
+	if (cli.sel.invert && lq_select_is_empty(sel))
+		errx(EXIT_TROUBLE, "-v: nothing to invert: give the selection it turns round");
 	return sel;
 }
 
@@ -932,14 +935,34 @@ static const struct {
 	[LQ_ACT_REMOVE] = { "would remove", "removed" },
 	[LQ_ACT_FREEZE] = { "would freeze", "frozen" },
 	[LQ_ACT_THAW] = { "would thaw", "thawed" },
+	[LQ_ACT_MARK_DELIVERED] = { "would mark delivered in", "changed (marked delivered)" },
+	[LQ_ACT_MARK_ALL_DELIVERED] = { "would mark all delivered in",
+	    "changed (all marked delivered)" },
+	[LQ_ACT_ADD_RECIPIENT] = { "would add recipients to", "changed (recipients added)" },
+	[LQ_ACT_SET_SENDER] = { "would set the sender of", "changed (sender set)" },
 };
+
+/* The addresses an action was given, for syslog: " addr=<a>,<b>", or "" */
+static const char *
+log_addrs(const struct lq_act_opts *o)
+{
+	static char buf[2048];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->naddrs && n < sizeof buf; i++)
+		n += snprintf(buf + n, sizeof buf - n, "%s<%s>", i ? "," : " addr=",
+		    cli_shown(o->addrs[i]));
+	return buf;
+}
 
 void
 cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *sel,
     enum lq_action act)
 {
 	struct lq_act_opts o = { .dry_run = cli_act.dry_run, .user = user_name(),
-	    .mainlog_fd = -1, .save_dirfd = -1 };
+	    .mainlog_fd = -1, .save_dirfd = -1, .addrs = cli_act.addrs,
+	    .naddrs = cli_act.naddrs, .channel = cli_act.channel };
 	unsigned long done = 0, locked = 0, gone = 0, changed = 0, failed = 0, already = 0;
 	const char *verb = act_words[act].done;
 	struct lq_msg *m;
@@ -955,8 +978,11 @@ cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *
 
 		if (lq_act(sp, id, act, sel, &o, &m, &e) == 0) {
 			if (!o.dry_run)
-				syslog(LOG_NOTICE, "user=%s action=%s id=%s from=<%s> nrcpt=%zu",
-				    o.user, verb, id, m->sender ? m->sender : "", m->nrcpt);
+				syslog(LOG_NOTICE, "user=%s action=%s id=%s from=<%s> nrcpt=%zu%s",
+				    o.user, verb, id, m->sender ? m->sender : "", m->nrcpt,
+				    log_addrs(&o));
+			if (e.code == LQ_NOTICE)
+				warnx("%s", cli_shown_err(&e));
 			if (cli.ids || cli.nul)
 				printf("%s%c", id, cli.nul ? '\0' : '\n');
 			else if (o.dry_run)

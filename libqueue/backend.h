@@ -68,6 +68,11 @@ struct lq_backend {
 	    const struct lq_act_opts *, struct lq_err *);
 	void (*act_unlock)(struct lq_spool *, void *held);
 	int removes_damaged;	/* a damaged message may be removed by ID (the MTA does it) */
+	/* whether this MTA can do an envelope action (LQ_ACT_MARK_DELIVERED...) at all, with
+	 * those (already checked) addresses: 0, or -1 with err (LQ_EUSAGE) saying why not and
+	 * how to get the effect; NULL: none of them */
+	int (*act_supports)(struct lq_spool *, enum lq_action, const struct lq_act_opts *,
+	    struct lq_err *);
 	/* what the MTA calls things, for the core's outputs */
 	const char *frozen_state;	/* lq_state_name of a frozen message: "frozen", "hold" */
 	const char *frozen_said;	/* in the statistics: "frozen", "on hold" */
@@ -137,6 +142,15 @@ int lq_open_dir(int dirfd, const char *name, struct lq_err *);
 int lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *, struct lq_err *);
 int lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *, struct stat *,
     struct lq_err *);
+/*
+ * Replace name (in dirfd) with data, as the MTAs rewrite a spool file: written whole to tmp
+ * beside it (a leftover tmp of a crash is removed first; O_EXCL), given like's owner and
+ * group (unless that is not ours to give and we own it) and mode, times like's atime and
+ * mtime (keep_times) or now, fsync'ed, renamed over name, the directory fsync'ed. what
+ * begins the error messages (the ID). 0, or -1 with err and nothing changed.
+ */
+int lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_buf *data,
+    const struct stat *like, mode_t mode, int keep_times, const char *what, struct lq_err *);
 
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);
@@ -177,7 +191,8 @@ enum lq_lockkind { LQ_LOCK_FLOCK = 1 << 0, LQ_LOCK_FCNTL = 1 << 1 };
 struct lq_lock {
 	unsigned long long ino;
 	unsigned maj, min;
-	long pid;		/* -1: an OFD lock, which belongs to no process */
+	long pid;		/* -1: an OFD lock, which belongs to no process; 0: a process
+				 * outside our pid namespace */
 };
 struct lq_locks {
 	struct lq_lock *v;
@@ -185,10 +200,14 @@ struct lq_locks {
 };
 int lq_locks_load(struct lq_locks *, unsigned kinds, struct lq_err *);
 void lq_locks_free(struct lq_locks *);
-/* Who holds a lock on the file st: its PID, -1 for an OFD lock, or 0 for nobody. Where the
- * device numbers in /proc/locks differ from stat's (btrfs subvolumes), the holder must be seen
- * to have the file open (so an OFD lock counts only where they agree). */
+/* Who holds a lock on the file st: its PID, -1 when it has none we can see (an OFD lock, a
+ * process outside our pid namespace), or 0 for nobody. Where the device numbers in
+ * /proc/locks differ from stat's (btrfs subvolumes, overlayfs), the holder must be seen to
+ * have the file open (so an OFD lock counts only where they agree). */
 long lq_locks_holder(const struct lq_locks *, const struct stat *st);
+/* Does any entry name st's inode, whatever its device? (A 0 from lq_locks_holder is then not
+ * sure: the caller asks the file itself.) */
+int lq_locks_inode_listed(const struct lq_locks *, const struct stat *st);
 /* /proc/PID/comm without its newline; "" when it cannot be read. */
 void lq_proc_comm(long pid, char comm[32]);
 
@@ -200,6 +219,10 @@ void lq_proc_comm(long pid, char comm[32]);
 #define LQ_RCPT_MAX 1000000
 int lq_arena_grow(struct lq_msg *, void **v, size_t n, size_t *cap, size_t size,
     size_t max, const char *what, struct lq_err *);
+/* A recipient record still to be delivered: not done, not a copy listed from Postfix's
+ * delay log, not one of Exim's non-recipients only (a Postfix shadow record is pending). */
+#define LQ_RCPT_PENDING(f) \
+	(!((f) & (LQ_RCPT_DONE | LQ_RCPT_LOGGED)) && (!((f) & LQ_RCPT_EXTRA) || ((f) & LQ_RCPT_SHADOW)))
 /* Add a recipient to m (its arena holds it; addr and reason must live there already). */
 int lq_rcpt_add(struct lq_msg *, size_t *cap, const char *addr, const char *reason,
     unsigned flags, struct lq_err *);

@@ -101,7 +101,16 @@ struct pf_msg {
 	dev_t dev;
 	ino_t ino;
 	int long_layout;
+	/* read under lq_act's lock (PF_NOTE_PENDING): where each R record is */
+	struct pf_pending {
+		const char *address;	/* as listed (display_address) */
+		int64_t off;
+	} *pending;
+	size_t npending, cappending;
 };
+
+/* load_file's flag beside the LQ_SCAN_ ones: note where the pending recipients are */
+#define PF_NOTE_PENDING (1u << 30)
 
 /* ---------------------------------------------------------------- queue IDs */
 
@@ -1013,6 +1022,21 @@ time_usec(const char *s)
 	return strtol(s, NULL, 10);
 }
 
+/* Where a pending recipient's record is, for marking it done (PF_NOTE_PENDING). */
+static int
+note_pending(struct lq_msg *m, const char *addr, int64_t off, struct lq_err *err)
+{
+	struct pf_msg *pm = m->priv;
+	void *v = pm->pending;
+
+	if (lq_arena_grow(m, &v, pm->npending, &pm->cappending, sizeof *pm->pending,
+	    LQ_RCPT_MAX, "recipients", err) < 0)
+		return -1;
+	pm->pending = v;
+	pm->pending[pm->npending++] = (struct pf_pending){ addr, off };
+	return 0;
+}
+
 static int
 parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
     const struct stat *st, unsigned scanflags, struct lq_err *err)
@@ -1078,6 +1102,9 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
 			    bsearch(&a, filter, nfilter, sizeof *filter, strptr_cmp) != NULL)
 				flags = LQ_RCPT_EXTRA | LQ_RCPT_SHADOW;
 			if (rcpt_push(m, &l, a, NULL, flags, err) < 0)
+				return -1;
+			if (r.type == 'R' && (scanflags & PF_NOTE_PENDING) &&
+			    note_pending(m, a, r.off, err) < 0)
 				return -1;
 			break;
 		}
@@ -2500,8 +2527,8 @@ postfix_act_reload(struct lq_spool *sp, void *held, struct lq_msg *m, struct lq_
 {
 	struct pf_held *h = held;
 
-	if (load_file(sp, h->q, h->dfd, h->rel, &h->st, h->q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0,
-	    m, -1, err) < 0) {
+	if (load_file(sp, h->q, h->dfd, h->rel, &h->st, (h->q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0) |
+	    PF_NOTE_PENDING, m, -1, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", h->id);
 		return -1;
@@ -2523,7 +2550,67 @@ postfix_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum
 		    " again in a moment", h->id);
 	if (act == LQ_ACT_THAW && h->q != Q_HOLD)
 		return lq_err_set(err, LQ_EALREADY, "%s: not on hold: left alone", h->id);
+	if ((act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED) &&
+	    h->q == Q_MAILDROP)
+		return lq_err_set(err, LQ_ELOCKED, "%s: in maildrop/, not queued by pickup yet: "
+		    "skipped; try again in a moment", h->id);
 	return 0;
+}
+
+/*
+ * What the queue manager does to a recipient that is finished (deliver_completed): the type
+ * byte of its R record overwritten with D in place, data and length kept; then fsync. Every
+ * R record of the addresses given (all of them when addrs is NULL), each checked to be an R
+ * still before any byte is written. The file's times are put back: in deferred/ the mtime is
+ * when the queue manager tries the message next.
+ */
+static int
+mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, size_t n,
+    struct lq_err *err)
+{
+	const struct pf_msg *pm = m->priv;
+	size_t marked = 0;
+	char c;
+
+	for (int write = 0; write < 2; write++)
+		for (size_t i = 0; i < pm->npending; i++) {
+			const struct pf_pending *p = &pm->pending[i];
+			size_t j = 0;
+
+			while (addrs != NULL && j < n && strcmp(addrs[j], p->address) != 0)
+				j++;
+			if (addrs != NULL && j == n)
+				continue;
+			if (!write && (pread(h->fd, &c, 1, p->off) != 1 || c != 'R'))
+				return lq_err_set(err, LQ_ENOMATCH, "%s: changed meanwhile (the "
+				    "recipient record of <%s> is no longer there): left alone", h->id,
+				    p->address);
+			if (write && pwrite(h->fd, "D", 1, p->off) != 1)
+				return lq_err_sys(err, "%s: marking <%s> done in %s (%zu marked before)",
+				    h->id, p->address, h->rel, marked);
+			marked += write;
+		}
+	/* the times as they were: a deferred file's mtime is its next delivery attempt */
+	if (futimens(h->fd, (struct timespec[2]){ h->st.st_atim, h->st.st_mtim }) < 0 ||
+	    fsync(h->fd) < 0)
+		return lq_err_sys(err, "%s: %s", h->id, h->rel);
+	return 0;
+}
+
+/* Marking delivered is what the queue manager itself does; adding a recipient or changing
+ * the sender is cleanup's alone. */
+static int
+postfix_act_supports(struct lq_spool *sp, enum lq_action act, const struct lq_act_opts *o,
+    struct lq_err *err)
+{
+	if (act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED)
+		return 0;
+	return lq_err_set(err, LQ_EUSAGE, "%s: Postfix: only its cleanup daemon writes a queue "
+	    "file's envelope, there is no safe way to %s in place: re-inject a copy instead "
+	    "(qcat -m ID | sendmail %s), then qrm ID; nothing done", sp->dir,
+	    act == LQ_ACT_SET_SENDER ? "change the sender" : "add a recipient",
+	    act == LQ_ACT_SET_SENDER ? "-f NEW-SENDER RECIPIENT..." :
+	    "-f SENDER RECIPIENT... NEW-RECIPIENT");
 }
 
 static int
@@ -2573,6 +2660,15 @@ postfix_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum 
 			rc = 0;
 		}
 		close(tfd);
+		break;
+	case LQ_ACT_MARK_DELIVERED:
+		rc = mark_done(h, m, o->addrs, o->naddrs, err);
+		break;
+	case LQ_ACT_MARK_ALL_DELIVERED:
+		rc = mark_done(h, m, NULL, 0, err);
+		break;
+	default:	/* act_supports said no: lq_act never gets here */
+		rc = lq_err_set(err, LQ_EUSAGE, "%s: not an action on this MTA", h->id);
 		break;
 	}
 	return rc;
@@ -2705,6 +2801,7 @@ const struct lq_backend lq_postfix_backend = {
 	.act_save = postfix_act_save,
 	.act_apply = postfix_act_apply,
 	.act_unlock = postfix_act_unlock,
+	.act_supports = postfix_act_supports,
 	.removes_damaged = 1,	/* postsuper -d */
 	.frozen_state = "hold",
 	.frozen_said = "on hold",

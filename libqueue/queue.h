@@ -31,8 +31,9 @@ enum lq_errcode {
 	LQ_ENOMATCH,	/* acting: the message no longer matches the selection */
 	LQ_EALREADY,	/* acting: already frozen, or not frozen to thaw */
 	LQ_NOTICE,	/* not a failure: something about the spool worth a line to the user
-			 * (qmail: a leftover qmail-send will remove). Only ever handed to a
-			 * scan's problem callback, never returned; not counted in lq_scan.bad */
+			 * (qmail: a leftover qmail-send will remove). Handed to a scan's
+			 * problem callback, or left in err by an lq_act that succeeded; never
+			 * returned as a failure; not counted in lq_scan.bad */
 };
 
 struct lq_err {
@@ -459,7 +460,16 @@ enum lq_action {
 	LQ_ACT_REMOVE,		/* delete the message and every file of it */
 	LQ_ACT_FREEZE,		/* Exim: freeze; Postfix, qmail: put on hold */
 	LQ_ACT_THAW,		/* undo LQ_ACT_FREEZE */
+	/* the envelope (qedit), each as exim -Mmd, -Mmad, -Mar, -Mes; the addresses are
+	 * lq_act_opts.addrs (checked by lq_act_check) */
+	LQ_ACT_MARK_DELIVERED,	/* mark those pending recipients delivered */
+	LQ_ACT_MARK_ALL_DELIVERED,	/* mark every pending recipient delivered */
+	LQ_ACT_ADD_RECIPIENT,	/* add those recipients (one already pending: left out) */
+	LQ_ACT_SET_SENDER,	/* addrs[0] is the new sender, "" the null sender */
 };
+
+/* Where an added recipient goes on MTAs that split them by channel (qmail). */
+enum lq_channel { LQ_CHANNEL_AUTO = 0, LQ_CHANNEL_LOCAL, LQ_CHANNEL_REMOTE };
 
 struct lq_act_opts {
 	int dry_run;		/* every step but the change itself: the lock is taken and let
@@ -468,7 +478,23 @@ struct lq_act_opts {
 	int mainlog_fd;		/* Exim: its mainlog, open for appending; -1: none */
 	int save_dirfd;		/* >= 0: keep a copy of the message there before removing it,
 				 * as a spool of the same MTA (qcat --spool DIR ID reads it) */
+	const char *const *addrs;	/* the envelope actions' addresses, in order */
+	size_t naddrs;
+	enum lq_channel channel;	/* LQ_ACT_ADD_RECIPIENT on qmail: local/ or remote/ */
 };
+
+/*
+ * Can this spool's MTA do act, with o's addresses? Checked once before anything is
+ * touched (and again by lq_act): the MTA must support the action (Postfix: no change of the
+ * envelope but marking delivered, the refusal says how to get the effect), and every
+ * address must be one line the MTA can store: no control character (a newline, a NUL), no
+ * space outside quotes, at most LQ_ADDR_MAX bytes, a recipient with a domain (local@domain);
+ * the sender may be "" (the null sender). Returns 0, or -1 with err (LQ_EUSAGE) naming the
+ * address.
+ */
+#define LQ_ADDR_MAX 1000
+int lq_act_check(struct lq_spool *, enum lq_action, const struct lq_act_opts *,
+    struct lq_err *);
 
 /*
  * Act on one message under the MTA's own locking protocol, the same sequence on every MTA
@@ -480,8 +506,11 @@ struct lq_act_opts {
  * copy and the change is done, so the verdict is the real run's. m (may be NULL) is set to
  * the message as it was acted on, valid until the next call. Returns 0 when done (would be
  * done), or -1 with err: LQ_ELOCKED being delivered (skipped), LQ_ENOENT no such message or
- * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures (nothing
- * half done).
+ * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures:
+ * nothing is changed, except where the last step fails after the message itself is gone (a
+ * Postfix log or an Exim msglog that cannot be removed), reported as a failure all the same.
+ * Done, err may hold an LQ_NOTICE worth a line: part of what was asked was so already (an
+ * added recipient already pending, left out).
  */
 int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *sel,
     const struct lq_act_opts *, struct lq_msg **m, struct lq_err *);

@@ -330,6 +330,36 @@ lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *b, struct lq_err
  * made big enough for what fstat says, so that one read still does.
  */
 int
+lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_buf *data,
+    const struct stat *like, mode_t mode, int keep_times, const char *what, struct lq_err *err)
+{
+	struct timespec t[2] = { like->st_atim, like->st_mtim };
+	int fd;
+
+	(void)unlinkat(dirfd, tmp, 0);
+	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) < 0)
+		return lq_err_sys(err, "%s: creating %s", what, tmp);
+	if ((fchown(fd, like->st_uid, like->st_gid) < 0 && like->st_uid != geteuid()) ||
+	    fchmod(fd, mode) < 0 ||
+	    write(fd, data->data, data->len) != (ssize_t)data->len ||
+	    (keep_times && futimens(fd, t) < 0) || fsync(fd) < 0) {
+		lq_err_sys(err, "%s: writing %s", what, tmp);
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		lq_err_sys(err, "%s: renaming %s to %s", what, tmp, name);
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	fsync(dirfd);
+	return 0;
+}
+
+int
 lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct stat *st,
     struct lq_err *err)
 {
