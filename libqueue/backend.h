@@ -317,7 +317,7 @@ struct lq_expr *lq_expr_new(const char *const *exprs, size_t n, const struct lq_
     time_t now, struct lq_err *);
 void lq_expr_free(struct lq_expr *);
 /* What evaluating needs (NULL: nothing). */
-enum { LQ_EXPR_CONTENT = 1, LQ_EXPR_SIZE = 2, LQ_EXPR_LOCKS = 4 };
+enum { LQ_EXPR_CONTENT = 1, LQ_EXPR_SIZE = 2, LQ_EXPR_LOCKS = 4, LQ_EXPR_REASONS = 8 };
 unsigned lq_expr_needs(const struct lq_expr *);
 /* 1 selected, 0 not, -1 cannot tell (content unreadable, a regex engine error: err set).
  * Headers and the body are read only when the cheaper tests did not decide. */

@@ -41,7 +41,7 @@ enum field {
 	F_SENDER, F_RCPT, F_EVERY, F_RCOUNT, F_AGE, F_SIZE, F_QUEUE, F_ID, F_REASON,
 	F_HEADER, F_BODY, F_FLAG
 };
-enum ftype { T_STRING, T_DURATION, T_SIZE, T_COUNT, T_FLAG, T_LATER };
+enum ftype { T_STRING, T_DURATION, T_SIZE, T_COUNT, T_FLAG };
 
 static const struct field_def {
 	const char *name;
@@ -58,7 +58,7 @@ static const struct field_def {
 	{ "size", F_SIZE, T_SIZE, 0, 0 },
 	{ "queue", F_QUEUE, T_STRING, 0, 1 },
 	{ "id", F_ID, T_STRING, 0, 1 },
-	{ "reason", F_REASON, T_LATER, 0, 1 },
+	{ "reason", F_REASON, T_STRING, 0, 1 },
 	{ "header", F_HEADER, T_STRING, 0, 2 },
 	{ "body", F_BODY, T_STRING, 0, 3 },
 	{ "frozen", F_FLAG, T_FLAG, LQ_MSG_FROZEN, 0 },
@@ -384,6 +384,7 @@ own_selection(struct parser *p, struct node *n, const char *name, const char *hn
 	switch (n->field) {
 	case F_SENDER: so.sender = re; break;
 	case F_RCPT: so.rcpt = re; break;
+	case F_REASON: so.reason = re; break;
 	case F_BODY: so.body = re; break;
 	default:
 		/* "Name: regex" (--header drops the blanks after the colon: "(?:)" keeps those
@@ -503,6 +504,8 @@ string_test(struct parser *p, struct node *n, const struct field_def *f, enum op
 		rc = own_selection(p, n, f->name, hname, re, p->at);
 		if (f->field == F_HEADER || f->field == F_BODY)
 			p->x->needs |= LQ_EXPR_CONTENT;
+		if (f->field == F_REASON)
+			p->x->needs |= LQ_EXPR_REASONS;
 	}
 	free(lit);
 	return rc;
@@ -526,13 +529,9 @@ parse_test(struct parser *p)
 	}
 	if ((f = lookup(p->s + at, p->toklen)) == NULL) {
 		perr(p, at, "unknown field or flag '%.*s' (fields: sender recipient "
-		    "every-recipient rcpt-count age size queue id header(\"Name\") body; flags: "
+		    "every-recipient rcpt-count age size queue id reason header(\"Name\") body; flags: "
 		    "frozen bounce active expired)", (int)(p->toklen > 40 ? 40 : p->toklen),
 		    p->s + at);
-		return NULL;
-	}
-	if (f->type == T_LATER) {
-		perr(p, at, "%s: not supported yet", f->name);
 		return NULL;
 	}
 	if (++p->x->ntests > EXPR_MAXTESTS) {

@@ -302,7 +302,8 @@ unsigned
 lq_select_scanflags(const struct lq_select *sel)
 {
 	return (sel->active || (lq_expr_needs(sel->expr) & LQ_EXPR_LOCKS) ? LQ_SCAN_LOCKS : 0) |
-	    (sel->reason.code ? LQ_SCAN_REASONS : 0);
+	    (sel->reason.code || (lq_expr_needs(sel->expr) & LQ_EXPR_REASONS) ?
+	    LQ_SCAN_REASONS : 0);
 }
 
 /* The sender as exiqgrep tests it, "<sender>", in the message's arena. */
