@@ -203,7 +203,8 @@ main(void)
 			  "  frozen and\n            ^" },
 			{ "size > -1", "-e: a negative number: ages, sizes and counts are never "
 			  "below 0\n  size > -1\n         ^" },
-			{ "reason ~ \"x\"", "-e: reason: not supported yet\n  reason ~ \"x\"\n  ^" },
+			{ "reason > 3", "-e: reason is not a number: compare it with ~ !~ == !=\n"
+			  "  reason > 3\n         ^" },
 			{ "id ~ \"(\"", "-e: id '(': missing closing parenthesis at offset 1\n"
 			  "  id ~ \"(\"\n       ^" },
 			{ "sender ~ \"\303\251\" or 3", "-e: expected a test: a field and its value, "
