@@ -77,9 +77,11 @@ bench: deps
 	scripts/bench
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 man/qtools-select.7 $(DESTDIR)$(MANDIR)/man7
 	for t in $(TOOLS); do \
 		install -m 0644 completions/qtools.bash $(DESTDIR)$(BASHCOMPDIR)/$$t || exit 1; \
 	done
@@ -100,7 +102,7 @@ SANFLAGS   = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 SANCFLAGS  = $(filter-out -O2 -Werror,$(CFLAGS)) -O1 $(SANFLAGS)
 ASANOBJ    = $(LIBSRC:libqueue/%.c=build/asan/libqueue/%.o)
 ASANBINS   = $(addprefix build/asan/bin/,$(TOOLS))
-FUZZ_TARGETS = exim postfix qmail select merge
+FUZZ_TARGETS = exim postfix qmail select merge expr
 FUZZOBJ    = $(LIBSRC:libqueue/%.c=build/fuzz/libqueue/%.o)
 FUZZBINS   = $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60

@@ -47,6 +47,8 @@ struct poptOption cli_select_table[] = {
 	  "sender matches REGEX (tested as <sender>)", "REGEX" },
 	{ "recipient", 'r', POPT_ARG_STRING, &cli.sel.rcpt, 0,
 	  "a recipient still to deliver matches REGEX", "REGEX" },
+	{ "reason", '\0', POPT_ARG_STRING, &cli.sel.reason, 0,
+	  "a recipient still to deliver has a delay reason that matches REGEX", "REGEX" },
 	{ "size-match", 's', POPT_ARG_STRING, &cli.sel.size_re, 0,
 	  "the size column (as exim -bp shows it) matches REGEX", "REGEX" },
 	{ "younger", 'y', POPT_ARG_STRING, &cli.sel.younger, 0,
@@ -73,6 +75,9 @@ struct poptOption cli_select_table[] = {
 	  "being delivered right now", NULL },
 	{ "queue", '\0', POPT_ARG_STRING, &cli.sel.queue, 0,
 	  "in one of these queues or states (comma-separated)", "NAMES" },
+	{ "expr", 'e', POPT_ARG_ARGV, &cli.exprs, 0,
+	  "an expression: and, or, not, ( ), tests on every field (repeatable, all must "
+	  "match; qtools-select(7))", "EXPR" },
 	{ "case-sensitive", '\0', POPT_ARG_NONE, &cli.sel.case_sensitive, 0,
 	  "regexes are case-sensitive (default: caseless, like exiqgrep)", NULL },
 	POPT_TABLEEND
@@ -218,6 +223,9 @@ cli_parse(int argc, const char **argv, struct poptOption *own, const char *args_
 	for (const char **h = cli.headers; h && *h; h++)
 		cli.sel.nheaders++;
 	cli.sel.headers = cli.headers;
+	for (const char **x = cli.exprs; x && *x; x++)
+		cli.sel.nexprs++;
+	cli.sel.exprs = cli.exprs;
 	return pc;
 }
 
@@ -336,8 +344,25 @@ cli_select(void)
 
 	if (cli.sel.frozen && cli.sel.not_frozen)
 		errx(EXIT_TROUBLE, "-z and -x: no message is both frozen and not frozen");
-	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL)
-		errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+	if ((sel = lq_select_new(&cli.sel, cli.now, &e)) == NULL) {
+		/* a bad -e: the message goes on with the expression and a caret under the
+		 * column (lq_select_new), each line escaped on its own */
+		char *line = strchr(e.msg, '\n'), *nl;
+
+		if (line == NULL || strncmp(e.msg, "-e: ", 4) != 0)
+			errx(EXIT_TROUBLE, "%s", cli_shown_err(&e));
+		*line++ = '\0';
+		warnx("%s", cli_shown_err(&e));
+		for (; line != NULL; line = nl) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl++ = '\0';
+			fprintf(stderr, "%s\n", shown(line, sizeof e.msg));
+		}
+		exit(EXIT_TROUBLE);
+	}
+	/* -v alone would be "everything" to an acting tool (its selection is empty): refused */
+	if (cli.sel.invert && lq_select_is_empty(sel))
+		errx(EXIT_TROUBLE, "-v: nothing to invert: give the selection it turns round");
 	return sel;
 }
 
@@ -729,7 +754,8 @@ cli_collect(struct lq_spool *sp, poptContext pc, struct lq_select *sel, struct c
 			errx(EXIT_TROUBLE, "nothing done: fix the IDs above");
 		return;
 	}
-	sc.flags = LQ_SCAN_UNSORTED | lq_select_scanflags(sel);	/* --active: LQ_SCAN_LOCKS */
+	/* --active: LQ_SCAN_LOCKS; --reason: LQ_SCAN_REASONS */
+	sc.flags = LQ_SCAN_UNSORTED | LQ_SCAN_NO_REASONS | lq_select_scanflags(sel);
 	sc.each = consider;
 	sc.problem = problem;
 	sc.arg = &w;
@@ -762,8 +788,8 @@ cli_act_validate(struct lq_spool *sp, const struct cli_targets *t)
 			errx(EXIT_TROUBLE, "%zu messages selected, more than --max %lld: nothing done",
 			    t->n, max);
 	}
-	if (!cli_act.dry_run && !is_owner(sp) &&
-	    faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
+	/* a dry run too: its verdict is the real run's, and the real run would stop here */
+	if (!is_owner(sp) && faccessat(AT_FDCWD, lq_spool_dir(sp), W_OK, AT_EACCESS) < 0)
 		errx(EXIT_TROUBLE, "%s: no permission to change the spool (run as root or the "
 		    "MTA's user): nothing done", cli_shown(lq_spool_dir(sp)));
 }
@@ -816,6 +842,30 @@ prepare_outside(struct lq_spool *sp, const struct lq_owner *o)
 		if (mainlog_fd >= 0)
 			close(mainlog_fd);
 		mainlog_fd = -1;
+		/* and a --save DIR the real run could not use: an existing DIR is opened (the
+		 * owner's right to write there is checked once the tool has become it); a
+		 * missing one must be one the real run can make */
+		if (cli_act.save != NULL) {
+			char parent[PATH_MAX], *slash;
+
+			check_path("--save", cli_act.save);
+			save_dirfd = open(cli_act.save, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (save_dirfd < 0 && errno != ENOENT)
+				err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			if (save_dirfd < 0) {
+				snprintf(parent, sizeof parent, "%s", cli_act.save);
+				while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' &&
+				    slash != parent)
+					*slash = '\0';
+				if ((slash = strrchr(parent, '/')) == NULL)
+					snprintf(parent, sizeof parent, ".");
+				else
+					slash[slash == parent] = '\0';
+				if (faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) < 0)
+					err(EXIT_TROUBLE, "--save %s", cli_shown(cli_act.save));
+			}
+		}
 		return;
 	}
 	if (cli_act.save != NULL) {
@@ -919,14 +969,34 @@ static const struct {
 	[LQ_ACT_REMOVE] = { "would remove", "removed" },
 	[LQ_ACT_FREEZE] = { "would freeze", "frozen" },
 	[LQ_ACT_THAW] = { "would thaw", "thawed" },
+	[LQ_ACT_MARK_DELIVERED] = { "would mark delivered in", "changed (marked delivered)" },
+	[LQ_ACT_MARK_ALL_DELIVERED] = { "would mark all delivered in",
+	    "changed (all marked delivered)" },
+	[LQ_ACT_ADD_RECIPIENT] = { "would add recipients to", "changed (recipients added)" },
+	[LQ_ACT_SET_SENDER] = { "would set the sender of", "changed (sender set)" },
 };
+
+/* The addresses an action was given, for syslog: " addr=<a>,<b>", or "" */
+static const char *
+log_addrs(const struct lq_act_opts *o)
+{
+	static char buf[2048];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->naddrs && n < sizeof buf; i++)
+		n += snprintf(buf + n, sizeof buf - n, "%s<%s>", i ? "," : " addr=",
+		    cli_shown(o->addrs[i]));
+	return buf;
+}
 
 void
 cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *sel,
     enum lq_action act)
 {
 	struct lq_act_opts o = { .dry_run = cli_act.dry_run, .user = user_name(),
-	    .mainlog_fd = -1, .save_dirfd = -1 };
+	    .mainlog_fd = -1, .save_dirfd = -1, .addrs = cli_act.addrs,
+	    .naddrs = cli_act.naddrs, .channel = cli_act.channel };
 	unsigned long done = 0, locked = 0, gone = 0, changed = 0, failed = 0, already = 0;
 	const char *verb = act_words[act].done;
 	struct lq_msg *m;
@@ -942,8 +1012,11 @@ cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *
 
 		if (lq_act(sp, id, act, sel, &o, &m, &e) == 0) {
 			if (!o.dry_run)
-				syslog(LOG_NOTICE, "user=%s action=%s id=%s from=<%s> nrcpt=%zu",
-				    o.user, verb, id, m->sender ? m->sender : "", m->nrcpt);
+				syslog(LOG_NOTICE, "user=%s action=%s id=%s from=<%s> nrcpt=%zu%s",
+				    o.user, verb, id, m->sender ? m->sender : "", m->nrcpt,
+				    log_addrs(&o));
+			if (e.code == LQ_NOTICE)
+				warnx("%s", cli_shown_err(&e));
 			if (cli.ids || cli.nul)
 				printf("%s%c", id, cli.nul ? '\0' : '\n');
 			else if (o.dry_run)

@@ -20,6 +20,7 @@ struct cli {
 	/* selection */
 	struct lq_select_opts sel;
 	const char **headers;	/* popt collects --header here */
+	const char **exprs;	/* and -e here */
 	/* output */
 	int nul, json, ids, count, unsorted, reverse;
 	const char *host;	/* --host: the name --json gives this host */
@@ -93,6 +94,9 @@ struct cli_act {
 	const char *max;	/* --max N: refuse when more would be affected */
 	const char *save;	/* qrm --save DIR */
 	const char *mainlog;	/* Exim's mainlog (default: asked of exim) */
+	const char *const *addrs;	/* qedit: the action's addresses */
+	size_t naddrs;
+	enum lq_channel channel;	/* qedit --local/--remote */
 };
 extern struct cli_act cli_act;
 extern struct poptOption cli_act_table[];

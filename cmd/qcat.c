@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static struct {
-	int envelope, headers, body, message;
+	int envelope, headers, body, message, log;
 	struct lq_spool *sp;
 } opt;
 
@@ -20,6 +20,8 @@ static struct poptOption options[] = {
 	{ "body", 'b', POPT_ARG_NONE, &opt.body, 0, "the body", NULL },
 	{ "message", 'm', POPT_ARG_NONE, &opt.message, 0,
 	  "the message as it would be delivered: live headers, blank line, body", NULL },
+	{ "log", '\0', POPT_ARG_NONE, &opt.log, 0,
+	  "the message's own log: Exim's message log (exim -Mvl), Postfix's defer log", NULL },
 	{ "null", '0', POPT_ARG_NONE, &cli.nul, 0, "IDs on stdin end with NUL", NULL },
 	POPT_TABLEEND
 };
@@ -48,6 +50,17 @@ show(struct lq_msg *m, void *arg)
 	int rc = 0;
 
 	(void)arg;
+	if (opt.log) {
+		if (lq_write_log(opt.sp, m, stdout, &e) < 0) {
+			if (ferror(stdout))
+				return -1;
+			warnx("%s", cli_shown_err(&e));
+			cli.trouble = 1;
+			/* the MTA keeps none: said once */
+			return e.code == LQ_EUSAGE ? 1 : 0;
+		}
+		return 0;
+	}
 	/* the MTA's own viewer where it has one (Postfix: postcat's sections and markers;
 	 * -m is postcat -h -b, the blank line being the body's first line there) */
 	rc = lq_write_view(opt.sp, m, opt.message ? LQ_PART_HEADER | LQ_PART_BODY :
@@ -87,12 +100,14 @@ main(int argc, const char **argv)
 		errx(EXIT_TROUBLE, "which message? give queue IDs, or - to read them from stdin");
 	if (opt.message && (opt.envelope || opt.headers || opt.body))
 		errx(EXIT_TROUBLE, "-m shows the whole message: it goes with none of -e -h -b");
+	if (opt.log && (opt.message || opt.envelope || opt.headers || opt.body))
+		errx(EXIT_TROUBLE, "--log shows the message's log: it goes with none of -m -e -h -b");
 	if (!opt.message && !opt.envelope && !opt.headers && !opt.body)
 		opt.envelope = opt.headers = opt.body = 1;
 	sel = cli_select();
 	opt.sp = cli_open_spool();
 
-	cli_each(opt.sp, pc, sel, 0, show, NULL);
+	cli_each(opt.sp, pc, sel, opt.log ? LQ_SCAN_NO_REASONS : 0, show, NULL);
 
 	cli_flush_stdout();
 	lq_select_free(sel);

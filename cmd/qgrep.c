@@ -48,8 +48,10 @@ main(int argc, const char **argv)
 	sel = cli_select();
 	sp = cli_open_spool();
 
+	/* exiqgrep's output lists the recipients as the listing does */
 	cli_each(sp, pc, sel, cli.json ? LQ_SCAN_LOCKS :
-	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE : 0, show, NULL);
+	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE | LQ_SCAN_NO_REASONS :
+	    lq_listing_scanflags(sp), show, NULL);
 	if (cli.count)
 		printf("%lu matches out of %lu messages\n", cli.matched, cli.seen);
 	else if (cli.json && !cli.ids && !cli.nul)

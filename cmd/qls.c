@@ -64,7 +64,8 @@ main(int argc, const char **argv)
 	opt.sp = cli_open_spool();
 
 	cli_each(opt.sp, pc, sel, cli.json ? LQ_SCAN_LOCKS :
-	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE : 0, list_one, NULL);
+	    (cli.ids || cli.nul || cli.count) ? LQ_SCAN_NO_SIZE | LQ_SCAN_NO_REASONS :
+	    lq_listing_scanflags(opt.sp), list_one, NULL);
 	if (cli.count)
 		printf("%lu\n", cli.matched);
 	else if (cli.json && !cli.ids && !cli.nul)

@@ -81,7 +81,8 @@ static struct poptOption options[] = {
 	{ "output", '\0', POPT_ARG_STRING, &prom.output, 0,
 	  "--prom: into FILE, replaced whole (a temporary file renamed over it)", "FILE" },
 	{ "by", '\0', POPT_ARG_STRING, &prom.by, 0,
-	  "--prom: also messages per recipient domain (--by domain)", "domain" },
+	  "rows by these keys: domain (default), sender, sender-domain, reason, queue, age "
+	  "(--prom: also messages per recipient domain, --by domain)", "KEYS" },
 	{ "top", '\0', POPT_ARG_STRING, &prom.top, 0,
 	  "--by domain: the N largest domains of each queue (default 10)", "N" },
 	POPT_TABLEEND
@@ -228,8 +229,11 @@ main(int argc, const char **argv)
 		errx(EXIT_TROUBLE, "--prom, --json, --merge, --shape, --stat: choose one");
 	if (prom.on && (opt.by_age || opt.bounces || opt.by_count || opt.frozen || opt.source))
 		errx(EXIT_TROUBLE, "--prom goes with none of -a -b -c -f -s (they shape the table)");
-	if (!prom.on && (prom.output || prom.by || prom.top))
-		errx(EXIT_TROUBLE, "--output, --by and --top go with --prom");
+	if (!prom.on && (prom.output || prom.top))
+		errx(EXIT_TROUBLE, "--output and --top go with --prom");
+	if (prom.by != NULL && (shape.on || merge.on || stat_only))
+		errx(EXIT_TROUBLE, "--by goes with none of --shape --merge --stat (--merge takes "
+		    "the keys from what it reads)");
 	if (shape.on)
 		return shape_main(pc);
 	if (merge.expect != NULL && !merge.on)
@@ -245,6 +249,14 @@ main(int argc, const char **argv)
 	flags |= opt.bounces ? LQ_SUM_MARK_BOUNCE : 0;
 	flags |= opt.frozen ? LQ_SUM_MARK_FROZEN : 0;
 	flags |= opt.source ? LQ_SUM_SOURCE : 0;
+	if ((summary = lq_summary_new(flags, cli.now)) == NULL)
+		err(EXIT_TROUBLE, NULL);
+	if (prom.by != NULL) {
+		struct lq_err e;
+
+		if (lq_summary_set_keys(summary, prom.by, &e) < 0)
+			errx(EXIT_TROUBLE, "--by %s", e.msg);
+	}
 	sel = cli_select();
 	sp = cli_open_spool();
 	if (stat_only) {	/* the whole queue: no selection, no IDs */
@@ -257,13 +269,12 @@ main(int argc, const char **argv)
 			errx(EXIT_TROUBLE, "--stat counts the whole queue: no selection, no IDs");
 		if (lq_write_stat(stdout, sp, &e) < 0)
 			errx(EXIT_TROUBLE, "%s", e.msg);
+		lq_summary_free(summary);
 		lq_select_free(sel);
 		lq_spool_close(sp);
 		poptFreeContext(pc);
 		return cli_flush_stdout() < 0 ? EXIT_TROUBLE : EXIT_MATCH;
 	}
-	if ((summary = lq_summary_new(flags, cli.now)) == NULL)
-		err(EXIT_TROUBLE, NULL);
 	if (opt.age_buckets != NULL) {
 		time_t bounds[LQ_AGE_BUCKETS_MAX];
 		struct lq_err e;
@@ -275,7 +286,8 @@ main(int argc, const char **argv)
 	}
 
 	cli.unsorted = 1;	/* the order of reading does not matter to a summary */
-	cli_each(sp, pc, sel, LQ_SCAN_NO_REASONS, add, summary);
+	cli_each(sp, pc, sel, lq_summary_needs_reasons(summary) ? 0 : LQ_SCAN_NO_REASONS, add,
+	    summary);
 	if (opt.json) {
 		lq_summary_write_json(stdout, summary, cli_host(), lq_spool_mta(sp), cli.seen);
 		cli_json_end(sp);

@@ -1,4 +1,4 @@
-# bash completion for qtools: qls, qgrep, qsumm, qcat, qrm, qfreeze, qrun   -*- shell-script -*-
+# bash completion for qtools: qls, qgrep, qsumm, qcat, qrm, qfreeze, qedit, qrun   -*- shell-script -*-
 #
 # One file for every tool (`make install` puts a copy under each tool's name, where
 # bash-completion's loader looks). The option lists are the tools' option tables (cmd/*.c,
@@ -6,9 +6,9 @@
 # Queue IDs are completed by running `qls -i` quietly on the spool the command line names.
 # Works with or without the bash-completion package.
 
-_qtools_select_opts='--sender --recipient --size-match --younger --older --frozen
+_qtools_select_opts='--sender --recipient --reason --size-match --younger --older --frozen
     --not-frozen --invert --larger --smaller --header --body --bounce --active --queue
-    --case-sensitive'
+    --expr --case-sensitive'
 _qtools_spool_opts='--spool --mta --named-queue --jobs'
 _qtools_help_opts='--help --usage'
 _qtools_output_opts='--ids --null --count --json --host --unsorted --reverse'
@@ -23,9 +23,11 @@ _qtools_opts()
                  --age-buckets --merge --expect --stat --prom --output --by --top
                  --shape --by-sender --parent-domains --min-subdomains --buckets
                  --bucket-time --linear --width" ;;
-    qcat)  echo "--envelope --headers --body --message --null" ;;
+    qcat)  echo "--envelope --headers --body --message --log --null" ;;
     qrm)   echo "--save --ids --null --dry-run --max --mainlog" ;;
     qfreeze) echo "--thaw --ids --null --dry-run --max --mainlog" ;;
+    qedit) echo "--add-recipient --set-sender --mark-delivered --mark-all-delivered --local
+                 --remote --save --ids --null --dry-run --max --mainlog" ;;
     qrun)  echo "--mta-path --dry-run --max --null" ;;
     esac
     echo "$_qtools_select_opts $_qtools_spool_opts $_qtools_help_opts"
@@ -35,14 +37,16 @@ _qtools_opts()
 _qtools_takes_arg()
 {
     case $2 in
-    --sender|--recipient|--size-match|--younger|--older|--larger|--smaller|--header|\
-    --queue|--spool|--mta|--named-queue|--jobs|-r|-y|-o|-G) return 0 ;;
+    --sender|--recipient|--reason|--size-match|--younger|--older|--larger|--smaller|--header|\
+    --queue|--expr|--spool|--mta|--named-queue|--jobs|-r|-y|-o|-G) return 0 ;;
     --body) [[ $1 != qcat ]] ;;
+    -e) [[ $1 != qcat ]] ;;
     -f|-s) [[ $1 != qsumm ]] ;;
     --min-subdomains|--buckets|--bucket-time|--width|-m|-t|-w) [[ $1 == qsumm ]] ;;
-    --max) [[ $1 == qrm || $1 == qfreeze || $1 == qrun ]] ;;
-    --mainlog) [[ $1 == qrm || $1 == qfreeze ]] ;;
-    --save) [[ $1 == qrm ]] ;;
+    --max) [[ $1 == qrm || $1 == qfreeze || $1 == qedit || $1 == qrun ]] ;;
+    --mainlog) [[ $1 == qrm || $1 == qfreeze || $1 == qedit ]] ;;
+    --save) [[ $1 == qrm || $1 == qedit ]] ;;
+    --add-recipient|--set-sender|--mark-delivered) [[ $1 == qedit ]] ;;
     --mta-path) [[ $1 == qrun ]] ;;
     --host) [[ $1 == qls || $1 == qgrep || $1 == qsumm ]] ;;
     --age-buckets|--expect|--output|--by|--top) [[ $1 == qsumm ]] ;;
@@ -173,9 +177,9 @@ _qtools()
     COMPREPLY=($(compgen -W "$(_qtools_ids "$tool" "${joined[@]}")" -- "$cur"))
     [[ -z $cur || $cur == - ]] && COMPREPLY+=(-)
     case $name in
-    qrm|qfreeze|qrun) [[ ALL == "$cur"* ]] && COMPREPLY+=(ALL) ;;
+    qrm|qfreeze|qedit|qrun) [[ ALL == "$cur"* ]] && COMPREPLY+=(ALL) ;;
     esac
     return 0
 }
 
-complete -F _qtools qls qgrep qsumm qcat qrm qfreeze qrun
+complete -F _qtools qls qgrep qsumm qcat qrm qfreeze qedit qrun

@@ -9,6 +9,11 @@
 
 #include <dirent.h>
 
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+
 #include "queue.h"
 
 #define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -35,6 +40,8 @@ struct lq_backend {
 	/* the MTA's viewer for several sections at once (postcat); NULL: none */
 	int (*write_view)(struct lq_spool *, struct lq_msg *, unsigned, FILE *, struct lq_err *);
 	int (*write_listing)(FILE *, const struct lq_msg *, unsigned, time_t);
+	/* the message's own log (lq_write_log); NULL: the MTA keeps none */
+	int (*write_log)(struct lq_spool *, struct lq_msg *, FILE *, struct lq_err *);
 	/* what the listing prints before the first and after the last message; NULL: nothing */
 	int (*write_listing_head)(FILE *, const struct lq_spool *);
 	int (*write_listing_tail)(FILE *, const struct lq_spool *, unsigned long, int64_t);
@@ -63,11 +70,17 @@ struct lq_backend {
 	    const struct lq_act_opts *, struct lq_err *);
 	void (*act_unlock)(struct lq_spool *, void *held);
 	int removes_damaged;	/* a damaged message may be removed by ID (the MTA does it) */
+	/* whether this MTA can do an envelope action (LQ_ACT_MARK_DELIVERED...) at all, with
+	 * those (already checked) addresses: 0, or -1 with err (LQ_EUSAGE) saying why not and
+	 * how to get the effect; NULL: none of them */
+	int (*act_supports)(struct lq_spool *, enum lq_action, const struct lq_act_opts *,
+	    struct lq_err *);
 	/* what the MTA calls things, for the core's outputs */
 	const char *frozen_state;	/* lq_state_name of a frozen message: "frozen", "hold" */
 	const char *frozen_said;	/* in the statistics: "frozen", "on hold" */
 	const char *null_sender;	/* the null sender in its JSON listing, or NULL: "" */
 	int queue_is_state;		/* the queue a message is in is its state (Postfix) */
+	int listing_reasons;		/* its listing shows the delay reasons (postqueue -p) */
 	const char *shape_queues;	/* qshape's default queues, or NULL: no qshape */
 	int (*run_argv)(struct lq_spool *, const char *, const char *const *, size_t,
 	    const char **, size_t, struct lq_err *);
@@ -133,6 +146,15 @@ int lq_open_dir(int dirfd, const char *name, struct lq_err *);
 int lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *, struct lq_err *);
 int lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *, struct stat *,
     struct lq_err *);
+/*
+ * Replace name (in dirfd) with data, as the MTAs rewrite a spool file: written whole to tmp
+ * beside it (a leftover tmp of a crash is removed first; O_EXCL), given like's owner and
+ * group (unless that is not ours to give and we own it) and mode, times like's atime and
+ * mtime (keep_times) or now, fsync'ed, renamed over name, the directory fsync'ed. what
+ * begins the error messages (the ID). 0, or -1 with err and nothing changed.
+ */
+int lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_buf *data,
+    const struct stat *like, mode_t mode, int keep_times, const char *what, struct lq_err *);
 
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);
@@ -173,7 +195,8 @@ enum lq_lockkind { LQ_LOCK_FLOCK = 1 << 0, LQ_LOCK_FCNTL = 1 << 1 };
 struct lq_lock {
 	unsigned long long ino;
 	unsigned maj, min;
-	long pid;		/* -1: an OFD lock, which belongs to no process */
+	long pid;		/* -1: an OFD lock, which belongs to no process; 0: a process
+				 * outside our pid namespace */
 };
 struct lq_locks {
 	struct lq_lock *v;
@@ -181,10 +204,14 @@ struct lq_locks {
 };
 int lq_locks_load(struct lq_locks *, unsigned kinds, struct lq_err *);
 void lq_locks_free(struct lq_locks *);
-/* Who holds a lock on the file st: its PID, -1 for an OFD lock, or 0 for nobody. Where the
- * device numbers in /proc/locks differ from stat's (btrfs subvolumes), the holder must be seen
- * to have the file open (so an OFD lock counts only where they agree). */
+/* Who holds a lock on the file st: its PID, -1 when it has none we can see (an OFD lock, a
+ * process outside our pid namespace), or 0 for nobody. Where the device numbers in
+ * /proc/locks differ from stat's (btrfs subvolumes, overlayfs), the holder must be seen to
+ * have the file open (so an OFD lock counts only where they agree). */
 long lq_locks_holder(const struct lq_locks *, const struct stat *st);
+/* Does any entry name st's inode, whatever its device? (A 0 from lq_locks_holder is then not
+ * sure: the caller asks the file itself.) */
+int lq_locks_inode_listed(const struct lq_locks *, const struct stat *st);
 /* /proc/PID/comm without its newline; "" when it cannot be read. */
 void lq_proc_comm(long pid, char comm[32]);
 
@@ -196,6 +223,10 @@ void lq_proc_comm(long pid, char comm[32]);
 #define LQ_RCPT_MAX 1000000
 int lq_arena_grow(struct lq_msg *, void **v, size_t n, size_t *cap, size_t size,
     size_t max, const char *what, struct lq_err *);
+/* A recipient record still to be delivered: not done, not a copy listed from Postfix's
+ * delay log, not one of Exim's non-recipients only (a Postfix shadow record is pending). */
+#define LQ_RCPT_PENDING(f) \
+	(!((f) & (LQ_RCPT_DONE | LQ_RCPT_LOGGED)) && (!((f) & LQ_RCPT_EXTRA) || ((f) & LQ_RCPT_SHADOW)))
 /* Add a recipient to m (its arena holds it; addr and reason must live there already). */
 int lq_rcpt_add(struct lq_msg *, size_t *cap, const char *addr, const char *reason,
     unsigned flags, struct lq_err *);
@@ -235,6 +266,11 @@ void lq_dirahead_done(struct lq_dirahead *);
 
 /* JSON string (with quotes) */
 void lq_json_string(FILE *, const char *, size_t);
+/* The same for a text from a log (a delay reason): bytes that are not UTF-8 are written as
+ * the four characters \xNN, so that the line is valid JSON whatever the log held. */
+void lq_json_text(FILE *, const char *, size_t);
+/* The length of the UTF-8 sequence at s (at most n bytes), or 0: not one. */
+size_t lq_utf8_len(const unsigned char *s, size_t n);
 /* The start of every --json record: {"v": 1, "type": TYPE, "host": HOST, "mta": MTA */
 void lq_json_head(FILE *, const char *type, const char *host, enum lq_mta);
 
@@ -276,8 +312,52 @@ const struct lq_jval *lq_json_get(const struct lq_jval *obj, const char *name);
 size_t lq_rcpt_domain(const char *addr, const char **dom);
 
 /* summary.c, for merge.c: a row that several hosts' rows were merged into (ages: each
- * against its own host's clock); volume is the exact bytes. */
-int lq_summary_put(struct lq_summary *, const char *key, unsigned long count, int64_t bytes,
-    time_t oldest_age, time_t newest_age);
+ * against its own host's clock); volume is the exact bytes. key: the keys' values, each
+ * ending with its NUL (keylen counts them all). */
+int lq_summary_put(struct lq_summary *, const char *key, size_t keylen, unsigned long count,
+    int64_t bytes, time_t oldest_age, time_t newest_age);
+
+/* select.c, shared with expr.c: a regex compiled once (JIT when it can); what names the
+ * option in errors. lq_regex_match: 1 s[0..n) matches, 0 not, -1 the engine could not tell (err). */
+struct lq_regex {
+	pcre2_code *code;
+	pcre2_match_data *md;
+};
+int lq_regex_compile(struct lq_regex *, const char *what, const char *pattern, int caseless,
+    struct lq_err *);
+void lq_regex_free(struct lq_regex *);
+int lq_regex_match(struct lq_regex *, const char *what, const char *s, size_t n, struct lq_err *);
+
+/* A message's age as -o, -y and the expressions' age take it: from the time in Exim's ID
+ * (exiqgrep's), else the arrival. */
+static inline time_t
+lq_msg_age(const struct lq_msg *m, time_t now)
+{
+	return now - (m->id_time ? m->id_time : m->arrival);
+}
+
+/* Does a recipient count for -r, rcpt-count and every-recipient? Those still to deliver
+ * (all: the delivered ones too, qgrep -a), never the generated ones. */
+static inline int
+lq_rcpt_counts(const struct lq_rcpt *r, int all)
+{
+	return !(r->flags & LQ_RCPT_EXTRA) && (all || !(r->flags & LQ_RCPT_DONE));
+}
+
+/*
+ * expr.c: the selection expressions of -e (qtools-select(7)), all of them ANDed, compiled
+ * once. NULL with err: one line saying what is wrong, then the expression and a caret
+ * under the column. o: the rest of the selection (case_sensitive, all_rcpts).
+ */
+struct lq_expr;
+struct lq_expr *lq_expr_new(const char *const *exprs, size_t n, const struct lq_select_opts *o,
+    time_t now, struct lq_err *);
+void lq_expr_free(struct lq_expr *);
+/* What evaluating needs (NULL: nothing). */
+enum { LQ_EXPR_CONTENT = 1, LQ_EXPR_SIZE = 2, LQ_EXPR_LOCKS = 4, LQ_EXPR_REASONS = 8 };
+unsigned lq_expr_needs(const struct lq_expr *);
+/* 1 selected, 0 not, -1 cannot tell (content unreadable, a regex engine error: err set).
+ * Headers and the body are read only when the cheaper tests did not decide. */
+int lq_expr_eval(struct lq_expr *, struct lq_spool *, struct lq_msg *, struct lq_err *);
 
 #endif

@@ -37,6 +37,9 @@ struct exim {
 	size_t njournals;
 	int journals_known;
 	struct lq_buf jbuf;
+	int logfd;		/* msglog/, opened on first use; -1 unknown, -2 absent */
+	int logsub[62];		/* msglog/X, the same */
+	struct lq_buf lbuf;	/* the current message log */
 	const char *queues[2];	/* lq_spool_queues: the one queue read */
 	/* during a scan with LQ_SCAN_LOCKS: Exim's locks on -D files, as /proc/locks lists
 	 * them when the scan began (no open per message); not loaded: asked per message */
@@ -228,8 +231,9 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 	if ((ex = calloc(1, sizeof *ex)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	ex->inputfd = ex->queuefd = -1;
+	ex->logfd = -1;
 	for (int i = 0; i < 62; i++)
-		ex->subfd[i] = -1;
+		ex->subfd[i] = ex->logsub[i] = -1;
 	ex->queues[0] = queue_name(sp);
 	sp->priv = ex;
 	if (sp->queue != NULL && (qfd = open_named_queue(sp, err)) < 0)
@@ -265,10 +269,16 @@ exim_close(struct lq_spool *sp)
 		close(ex->inputfd);
 	if (ex->queuefd >= 0)
 		close(ex->queuefd);
-	for (int i = 0; i < 62; i++)
+	for (int i = 0; i < 62; i++) {
 		if (ex->subfd[i] >= 0)
 			close(ex->subfd[i]);
+		if (ex->logsub[i] >= 0)
+			close(ex->logsub[i]);
+	}
+	if (ex->logfd >= 0)
+		close(ex->logfd);
 	lq_buf_free(&ex->hbuf);
+	lq_buf_free(&ex->lbuf);
 	lq_buf_free(&ex->jbuf);
 	lq_locks_free(&ex->locks);
 	free(ex->qflag);
@@ -623,6 +633,256 @@ data_locked(int dirfd, const char *id)
 	return locked;
 }
 
+/* ---------------------------------------------------------------- message logs */
+
+/*
+ * The message log (msglog/ID, msglog/X/ID on a split spool) says why a recipient waits:
+ * deliver.c writes one line per deferral, "DATE TIME ADDR [<TOP>] [Q=..] [R=..] [T=..]
+ * defer (ERRNO)[: strerror(ERRNO)][ H=host [ip]][ DT=time][: message]", and "*** Frozen
+ * [(why)]" when it freezes the message. A pending recipient's reason is its last deferral
+ * line reduced to the text: the strerror part and the message, joined by ": ". A frozen
+ * message's pending recipients all have its last freezing line ("Frozen (delivery error
+ * message)") instead. No log, no reason. Only the last MSGLOG_MAX bytes are read.
+ */
+#define MSGLOG_MAX (1u << 20)
+
+/* msglog/ (x == 0) or msglog/X; -1 when there is none */
+static int
+msglog_dir(struct exim *ex, int x)
+{
+	char name[2] = { (char)x, '\0' };
+	int *slot, top, fd;
+
+	if (x == 0)
+		slot = &ex->logfd;
+	else if (b62digit(x) < 0)
+		return -1;
+	else
+		slot = &ex->logsub[b62digit(x)];
+	if (*slot == -1) {
+		if (x == 0)
+			fd = lq_open_dir(ex->queuefd, "msglog", NULL);
+		else
+			fd = (top = msglog_dir(ex, 0)) < 0 ? -1 : lq_open_dir(top, name, NULL);
+		*slot = fd < 0 ? -2 : fd;
+	}
+	return *slot < 0 ? -1 : *slot;
+}
+
+/* The message log of id, open (never a symlink, a regular file): where its -H is first
+ * (split: msglog/X), then the other place, as Exim looks. -1 with err (LQ_ENOENT: none). */
+static int
+msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct lq_err *err)
+{
+	int fd = -1, dir;
+
+	for (int i = 0; i < 2 && fd < 0; i++) {
+		if ((dir = msglog_dir(ex, (i == 0) == (split != 0) ? id[5] : 0)) < 0)
+			continue;
+		if ((fd = lq_open_file(dir, id, st, err)) < 0 && err != NULL &&
+		    err->code != LQ_ENOENT)
+			return -1;
+	}
+	if (fd < 0)
+		return lq_err_set(err, LQ_ENOENT, "%s: no message log", id);
+	return fd;
+}
+
+/* Past "YYYY-MM-DD HH:MM:SS " and a "+ZZZZ " after it, or NULL: not a dated line. */
+static const char *
+past_stamp(const char *s, const char *end)
+{
+	static const char form[] = "dddd-dd-dd dd:dd:dd ";
+
+	if ((size_t)(end - s) < sizeof form - 1)
+		return NULL;
+	for (size_t i = 0; i < sizeof form - 1; i++)
+		if (form[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != form[i])
+			return NULL;
+	s += sizeof form - 1;
+	if (end - s >= 6 && (s[0] == '+' || s[0] == '-') && isdigit((unsigned char)s[1]) &&
+	    isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]) &&
+	    isdigit((unsigned char)s[4]) && s[5] == ' ')
+		s += 6;
+	return s;
+}
+
+static const char *
+find_in(const char *s, const char *end, const char *what)
+{
+	size_t n = strlen(what);
+
+	for (; (size_t)(end - s) >= n; s++)
+		if (*s == *what && memcmp(s, what, n) == 0)
+			return s;
+	return NULL;
+}
+
+/* A deferral line (past its stamp) reduced to its text in the arena; NULL with *len 0:
+ * not a deferral line, or one without text. addr, alen: the address it is about. */
+static char *
+deferral_text(struct lq_arena *a, const char *s, const char *end, const char **addr,
+    size_t *alen, int *bad)
+{
+	const char *d = find_in(s, end, " defer ("), *p, *e, *t = NULL, *msg;
+	size_t tn = 0, mn;
+	long no;
+	char *r;
+
+	*bad = 0;
+	if (d == NULL || d == s)
+		return NULL;
+	*addr = s;
+	*alen = (size_t)((p = memchr(s, ' ', (size_t)(end - s))) - s);
+	/* "child <top>": the top address is the recipient in -H */
+	if (p + 1 < d && p[1] == '<' && (e = memchr(p + 2, '>', (size_t)(d - p - 2))) != NULL &&
+	    (e + 1 == d || e[1] == ' ')) {
+		*addr = p + 2;
+		*alen = (size_t)(e - p - 2);
+	}
+	p = d + 8;
+	no = strtol(p, (char **)&e, 10);
+	if (e == p || e >= end || *e != ')')
+		return NULL;
+	p = e + 1;
+	if (no > 0 && end - p >= 2 && p[0] == ':' && p[1] == ' ') {
+		t = p + 2;
+		for (e = t; e < end; e++)
+			if ((end - e >= 3 && memcmp(e, " H=", 3) == 0) ||
+			    (end - e >= 4 && memcmp(e, " DT=", 4) == 0) ||
+			    (end - e >= 2 && memcmp(e, ": ", 2) == 0))
+				break;
+		tn = (size_t)(e - t);
+		p = e;
+	}
+	msg = find_in(p, end, ": ");
+	mn = msg ? (size_t)(end - msg - 2) : 0;
+	if (tn + mn == 0)
+		return NULL;
+	if ((r = lq_arena_alloc(a, tn + mn + 3)) == NULL) {
+		*bad = 1;
+		return NULL;
+	}
+	memcpy(r, t ? t : "", tn);
+	if (tn && mn)
+		memcpy(r + tn, ": ", 2), tn += 2;
+	memcpy(r + tn, msg ? msg + 2 : "", mn);
+	r[tn + mn] = '\0';
+	return r;
+}
+
+static int
+rcptptr_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct lq_rcpt *const *)a)->address,
+	    (*(struct lq_rcpt *const *)b)->address);
+}
+
+/* Every pending recipient of addr (sorted pending[]) gets reason. */
+static void
+give_reason(struct lq_rcpt **pending, size_t n, const char *addr, size_t alen,
+    const char *reason)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {	/* the first one not below addr */
+		size_t mid = lo + (hi - lo) / 2;
+		const char *x = pending[mid]->address;
+		int c = strncmp(x, addr, alen);
+
+		if (c < 0 || (c == 0 && strlen(x) < alen))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strncmp(pending[lo]->address, addr, alen) == 0 &&
+	    pending[lo]->address[alen] == '\0'; lo++)
+		pending[lo]->reason = reason;
+}
+
+/* The reasons of m's pending recipients from its message log (none: no reason). */
+static int
+read_reasons(struct exim *ex, struct lq_msg *m, int split, struct lq_err *err)
+{
+	struct lq_rcpt **pending;
+	struct lq_err e;
+	struct stat st;
+	const char *p, *end, *frozen = NULL;
+	size_t n = 0, frozen_len = 0;
+	int fd, rc;
+
+	for (size_t i = 0; i < m->nrcpt; i++)
+		n += !(m->rcpt[i].flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA));
+	if (n == 0)
+		return 0;
+	if ((fd = msglog_open(ex, m->id, split, &st, &e)) < 0)
+		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
+	/* the last MSGLOG_MAX bytes, from the first whole line in them */
+	if (st.st_size > (off_t)MSGLOG_MAX &&
+	    lseek(fd, st.st_size - (off_t)MSGLOG_MAX, SEEK_SET) < 0) {
+		close(fd);
+		return 0;
+	}
+	rc = lq_read_fd(fd, m->id, MSGLOG_MAX, &ex->lbuf, &e);
+	close(fd);
+	if (rc < 0)
+		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
+	p = ex->lbuf.data;
+	end = p + ex->lbuf.len;
+	if (st.st_size > (off_t)MSGLOG_MAX)
+		p = (p = memchr(p, '\n', ex->lbuf.len)) ? p + 1 : end;
+	if ((pending = lq_arena_alloc(m->arena, n * sizeof *pending)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	n = 0;
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (!(m->rcpt[i].flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA)))
+			pending[n++] = &m->rcpt[i];
+	qsort(pending, n, sizeof *pending, rcptptr_cmp);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *s, *addr;
+		size_t alen;
+		char *text;
+		int bad;
+
+		if (eol == NULL)
+			eol = end;
+		if (eol - p >= 10 && memcmp(p, "*** Frozen", 10) == 0) {
+			frozen = p + 4;
+			frozen_len = (size_t)(eol - frozen);
+		} else if ((s = past_stamp(p, eol)) != NULL &&
+		    (text = deferral_text(m->arena, s, eol, &addr, &alen, &bad)) != NULL)
+			give_reason(pending, n, addr, alen, text);
+		else if (s != NULL && bad)
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		p = eol + 1;
+	}
+	if (frozen != NULL && (m->flags & LQ_MSG_FROZEN)) {
+		char *text = lq_arena_strndup(m->arena, frozen, frozen_len);
+
+		if (text == NULL)
+			return lq_err_set(err, LQ_ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			pending[i]->reason = text;
+	}
+	return 0;
+}
+
+/*
+ * Is the message being delivered? During a scan, /proc/locks as read when it began, looked up
+ * by the -D's device and inode (st, from the size stat); where that cannot be sure (no stat,
+ * no table, or an entry of that inode on another device, as on overlayfs, whose holder we
+ * may not see), the -D itself is asked.
+ */
+static int
+is_active(struct exim *ex, int dirfd, const char *id, const struct stat *st)
+{
+	if (!ex->locks_loaded || st == NULL)
+		return data_locked(dirfd, id);
+	if (lq_locks_holder(&ex->locks, st) != 0)
+		return 1;
+	return lq_locks_inode_listed(&ex->locks, st) && data_locked(dirfd, id);
+}
+
 static int
 load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsigned flags,
     struct lq_msg *m, struct lq_err *err)
@@ -669,9 +929,12 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 		m->size = 0;
 		m->flags |= LQ_MSG_NO_SIZE;
 	}
-	if ((flags & LQ_SCAN_LOCKS) && (ex->locks_loaded && !(m->flags & LQ_MSG_NO_SIZE) ?
-	    lq_locks_holder(&ex->locks, &st) != 0 : data_locked(dirfd, id)))
+	if ((flags & LQ_SCAN_LOCKS) && is_active(ex, dirfd, id,
+	    (m->flags & LQ_MSG_NO_SIZE) ? NULL : &st))
 		m->flags |= LQ_MSG_ACTIVE;
+	if (!(flags & LQ_SCAN_NO_REASONS) &&
+	    read_reasons(ex, m, dirfd != ex->inputfd, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1106,6 +1369,32 @@ exim_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_
 	return 0;
 }
 
+/* exim -Mvl: the message log as it is */
+static int
+exim_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	struct exim *ex = sp->priv;
+	const struct exim_msg *xm = m->priv;
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	if ((fd = msglog_open(ex, m->id, xm->dirfd != ex->inputfd, NULL, err)) < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return lq_err_sys(err, "%s: message log", m->id);
+		}
+		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			break;
+	}
+	close(fd);
+	return ferror(out) ? lq_err_set(err, LQ_ESYS, "stdout: write error") : 0;
+}
+
 /* ---------------------------------------------------------------- exim -bp */
 
 static int
@@ -1204,9 +1493,9 @@ lock_data(int dirfd, const char *id, struct lq_err *err)
 
 /* One line of Exim's log: "YYYY-MM-DD HH:MM:SS ID text", in a single write. */
 static void
-log_line(int fd, const char *id, const char *fmt, const char *arg)
+log_line2(int fd, const char *id, const char *fmt, const char *arg, const char *arg2)
 {
-	char line[1024], stamp[32];
+	char line[LQ_ADDR_MAX + 1024], stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	int n;
@@ -1217,11 +1506,17 @@ log_line(int fd, const char *id, const char *fmt, const char *arg)
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 	n = snprintf(line, sizeof line, "%s %s ", stamp, id);
 	if (n > 0 && (size_t)n < sizeof line)
-		n += snprintf(line + n, sizeof line - n, fmt, arg);
+		n += snprintf(line + n, sizeof line - n, fmt, arg, arg2);
 	if (n > 0 && (size_t)n < sizeof line - 1) {
 		line[n++] = '\n';
 		(void)!write(fd, line, n);
 	}
+}
+
+static void
+log_line(int fd, const char *id, const char *fmt, const char *arg)
+{
+	log_line2(fd, id, fmt, arg, NULL);
 }
 
 static int
@@ -1290,114 +1585,420 @@ remove_files(struct exim *ex, const char *id, struct lq_err *err)
 	return rc;
 }
 
-/*
- * exim -Mf / -Mt: a new -H with "-frozen TIME" added (freeze) or dropped and "-manual_thaw"
- * added (thaw), every other byte kept; written to hdr.ID, synced, renamed over ID-H. Exim's
- * reader ignores the order of the option lines, so the new one goes at their end.
- */
-static int
-rewrite_frozen(int dirfd, const char *id, int freeze, struct lq_err *err)
-{
-	char hname[LQ_ID_MAX + 3], tname[LQ_ID_MAX + 5], add[64];
-	struct lq_buf old = { 0 }, out = { 0 };
-	struct cursor c;
-	struct stat st;
-	size_t n, end = 0;
-	char *line, *p;
-	int fd = -1, was_frozen = 0, tries = 0;
+/* ---------------------------------------------------------------- rewriting -H */
 
-	snprintf(hname, sizeof hname, "%s-H", id);
-	snprintf(tname, sizeof tname, "hdr.%s", id);
-	if (lq_read_file(dirfd, hname, HFILE_MAX, &old, &st, err) < 0)
-		goto fail;
-	if (lq_buf_reserve(&out, old.len + sizeof add) < 0) {
-		lq_err_set(err, LQ_ENOMEM, "out of memory");
-		goto fail;
+/*
+ * The non-recipients tree as Exim keeps it in memory (tree.c): read back from -H in
+ * pre-order with the balance count_below gives each node, grown by tree_insertnode's AVL
+ * insertion, written in pre-order with Y/N child flags. Indices, not pointers; no
+ * recursion (a tree read from a file can be a list a million deep).
+ */
+#define TREE_LBAL 1
+#define TREE_RBAL 2
+#define TREE_BMASK 3
+
+struct tnode {
+	const char *name;
+	size_t len;
+	int left, right;	/* -1: none */
+	unsigned char balance;
+	unsigned char want_left, want_right;	/* while reading: 'Y' flags */
+};
+
+struct tree {
+	struct tnode *v;
+	size_t n, cap;
+	int root;		/* -1: empty */
+};
+
+static int
+tname_cmp(const char *a, size_t alen, const struct tnode *b)
+{
+	int c = memcmp(a, b->name, alen < b->len ? alen : b->len);
+
+	return c != 0 ? c : (alen > b->len) - (alen < b->len);
+}
+
+static int
+tree_node(struct tree *t, const char *name, size_t len)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct tnode *v = reallocarray(t->v, cap, sizeof *v);
+
+		if (v == NULL)
+			return -1;
+		t->v = v;
+		t->cap = cap;
 	}
-	/* copy lines 1-4 and the option lines, leaving out the frozen state ones */
-	c = (struct cursor){ old.data, old.data + old.len };
-	for (int i = 0; i < 4; i++) {
-		if ((line = next_line(&c, &n)) == NULL) {
-			corrupt(err, id, "truncated before the option lines");
-			goto fail;
-		}
-		line[n] = '\n';	/* next_line cut it: this is a copy, not a parse */
+	t->v[t->n] = (struct tnode){ name, len, -1, -1, 0, 0, 0 };
+	return (int)t->n++;
+}
+
+/* tree_insertnode: 0 inserted (or a duplicate, left out), -1 out of memory */
+static int
+tree_insert(struct tree *t, const char *name, size_t len)
+{
+	int node, p, r, s, a, *q, *tt;
+	struct tnode *v;
+
+	if ((node = tree_node(t, name, len)) < 0)
+		return -1;
+	v = t->v;
+	if ((p = t->root) < 0) {
+		t->root = node;
+		return 0;
 	}
-	out.len = 0;
-	lq_buf_append(&out, old.data, c.p - old.data);
+	q = tt = &t->root;
 	for (;;) {
-		char *start = c.p;
+		int c = tname_cmp(name, len, &v[p]);
+
+		if (c == 0) {
+			t->n--;		/* a duplicate */
+			return 0;
+		}
+		q = c > 0 ? &v[p].right : &v[p].left;
+		if ((p = *q) < 0)
+			break;
+		if (v[p].balance != 0)
+			tt = q;
+	}
+	*q = node;
+	s = *tt;
+	r = tname_cmp(name, len, &v[s]) > 0 ? v[s].right : v[s].left;
+	for (p = r; p != node; ) {
+		if (tname_cmp(name, len, &v[p]) < 0) {
+			v[p].balance = TREE_LBAL;
+			p = v[p].left;
+		} else {
+			v[p].balance = TREE_RBAL;
+			p = v[p].right;
+		}
+	}
+	a = tname_cmp(name, len, &v[s]) < 0 ? TREE_LBAL : TREE_RBAL;
+	if (v[s].balance == 0)
+		v[s].balance = a;
+	else if (v[s].balance != a)
+		v[s].balance = 0;
+	else {
+		if (v[r].balance == a) {	/* a single rotation */
+			p = r;
+			if (a == TREE_RBAL) {
+				v[s].right = v[r].left;
+				v[r].left = s;
+			} else {
+				v[s].left = v[r].right;
+				v[r].right = s;
+			}
+			v[s].balance = v[r].balance = 0;
+		} else {			/* a double rotation */
+			if (a == TREE_RBAL) {
+				if (v[r].left < 0)
+					return 0;	/* Exim bails out the same way */
+				p = v[r].left;
+				v[r].left = v[p].right;
+				v[p].right = r;
+				v[s].right = v[p].left;
+				v[p].left = s;
+			} else {
+				if (v[r].right < 0)
+					return 0;
+				p = v[r].right;
+				v[r].right = v[p].left;
+				v[p].left = r;
+				v[s].left = v[p].right;
+				v[p].right = s;
+			}
+			v[s].balance = v[p].balance == a ? (a ^ TREE_BMASK) : 0;
+			v[r].balance = v[p].balance == (a ^ TREE_BMASK) ? a : 0;
+			v[p].balance = 0;
+		}
+		*tt = p;
+	}
+	return 0;
+}
+
+/* The tree's lines from c (the first one is line, n bytes, not "XX"), read as
+ * read_nonrecipients_tree does; balances as its count_below sets them. */
+static int
+tree_read(struct tree *t, struct cursor *c, char *line, size_t n, const char *id,
+    struct lq_err *err)
+{
+	int *stack = NULL, *h;
+	size_t depth = 0, cap = 0;
+	int x;
+
+	for (;;) {
+		if (line == NULL || n < 4 || line[2] != ' ')
+			goto bad;
+		if (t->n >= MAX_TREE)
+			goto bad;
+		if ((x = tree_node(t, line + 3, n - 3)) < 0)
+			goto nomem;
+		t->v[x].want_left = line[0] == 'Y';
+		t->v[x].want_right = line[1] == 'Y';
+		if (depth == 0)
+			t->root = x;
+		else {
+			struct tnode *top = &t->v[stack[depth - 1]];
+
+			if (top->want_left && top->left < 0)
+				top->left = x;
+			else
+				top->right = x;
+		}
+		if (depth == cap) {
+			int *grown = reallocarray(stack, cap = cap ? cap * 2 : 64, sizeof *stack);
+
+			if (grown == NULL)
+				goto nomem;
+			stack = grown;
+		}
+		stack[depth++] = x;
+		/* pop the nodes whose children are all read */
+		while (depth > 0) {
+			struct tnode *top = &t->v[stack[depth - 1]];
+
+			if ((top->want_left && top->left < 0) || (top->want_right && top->right < 0))
+				break;
+			depth--;
+		}
+		if (depth == 0)
+			break;
+		line = next_line(c, &n);
+		if (line != NULL)
+			line[n] = '\n';
+	}
+	free(stack);
+	/* children come after their parent: heights from the last node up */
+	if ((h = calloc(t->n, sizeof *h)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	for (size_t i = t->n; i-- > 0; ) {
+		int l = t->v[i].left >= 0 ? h[t->v[i].left] : 0;
+		int r = t->v[i].right >= 0 ? h[t->v[i].right] : 0;
+
+		t->v[i].balance = l > r ? TREE_LBAL : r > l ? TREE_RBAL : 0;
+		h[i] = 1 + (l > r ? l : r);
+	}
+	free(h);
+	return 0;
+bad:
+	free(stack);
+	return corrupt(err, id, "bad non-recipients tree");
+nomem:
+	free(stack);
+	return lq_err_set(err, LQ_ENOMEM, "out of memory");
+}
+
+/* tree_write: "XX" for none, else pre-order "LR name" lines */
+static int
+tree_write(struct tree *t, struct lq_buf *out)
+{
+	int *stack, x;
+	size_t depth = 0;
+
+	if (t->root < 0)
+		return lq_buf_append(out, "XX\n", 3);
+	if ((stack = calloc(t->n, sizeof *stack)) == NULL)
+		return -1;
+	stack[depth++] = t->root;
+	while (depth > 0) {
+		struct tnode *p = &t->v[x = stack[--depth]];
+		char flags[3] = { p->left < 0 ? 'N' : 'Y', p->right < 0 ? 'N' : 'Y', ' ' };
+
+		if (lq_buf_append(out, flags, 3) < 0 || lq_buf_append(out, p->name, p->len) < 0 ||
+		    lq_buf_append(out, "\n", 1) < 0)
+			break;
+		if (p->right >= 0)
+			stack[depth++] = p->right;
+		if (p->left >= 0)
+			stack[depth++] = p->left;
+	}
+	free(stack);
+	return depth == 0 ? 0 : -1;
+}
+
+/* What a rewrite of -H changes; everything else is kept byte for byte. */
+struct hedit {
+	int freeze;			/* 1: freeze, -1: thaw, 0: leave the frozen state */
+	const char *sender;		/* the new sender ("" null), or NULL */
+	const char *const *done;	/* added to the non-recipients tree (marked delivered) */
+	size_t ndone;
+	const char *const *add;		/* appended to the recipients (added) */
+	size_t nadd;
+};
+
+/* The option lines from c (the lines after the fourth) into out, the frozen state changed
+ * as e says; the first line after them is returned in *line (n bytes, '\n' restored). */
+static int
+copy_options(struct cursor *c, struct lq_buf *out, const struct hedit *e, const char *id,
+    char **linep, size_t *np, struct lq_err *err)
+{
+	int was_frozen = 0, bad = 0;
+	char add[64];
+	size_t n;
+
+	for (;;) {
+		char *start = c->p, *line, *p;
 		int drop = 0;
 
-		if ((line = next_line(&c, &n)) == NULL) {
-			corrupt(err, id, "truncated in the option lines");
-			goto fail;
-		}
-		line[n] = '\n';		/* next_line cut it: this is a copy, not a parse */
+		if ((line = next_line(c, &n)) == NULL)
+			return corrupt(err, id, "truncated in the option lines");
 		if (line[0] != '-') {
-			end = start - old.data;
+			line[n] = '\n';
+			*linep = line;
+			*np = n;
 			break;
 		}
 		p = line + 1 + (line[1] == '-');
-		line[n] = '\0';
 		if (strncmp(p, "aclc ", 5) == 0 || strncmp(p, "aclm ", 5) == 0 ||
 		    strncmp(p, "acl ", 4) == 0) {
-			if (skip_acl_value(&c, p) < 0) {
-				corrupt(err, id, "bad ACL variable length");
-				goto fail;
-			}
-		} else if (strncmp(p, "frozen", 6) == 0)
+			if (skip_acl_value(c, p) < 0)
+				return corrupt(err, id, "bad ACL variable length");
+		} else if (e->freeze != 0 && strncmp(p, "frozen", 6) == 0)
 			drop = was_frozen = 1;
-		else if (strcmp(p, "manual_thaw") == 0)
+		else if (e->freeze != 0 && strcmp(p, "manual_thaw") == 0)
 			drop = 1;
-		line[n] = '\n';		/* next_line cut it */
+		line[n] = '\n';		/* next_line cut it: this is a copy, not a parse */
 		if (!drop)
-			lq_buf_append(&out, start, c.p - start);
+			bad |= lq_buf_append(out, start, c->p - start);
 	}
-	if (freeze == was_frozen) {
-		lq_err_set(err, LQ_EALREADY, "%s: %s: left alone", id, freeze ? "already frozen" :
-		    "not frozen");
-		goto fail;
-	}
-	if (freeze)
+	if (bad)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	if (e->freeze != 0 && (e->freeze > 0) == was_frozen)
+		return lq_err_set(err, LQ_EALREADY, "%s: %s: left alone", id, e->freeze > 0 ?
+		    "already frozen" : "not frozen");
+	if (e->freeze > 0)
 		snprintf(add, sizeof add, "-frozen %lld\n", (long long)time(NULL));
-	else
+	else if (e->freeze < 0)
 		snprintf(add, sizeof add, "-manual_thaw\n");
-	lq_buf_append(&out, add, strlen(add));
-	if (lq_buf_append(&out, old.data + end, old.len - end) < 0) {
-		lq_err_set(err, LQ_ENOMEM, "out of memory");
-		goto fail;
-	}
-	/* hdr.ID: a leftover from a crash is removed once, as Exim does */
-	while ((fd = openat(dirfd, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0640)) < 0) {
-		if (errno != EEXIST || tries++ > 0 || unlinkat(dirfd, tname, 0) < 0) {
-			lq_err_sys(err, "%s: creating %s", id, tname);
-			goto fail;
+	else
+		add[0] = '\0';
+	return lq_buf_append(out, add, strlen(add));
+}
+
+/* The envelope after the option lines: the non-recipients tree, the recipient count and
+ * the recipients, with e's additions; c is left at the blank line before the headers. */
+static int
+copy_recipients(struct cursor *c, struct lq_buf *out, const struct hedit *e, char *line,
+    size_t n, const char *id, struct lq_err *err)
+{
+	struct tree t = { NULL, 0, 0, -1 };
+	char *tree_start = line, *endp, num[32];
+	long nr;
+	int rc = -1, bad = 0;
+
+	if (!(n == 2 && memcmp(line, "XX", 2) == 0) && tree_read(&t, c, line, n, id, err) < 0)
+		goto out;
+	if (e->ndone == 0)
+		bad |= lq_buf_append(out, tree_start, c->p - tree_start);
+	else {
+		for (size_t i = 0; i < e->ndone; i++)
+			if (tree_insert(&t, e->done[i], strlen(e->done[i])) < 0) {
+				lq_err_set(err, LQ_ENOMEM, "out of memory");
+				goto out;
+			}
+		if (tree_write(&t, out) < 0) {
+			lq_err_set(err, LQ_ENOMEM, "out of memory");
+			goto out;
 		}
 	}
-	if ((fchown(fd, st.st_uid, st.st_gid) < 0 && (st.st_uid != geteuid())) ||
-	    fchmod(fd, 0640) < 0 || write(fd, out.data, out.len) != (ssize_t)out.len ||
-	    fsync(fd) < 0) {
-		lq_err_sys(err, "%s: writing %s", id, tname);
-		close(fd);
-		unlinkat(dirfd, tname, 0);
-		goto fail;
+	if ((line = next_line(c, &n)) == NULL) {
+		corrupt(err, id, "no recipient count");
+		goto out;
 	}
-	close(fd);
-	if (renameat(dirfd, tname, dirfd, hname) < 0) {
-		lq_err_sys(err, "%s: renaming %s", id, tname);
-		unlinkat(dirfd, tname, 0);
-		goto fail;
+	errno = 0;
+	nr = strtol(line, &endp, 10);
+	if (errno != 0 || endp == line || nr < 0 || nr + e->nadd > MAX_RCPTS) {
+		if (nr + e->nadd > MAX_RCPTS && errno == 0 && nr >= 0)
+			lq_err_set(err, LQ_ELIMIT, "%s: more than the %d recipients Exim reads",
+			    id, MAX_RCPTS);
+		else
+			corrupt(err, id, "bad recipient count");
+		goto out;
 	}
-	fsync(dirfd);
+	snprintf(num, sizeof num, "%ld\n", nr + (long)e->nadd);
+	bad |= lq_buf_append(out, num, strlen(num));
+	for (long i = 0; i < nr; i++) {
+		char *start = c->p;
+
+		if ((line = next_line(c, &n)) == NULL) {
+			corrupt(err, id, "truncated recipient list");
+			goto out;
+		}
+		line[n] = '\n';
+		bad |= lq_buf_append(out, start, c->p - start);
+	}
+	for (size_t i = 0; i < e->nadd; i++) {
+		bad |= lq_buf_append(out, e->add[i], strlen(e->add[i]));
+		bad |= lq_buf_append(out, "\n", 1);
+	}
+	rc = bad ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
+out:
+	free(t.v);
+	return rc;
+}
+
+/*
+ * exim -Mf, -Mt, -Mes, -Mmd, -Mmad, -Mar: a new -H with e's changes, every other byte
+ * kept, written to hdr.ID, synced, renamed over ID-H. Freezing adds "-frozen TIME" at the
+ * end of the option lines (Exim's reader ignores their order), thawing drops it and adds
+ * "-manual_thaw"; the sender line is replaced; the non-recipients tree is rebuilt as Exim
+ * rebuilds it; added recipients follow the others, as receive_add_recipient puts them.
+ */
+static int
+rewrite_header(int dirfd, const char *id, const struct hedit *e, struct lq_err *err)
+{
+	char hname[LQ_ID_MAX + 3], tname[LQ_ID_MAX + 5], *line;
+	struct lq_buf old = { 0 }, out = { 0 };
+	struct cursor c;
+	struct stat st;
+	size_t n;
+	int rc = -1, bad = 0;
+
+	snprintf(hname, sizeof hname, "%s-H", id);
+	if (lq_read_file(dirfd, hname, HFILE_MAX, &old, &st, err) < 0)
+		goto out;
+	if (lq_buf_reserve(&out, old.len + 128 + (e->sender ? strlen(e->sender) : 0)) < 0) {
+		lq_err_set(err, LQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* lines 1-4: the name, the login, <sender>, the time */
+	c = (struct cursor){ old.data, old.data + old.len };
+	for (int i = 0; i < 4; i++) {
+		char *start = c.p;
+
+		if ((line = next_line(&c, &n)) == NULL) {
+			corrupt(err, id, "truncated before the option lines");
+			goto out;
+		}
+		line[n] = '\n';	/* next_line cut it: this is a copy, not a parse */
+		if (i == 2 && e->sender != NULL) {
+			bad |= lq_buf_append(&out, "<", 1);
+			bad |= lq_buf_append(&out, e->sender, strlen(e->sender));
+			bad |= lq_buf_append(&out, ">\n", 2);
+		} else
+			bad |= lq_buf_append(&out, start, c.p - start);
+	}
+	if (copy_options(&c, &out, e, id, &line, &n, err) < 0)
+		goto out;
+	if (e->ndone == 0 && e->nadd == 0)
+		bad |= lq_buf_append(&out, line, old.data + old.len - line);
+	else if (copy_recipients(&c, &out, e, line, n, id, err) < 0)
+		goto out;
+	else
+		bad |= lq_buf_append(&out, c.p, c.end - c.p);
+	if (bad) {
+		lq_err_set(err, LQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* hdr.ID, as Exim names it (a leftover from a crash is removed first, as Exim does) */
+	snprintf(tname, sizeof tname, "hdr.%s", id);
+	rc = lq_replace_file(dirfd, tname, hname, &out, &st, 0640, 0, id, err);
+out:
 	lq_buf_free(&old);
 	lq_buf_free(&out);
-	return 0;
-fail:
-	lq_buf_free(&old);
-	lq_buf_free(&out);
-	return -1;
+	return rc;
 }
 
 /* Find the message and take Exim's lock on its -D. A -H without its -D has nothing to lock:
@@ -1449,11 +2050,60 @@ exim_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq
 	return 0;
 }
 
+/* exim -Mes, -Mmd, -Mmad, -Mar: the -H rewritten, then the lines Exim logs for them (queue.c,
+ * queue_action: -Mmad logs every recipient, delivered before or not). o->addrs holds only
+ * what is still to do (lq_act's verdict). */
+static int
+edit_envelope(struct exim_held *h, const struct lq_msg *m, enum lq_action act,
+    const struct lq_act_opts *o, struct lq_err *err)
+{
+	struct hedit e = { 0 };
+	const char **all = NULL;
+	size_t nall = 0;
+
+	switch (act) {
+	case LQ_ACT_SET_SENDER:
+		e.sender = o->addrs[0];
+		break;
+	case LQ_ACT_ADD_RECIPIENT:
+		e.add = o->addrs;
+		e.nadd = o->naddrs;
+		break;
+	case LQ_ACT_MARK_DELIVERED:
+		e.done = o->addrs;
+		e.ndone = o->naddrs;
+		break;
+	case LQ_ACT_MARK_ALL_DELIVERED:
+		if ((all = lq_arena_alloc(m->arena, (m->nrcpt + 1) * sizeof *all)) == NULL)
+			return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", h->id);
+		for (size_t i = 0; i < m->nrcpt; i++)
+			if (!(m->rcpt[i].flags & LQ_RCPT_EXTRA))
+				all[nall++] = m->rcpt[i].address;
+		e.done = all;
+		e.ndone = nall;
+		break;
+	default:
+		return lq_err_set(err, LQ_EUSAGE, "%s: not an action on Exim", h->id);
+	}
+	if (rewrite_header(h->dirfd, h->id, &e, err) < 0)
+		return -1;
+	for (size_t i = 0; i < e.nadd; i++)
+		log_line2(o->mainlog_fd, h->id, "recipient <%s> added by %s", e.add[i], o->user);
+	for (size_t i = 0; i < e.ndone; i++)
+		log_line2(o->mainlog_fd, h->id, "address <%s> marked delivered by %s", e.done[i],
+		    o->user);
+	if (e.sender != NULL)
+		log_line2(o->mainlog_fd, h->id, "sender address changed to <%s> by %s", e.sender,
+		    o->user);
+	return 0;
+}
+
 static int
 exim_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_action act,
     const struct lq_act_opts *o, struct lq_err *err)
 {
 	struct exim_held *h = held;
+	struct hedit e = { 0 };
 	int rc = -1;
 
 	switch (act) {
@@ -1465,12 +2115,27 @@ exim_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq_
 		break;
 	case LQ_ACT_FREEZE:
 	case LQ_ACT_THAW:
-		if ((rc = rewrite_frozen(h->dirfd, h->id, act == LQ_ACT_FREEZE, err)) == 0)
+		e.freeze = act == LQ_ACT_FREEZE ? 1 : -1;
+		if ((rc = rewrite_header(h->dirfd, h->id, &e, err)) == 0)
 			log_line(o->mainlog_fd, h->id, act == LQ_ACT_FREEZE ? "frozen by %s" :
 			    "unfrozen by %s", o->user);
 		break;
+	default:
+		rc = edit_envelope(h, m, act, o, err);
+		break;
 	}
 	return rc;
+}
+
+/* exim -Mes, -Mmd, -Mmad and -Mar: every one of them */
+static int
+exim_act_supports(struct lq_spool *sp, enum lq_action act, const struct lq_act_opts *o,
+    struct lq_err *err)
+{
+	(void)sp;
+	(void)act;
+	(void)err;
+	return 0;
 }
 
 static void
@@ -1605,6 +2270,7 @@ const struct lq_backend lq_exim_backend = {
 	.read = exim_read,
 	.write_envelope = exim_write_envelope,
 	.write_listing = exim_write_listing,
+	.write_log = exim_write_log,
 	.act_lock = exim_act_lock,
 	.act_reload = exim_act_reload,
 	.act_refuse = exim_act_refuse,
@@ -1612,6 +2278,7 @@ const struct lq_backend lq_exim_backend = {
 	.act_apply = exim_act_apply,
 	.act_unlock = exim_act_unlock,
 	.removes_damaged = 1,	/* exim -Mrm */
+	.act_supports = exim_act_supports,
 	.frozen_state = "frozen",
 	.frozen_said = "frozen",
 	.run_argv = exim_run_argv,

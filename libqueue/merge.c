@@ -27,10 +27,12 @@
 #define LINE_MAX_BYTES (1 << 20)
 #define HOST_MAX 255
 #define EXPECT_MAX 65536
+#define KEY_BYTES 8192		/* a row's keys' values, with their NULs */
 
 struct mdomain {
 	RB_ENTRY(mdomain) link;
-	char *key;
+	char *key;		/* the keys' values, each ending with a NUL */
+	size_t keylen;
 	unsigned long count;
 	int64_t bytes;
 	time_t oldest, newest;
@@ -39,7 +41,9 @@ struct mdomain {
 static int
 mdomain_cmp(const struct mdomain *a, const struct mdomain *b)
 {
-	return strcmp(a->key, b->key);
+	int c = memcmp(a->key, b->key, a->keylen < b->keylen ? a->keylen : b->keylen);
+
+	return c != 0 ? c : (a->keylen > b->keylen) - (a->keylen < b->keylen);
 }
 
 RB_HEAD(mdomain_tree, mdomain);
@@ -77,6 +81,9 @@ struct lq_merge {
 	time_t bounds[LQ_AGE_BUCKETS_MAX];
 	size_t nbounds;			/* 0: no host record yet */
 	const struct mhost *bounds_host;
+	char by[128];			/* the keys of the rows ("domain", "reason,domain") */
+	const struct mhost *by_host;	/* the first host that said them */
+	unsigned long by_line;
 };
 
 struct lq_merge *
@@ -450,30 +457,93 @@ host_record(struct lq_merge *m, struct mhost *h, const struct line *l, const str
 	return 0;
 }
 
+/* Every host's rows must have the same keys: by, as qsumm --by names them. */
 static int
-domain_record(struct mhost *h, const struct line *l, const struct lq_jval *o)
+same_keys(struct lq_merge *m, const struct mhost *h, const struct line *l, const char *by)
+{
+	if (m->by_host == NULL) {
+		if (strlen(by) >= sizeof m->by)
+			return bad(l, "too many keys");
+		strcpy(m->by, by);
+		m->by_host = h;
+		m->by_line = l->lineno;
+		return 0;
+	}
+	if (strcmp(m->by, by) != 0)
+		return bad(l, "rows by %s differ from host %s's by %s (line %lu): run qsumm --json "
+		    "with the same --by on every host", by, m->by_host->name, m->by, m->by_line);
+	return 0;
+}
+
+/* A "domain" record (qsumm --json), or a "group" record (with --by): its keys' values. */
+static int
+row_key(struct lq_merge *m, struct mhost *h, const struct line *l, const struct lq_jval *o,
+    int group, char *key, size_t *keylen)
+{
+	const struct lq_jval *by, *v, *n;
+	char names[128] = "";
+	size_t k = 0, nk = 0;
+
+	if (!group) {
+		const char *dom;
+
+		if (get_str(l, o, "domain", &dom) < 0 || same_keys(m, h, l, "domain") < 0)
+			return -1;
+		if (strlen(dom) >= KEY_BYTES)
+			return bad(l, "\"domain\" is too long");
+		memcpy(key, dom, (*keylen = strlen(dom) + 1));
+		return 0;
+	}
+	if ((by = lq_json_get(o, "by")) == NULL || by->type != LQ_J_ARR || by->n == 0 ||
+	    by->n > LQ_SUM_KEYS_MAX)
+		return bad(l, "\"by\" is not a list of 1 to %d keys", LQ_SUM_KEYS_MAX);
+	for (n = by->first; n != NULL; n = n->next) {
+		if (n->type != LQ_J_STR || n->len == 0 || n->len > 32 || strlen(n->s) != n->len)
+			return bad(l, "\"by\" is not a list of key names");
+		if ((v = lq_json_get(o, n->s)) == NULL || v->type != LQ_J_STR ||
+		    strlen(v->s) != v->len)
+			return bad(l, "no string \"%s\" (a key in \"by\")", n->s);
+		if (v->len + 1 > KEY_BYTES - k)
+			return bad(l, "\"%s\" is too long", n->s);
+		memcpy(key + k, v->s, v->len + 1);
+		k += v->len + 1;
+		nk += (size_t)snprintf(names + nk, sizeof names - nk, "%s%s", nk ? "," : "", n->s);
+	}
+	*keylen = k;
+	return same_keys(m, h, l, names);
+}
+
+static int
+domain_record(struct lq_merge *m, struct mhost *h, const struct line *l,
+    const struct lq_jval *o, int group)
 {
 	struct mdomain find, *d;
-	const char *key;
+	char key[KEY_BYTES];
+	size_t keylen = 0;
 	int64_t oldest, newest;
 	unsigned long count;
 	int64_t bytes;
 
-	if (get_str(l, o, "domain", &key) < 0 || get_count(l, o, "count", &count) < 0 ||
+	if (row_key(m, h, l, o, group, key, &keylen) < 0 ||
+	    get_count(l, o, "count", &count) < 0 ||
 	    get_int(l, o, "bytes", 0, &bytes) < 0 || get_int(l, o, "oldest", INT64_MIN, &oldest) < 0 ||
 	    get_int(l, o, "newest", INT64_MIN, &newest) < 0)
 		return -1;
 	if (oldest > newest)
-		return bad(l, "domain %s: oldest %lld is after newest %lld", key,
-		    (long long)oldest, (long long)newest);
-	find.key = (char *)key;
+		return bad(l, "%s %.80s: oldest %lld is after newest %lld", group ? "row" : "domain",
+		    key, (long long)oldest, (long long)newest);
+	find.key = key;
+	find.keylen = keylen;
 	if (RB_FIND(mdomain_tree, &h->domains, &find) != NULL)
-		return bad(l, "domain %s a second time: two hosts answer as %s, or their output "
-		    "was mixed; give each its own name (qsumm --json --host NAME)", key, h->name);
-	if ((d = calloc(1, sizeof *d)) == NULL || (d->key = strdup(key)) == NULL) {
+		return bad(l, "%s %.80s a second time: two hosts answer as %s, or their output "
+		    "was mixed; give each its own name (qsumm --json --host NAME)",
+		    group ? "row" : "domain", key, h->name);
+	if ((d = calloc(1, sizeof *d)) == NULL || (d->key = malloc(keylen)) == NULL) {
 		free(d);
 		return lq_err_set(l->err, LQ_ENOMEM, "out of memory");
 	}
+	memcpy(d->key, key, keylen);
+	d->keylen = keylen;
 	d->count = count;
 	d->bytes = bytes;
 	d->oldest = (time_t)oldest;
@@ -667,8 +737,8 @@ lq_merge_line(struct lq_merge *m, const char *src, unsigned long lineno, const c
 			goto out;
 		}
 	}
-	if (strcmp(type, "domain") == 0)
-		rc = domain_record(h, &l, o);
+	if (strcmp(type, "domain") == 0 || strcmp(type, "group") == 0)
+		rc = domain_record(m, h, &l, o, type[0] == 'g');
 	else if (strcmp(type, "host") == 0)
 		rc = host_record(m, h, &l, o);
 	else if (strcmp(type, "end") == 0)
@@ -838,7 +908,9 @@ lq_merge_write(FILE *out, struct lq_merge *m, unsigned sumflags, lq_merge_proble
 	    wnum, tot[2], wbytes, bytes);
 
 	/* ---- domains, as exiqsumm (volume: the exact bytes) */
-	if ((sum = lq_summary_new(sumflags & (LQ_SUM_BY_AGE | LQ_SUM_BY_COUNT), 0)) == NULL) {
+	if ((sum = lq_summary_new(sumflags & (LQ_SUM_BY_AGE | LQ_SUM_BY_COUNT), 0)) == NULL ||
+	    (m->by_host != NULL && lq_summary_set_keys(sum, m->by, NULL) < 0)) {
+		lq_summary_free(sum);
 		free(rows);
 		return -1;
 	}
@@ -846,7 +918,7 @@ lq_merge_write(FILE *out, struct lq_merge *m, unsigned sumflags, lq_merge_proble
 		if (!h->ended)
 			continue;
 		RB_FOREACH(d, mdomain_tree, &h->domains)
-			if (lq_summary_put(sum, d->key, d->count, d->bytes, h->end.now - d->oldest,
+			if (lq_summary_put(sum, d->key, d->keylen, d->count, d->bytes, h->end.now - d->oldest,
 			    h->end.now - d->newest) < 0) {
 				lq_summary_free(sum);
 				free(rows);

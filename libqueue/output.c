@@ -44,7 +44,7 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 		lq_json_string(out, r->address, strlen(r->address));
 		if (r->reason != NULL) {
 			fputs(", \"delay_reason\": ", out);
-			lq_json_string(out, r->reason, strlen(r->reason));
+			lq_json_text(out, r->reason, strlen(r->reason));
 		}
 		putc('}', out);
 		sep = ", ";

@@ -101,7 +101,16 @@ struct pf_msg {
 	dev_t dev;
 	ino_t ino;
 	int long_layout;
+	/* read under lq_act's lock (PF_NOTE_PENDING): where each R record is */
+	struct pf_pending {
+		const char *address;	/* as listed (display_address) */
+		int64_t off;
+	} *pending;
+	size_t npending, cappending;
 };
+
+/* load_file's flag beside the LQ_SCAN_ ones: note where the pending recipients are */
+#define PF_NOTE_PENDING (1u << 30)
 
 /* ---------------------------------------------------------------- queue IDs */
 
@@ -832,67 +841,34 @@ split_nameval(char *buf, char **name, char **value)
 }
 
 /*
- * The delay reasons, as showq reads them (bounce_log_read): entries separated by blank
- * lines, "name = value" lines or an old-style "<addr>: text" line; an entry is complete
- * only when a blank line follows it. Adds one recipient per entry and fills the duplicate
- * filter (sorted addresses) that hides those addresses' own records from the listing.
+ * The entries of the defer log in pf->log, as showq reads them (bounce_log_read): entries
+ * separated by blank lines, "name = value" lines or an old-style "<addr>: text" line; an
+ * entry is complete only when a blank line follows it. fn gets each complete entry's
+ * recipient ("" for the null address), status and reason, NULL when the entry has none;
+ * the bytes as printable() leaves them. fn returns 0 to go on, else that is returned.
  */
-static int
-read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***filter,
-    size_t *nfilter, struct lq_err *err)
-{
-	struct postfix *pf = sp->priv;
-	char *p, *end, *addr = NULL, *why = NULL, **f = NULL;
-	size_t nf = 0, capf = 0;
-	int rc, found = 0;
+typedef int (*defer_entry_fn)(const char *rcpt, const char *status, const char *reason,
+    void *arg);
 
-	if ((rc = read_defer_file(sp, m->id, err)) == -1)
-		return 0;
-	if (rc < 0)
-		return lq_err_prefix(err, "%s: defer log: ", m->id);
-	p = pf->log.data;
-	end = p + pf->log.len;
+static int
+defer_entries(struct postfix *pf, defer_entry_fn fn, void *arg)
+{
+	char *p = pf->log.data, *end = p + pf->log.len;
+	const char *addr = NULL, *status = NULL, *why = NULL;
+	int found = 0, rc;
+
 	while (p < end) {
-		char *nl = memchr(p, '\n', end - p), *line = p, *name, *value;
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value;
 
 		if (nl == NULL)
 			break;		/* the last line has no newline: no blank line follows */
 		*nl = '\0';
 		p = nl + 1;
 		if (line[0] == '\0') {
-			const char *a, *w;
-
-			if (!found)
-				continue;
-			a = addr ? addr : "(recipient address unavailable)";
-			w = why ? why : "(description unavailable)";
-			if ((a = lq_arena_strndup(m->arena, a, strlen(a))) == NULL ||
-			    (w = lq_arena_strndup(m->arena, w, strlen(w))) == NULL)
-				return lq_err_set(err, LQ_ENOMEM, "out of memory");
-			if (nf < DUP_FILTER_LIMIT) {
-				size_t i;
-
-				for (i = 0; i < nf && strcmp(f[i], a) != 0; i++)
-					;
-				if (i == nf) {
-					if (nf == capf) {
-						size_t cap = capf ? capf * 2 : 16;
-						char **nfp = lq_arena_alloc(m->arena, cap * sizeof *nfp);
-
-						if (nfp == NULL)
-							return lq_err_set(err, LQ_ENOMEM, "out of memory");
-						if (nf)
-							memcpy(nfp, f, nf * sizeof *nfp);
-						f = nfp;
-						capf = cap;
-					}
-					f[nf++] = (char *)a;
-				}
-			}
-			if (rcpt_push(m, l, a, w, LQ_RCPT_LOGGED, err) < 0)
-				return -1;
+			if (found && (rc = fn(addr, status, why, arg)) != 0)
+				return rc;
 			found = 0;
-			addr = why = NULL;
+			addr = status = why = NULL;
 			continue;
 		}
 		printable(line);
@@ -901,7 +877,9 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 			if (split_nameval(line, &name, &value) < 0)
 				continue;
 			if (strcmp(name, "recipient") == 0)
-				addr = *value ? value : "(MAILER-DAEMON)";
+				addr = value;
+			else if (strcmp(name, "status") == 0)
+				status = value;
 			else if (strcmp(name, "reason") == 0)
 				why = value;
 			continue;
@@ -912,16 +890,115 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 			if (gt == NULL)
 				continue;
 			*gt = '\0';
-			addr = *r ? r : "(MAILER-DAEMON)";
+			addr = r;
 			for (why = gt + 2; *why && isspace((unsigned char)*why); why++)
 				;
 		}
 	}
-	if (nf > 1)
-		qsort(f, nf, sizeof *f, strptr_cmp);
-	*filter = f;
-	*nfilter = nf;
 	return 0;
+}
+
+/* read_defer_log's state: the recipients, and the duplicate filter of their addresses */
+struct logged {
+	struct lq_msg *m;
+	struct rcpts *l;
+	char **f;
+	size_t nf, capf;
+	struct lq_err *err;
+};
+
+static int
+logged_one(const char *addr, const char *status, const char *why, void *arg)
+{
+	struct logged *g = arg;
+	struct lq_msg *m = g->m;
+	const char *a, *w;
+
+	(void)status;
+	a = addr == NULL ? "(recipient address unavailable)" : *addr ? addr : "(MAILER-DAEMON)";
+	w = why ? why : "(description unavailable)";
+	if ((a = lq_arena_strndup(m->arena, a, strlen(a))) == NULL ||
+	    (w = lq_arena_strndup(m->arena, w, strlen(w))) == NULL)
+		return lq_err_set(g->err, LQ_ENOMEM, "out of memory");
+	if (g->nf < DUP_FILTER_LIMIT) {
+		size_t i;
+
+		for (i = 0; i < g->nf && strcmp(g->f[i], a) != 0; i++)
+			;
+		if (i == g->nf) {
+			if (g->nf == g->capf) {
+				size_t cap = g->capf ? g->capf * 2 : 16;
+				char **nfp = lq_arena_alloc(m->arena, cap * sizeof *nfp);
+
+				if (nfp == NULL)
+					return lq_err_set(g->err, LQ_ENOMEM, "out of memory");
+				if (g->nf)
+					memcpy(nfp, g->f, g->nf * sizeof *nfp);
+				g->f = nfp;
+				g->capf = cap;
+			}
+			g->f[g->nf++] = (char *)a;
+		}
+	}
+	return rcpt_push(m, g->l, a, w, LQ_RCPT_LOGGED, g->err);
+}
+
+/*
+ * The delay reasons, as showq reads them: one recipient per complete entry of the defer
+ * log, and the duplicate filter (sorted addresses) that hides those addresses' own records
+ * from the listing.
+ */
+static int
+read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***filter,
+    size_t *nfilter, struct lq_err *err)
+{
+	struct logged g = { .m = m, .l = l, .err = err };
+	int rc;
+
+	if ((rc = read_defer_file(sp, m->id, err)) == -1)
+		return 0;
+	if (rc < 0)
+		return lq_err_prefix(err, "%s: defer log: ", m->id);
+	if (defer_entries(sp->priv, logged_one, &g) != 0)
+		return -1;
+	if (g.nf > 1)
+		qsort(g.f, g.nf, sizeof *g.f, strptr_cmp);
+	*filter = g.f;
+	*nfilter = g.nf;
+	return 0;
+}
+
+static int
+log_line(const char *addr, const char *status, const char *why, void *out)
+{
+	const char *sep = "";
+
+	if (addr != NULL)
+		fprintf(out, "recipient=%s", addr), sep = " ";
+	if (status != NULL)
+		fprintf(out, "%sstatus=%s", sep, status), sep = " ";
+	if (why != NULL)
+		fprintf(out, "%sreason=%s", sep, why);
+	putc('\n', out);
+	return 0;
+}
+
+/*
+ * qcat --log: the defer log, an entry a line: its recipient, status and reason as
+ * "name=value" with the log's own names (an old-style "<addr>: text" entry gives recipient
+ * and reason). Every complete entry, as showq reads them.
+ */
+static int
+postfix_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	int rc;
+
+	if ((rc = read_defer_file(sp, m->id, err)) == -1)
+		return lq_err_set(err, LQ_ENOENT, "%s: no defer log", m->id);
+	if (rc < 0)
+		return lq_err_prefix(err, "%s: defer log: ", m->id);
+	defer_entries(sp->priv, log_line, out);
+	return ferror(out) ? lq_err_set(err, LQ_ESYS, "stdout: write error") : 0;
 }
 
 /* ---------------------------------------------------------------- the envelope, as showq reads it */
@@ -943,6 +1020,21 @@ time_usec(const char *s)
 	while (isdigit((unsigned char)*s))
 		s++;
 	return strtol(s, NULL, 10);
+}
+
+/* Where a pending recipient's record is, for marking it done (PF_NOTE_PENDING). */
+static int
+note_pending(struct lq_msg *m, const char *addr, int64_t off, struct lq_err *err)
+{
+	struct pf_msg *pm = m->priv;
+	void *v = pm->pending;
+
+	if (lq_arena_grow(m, &v, pm->npending, &pm->cappending, sizeof *pm->pending,
+	    LQ_RCPT_MAX, "recipients", err) < 0)
+		return -1;
+	pm->pending = v;
+	pm->pending[pm->npending++] = (struct pf_pending){ addr, off };
+	return 0;
 }
 
 static int
@@ -1010,6 +1102,9 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
 			    bsearch(&a, filter, nfilter, sizeof *filter, strptr_cmp) != NULL)
 				flags = LQ_RCPT_EXTRA | LQ_RCPT_SHADOW;
 			if (rcpt_push(m, &l, a, NULL, flags, err) < 0)
+				return -1;
+			if (r.type == 'R' && (scanflags & PF_NOTE_PENDING) &&
+			    note_pending(m, a, r.off, err) < 0)
 				return -1;
 			break;
 		}
@@ -2479,8 +2574,8 @@ postfix_act_reload(struct lq_spool *sp, void *held, struct lq_msg *m, struct lq_
 {
 	struct pf_held *h = held;
 
-	if (load_file(sp, h->q, h->dfd, h->rel, &h->st, h->q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0,
-	    m, -1, err) < 0) {
+	if (load_file(sp, h->q, h->dfd, h->rel, &h->st, (h->q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0) |
+	    PF_NOTE_PENDING, m, -1, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", h->id);
 		return -1;
@@ -2502,7 +2597,67 @@ postfix_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum
 		    " again in a moment", h->id);
 	if (act == LQ_ACT_THAW && h->q != Q_HOLD)
 		return lq_err_set(err, LQ_EALREADY, "%s: not on hold: left alone", h->id);
+	if ((act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED) &&
+	    h->q == Q_MAILDROP)
+		return lq_err_set(err, LQ_ELOCKED, "%s: in maildrop/, not queued by pickup yet: "
+		    "skipped; try again in a moment", h->id);
 	return 0;
+}
+
+/*
+ * What the queue manager does to a recipient that is finished (deliver_completed): the type
+ * byte of its R record overwritten with D in place, data and length kept; then fsync. Every
+ * R record of the addresses given (all of them when addrs is NULL), each checked to be an R
+ * still before any byte is written. The file's times are put back: in deferred/ the mtime is
+ * when the queue manager tries the message next.
+ */
+static int
+mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, size_t n,
+    struct lq_err *err)
+{
+	const struct pf_msg *pm = m->priv;
+	size_t marked = 0;
+	char c;
+
+	for (int write = 0; write < 2; write++)
+		for (size_t i = 0; i < pm->npending; i++) {
+			const struct pf_pending *p = &pm->pending[i];
+			size_t j = 0;
+
+			while (addrs != NULL && j < n && strcmp(addrs[j], p->address) != 0)
+				j++;
+			if (addrs != NULL && j == n)
+				continue;
+			if (!write && (pread(h->fd, &c, 1, p->off) != 1 || c != 'R'))
+				return lq_err_set(err, LQ_ENOMATCH, "%s: changed meanwhile (the "
+				    "recipient record of <%s> is no longer there): left alone", h->id,
+				    p->address);
+			if (write && pwrite(h->fd, "D", 1, p->off) != 1)
+				return lq_err_sys(err, "%s: marking <%s> done in %s (%zu marked before)",
+				    h->id, p->address, h->rel, marked);
+			marked += write;
+		}
+	/* the times as they were: a deferred file's mtime is its next delivery attempt */
+	if (futimens(h->fd, (struct timespec[2]){ h->st.st_atim, h->st.st_mtim }) < 0 ||
+	    fsync(h->fd) < 0)
+		return lq_err_sys(err, "%s: %s", h->id, h->rel);
+	return 0;
+}
+
+/* Marking delivered is what the queue manager itself does; adding a recipient or changing
+ * the sender is cleanup's alone. */
+static int
+postfix_act_supports(struct lq_spool *sp, enum lq_action act, const struct lq_act_opts *o,
+    struct lq_err *err)
+{
+	if (act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED)
+		return 0;
+	return lq_err_set(err, LQ_EUSAGE, "%s: Postfix: only its cleanup daemon writes a queue "
+	    "file's envelope, there is no safe way to %s in place: re-inject a copy instead "
+	    "(qcat -m ID | sendmail %s), then qrm ID; nothing done", sp->dir,
+	    act == LQ_ACT_SET_SENDER ? "change the sender" : "add a recipient",
+	    act == LQ_ACT_SET_SENDER ? "-f NEW-SENDER RECIPIENT..." :
+	    "-f SENDER RECIPIENT... NEW-RECIPIENT");
 }
 
 static int
@@ -2552,6 +2707,15 @@ postfix_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum 
 			rc = 0;
 		}
 		close(tfd);
+		break;
+	case LQ_ACT_MARK_DELIVERED:
+		rc = mark_done(h, m, o->addrs, o->naddrs, err);
+		break;
+	case LQ_ACT_MARK_ALL_DELIVERED:
+		rc = mark_done(h, m, NULL, 0, err);
+		break;
+	default:	/* act_supports said no: lq_act never gets here */
+		rc = lq_err_set(err, LQ_EUSAGE, "%s: not an action on this MTA", h->id);
 		break;
 	}
 	return rc;
@@ -2674,6 +2838,7 @@ const struct lq_backend lq_postfix_backend = {
 	.write_envelope = postfix_write_envelope,
 	.write_view = postfix_write_view,
 	.write_listing = postfix_write_listing,
+	.write_log = postfix_write_log,
 	.write_listing_head = postfix_write_listing_head,
 	.write_listing_tail = postfix_write_listing_tail,
 	.owner = postfix_owner,
@@ -2683,11 +2848,13 @@ const struct lq_backend lq_postfix_backend = {
 	.act_save = postfix_act_save,
 	.act_apply = postfix_act_apply,
 	.act_unlock = postfix_act_unlock,
+	.act_supports = postfix_act_supports,
 	.removes_damaged = 1,	/* postsuper -d */
 	.frozen_state = "hold",
 	.frozen_said = "on hold",
 	.null_sender = EMPTY_ADDR,	/* showq's empty_address_recipient */
 	.queue_is_state = 1,
+	.listing_reasons = 1,
 	.shape_queues = "incoming,active",	/* qshape's default */
 	.run_argv = postfix_run_argv,
 	.log_path = NULL,	/* Postfix logs through syslog or postlogd: no file to append to */

@@ -115,16 +115,13 @@ has_open(long pid, const struct stat *st)
 	return found;
 }
 
-long
-lq_locks_holder(const struct lq_locks *l, const struct stat *st)
+/* The first entry of st's inode, or the end of the table. */
+static const struct lq_lock *
+first_of(const struct lq_locks *l, const struct stat *st)
 {
 	struct lq_lock key = { .ino = st->st_ino };
-	const struct lq_lock *e;
 	size_t lo = 0, hi = l->n;
 
-	if (l->n == 0)
-		return 0;	/* nobody holds a lock (and l->v may be NULL) */
-	/* the first entry of this inode, then each of them */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -133,14 +130,33 @@ lq_locks_holder(const struct lq_locks *l, const struct stat *st)
 		else
 			hi = mid;
 	}
-	for (e = l->v + lo; e < l->v + l->n && e->ino == key.ino; e++) {
-		if (e->pid == 0 || e->pid == 1)
-			continue;
+	return l->v + lo;
+}
+
+long
+lq_locks_holder(const struct lq_locks *l, const struct stat *st)
+{
+	if (l->n == 0)
+		return 0;	/* (l->v is NULL then: no arithmetic on it) */
+	/* any holder counts, also pid 1 or 0 (a process outside our pid namespace): whom to
+	 * signal is the caller's business (qmail checks the holder's name) */
+	for (const struct lq_lock *e = first_of(l, st); e < l->v + l->n && e->ino == st->st_ino;
+	    e++)
 		if ((e->maj == major(st->st_dev) && e->min == minor(st->st_dev)) ||
 		    (e->pid > 1 && has_open(e->pid, st)))
-			return e->pid;
-	}
+			return e->pid > 0 ? e->pid : -1;
 	return 0;
+}
+
+int
+lq_locks_inode_listed(const struct lq_locks *l, const struct stat *st)
+{
+	const struct lq_lock *e;
+
+	if (l->n == 0)
+		return 0;
+	e = first_of(l, st);
+	return e < l->v + l->n && e->ino == st->st_ino;
 }
 
 void

@@ -2119,7 +2119,7 @@ same_info(struct qmail *q, const struct qmail_msg *qm)
 {
 	char name[24];
 	struct stat st;
-	int dfd = dir_in(q, &q->queue, K_INFO, qm->id, NULL);
+	int dfd = dir_in(q, q->cur, K_INFO, qm->id, NULL);
 
 	snprintf(name, sizeof name, "%lu", qm->id);
 	return dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -2131,15 +2131,31 @@ same_info(struct qmail *q, const struct qmail_msg *qm)
 }
 
 /*
- * While qmail-send runs: every T record of local/ and remote/ becomes D, by a one-byte write
- * at its offset (qmail-send's own markdone), then fsync. qmail-send finishes the message at
- * its next pass over it (an ALRM: lq_act_needs_run), as if every recipient were delivered.
- * Both files are read and checked before any byte is written; bounce/ID goes first, so that
- * the sender is not told about earlier failures (as when removing with qmail-send stopped,
- * and as exim -Mrm).
+ * T to D in local/ and remote/: by a one-byte write at the record's offset (qmail-send's own
+ * markdone), then fsync; safe while qmail-send runs, which reads the records again at its
+ * next pass over the message. qrm (every record, bounce/ID removed first, so that the sender
+ * is not told about earlier failures, as when removing with qmail-send stopped, and as exim
+ * -Mrm): qmail-send finishes the message at its next pass (an ALRM: lq_act_needs_run), as if
+ * every recipient were delivered. qedit --mark-delivered: only the records of those
+ * addresses (only NULL: all of them), bounce/ID kept. Both files are read and checked before
+ * any byte is written. In the hold area as in the queue: qmail-send finds the records so
+ * when the message is released.
  */
+/* Is a one of the n addresses of v (v NULL: any address)? */
 static int
-mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
+is_one_of(const char *a, const char *const *v, size_t n)
+{
+	if (v == NULL)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a, v[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+mark_done(struct lq_spool *sp, const struct qmail_msg *qm, const char *const *only,
+    size_t nonly, int drop_bounce, struct lq_err *err)
 {
 	struct qmail *q = sp->priv;
 	static const enum kind chan[2] = { K_LOCAL, K_REMOTE };
@@ -2148,7 +2164,7 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 	int fd[2] = { -1, -1 }, dfd, rc = -1;
 	struct stat st;
 
-	use_area(q, 0);
+	use_area(q, qm->hold);
 	snprintf(name, sizeof name, "%lu", qm->id);
 	for (int i = 0; i < 2; i++) {
 		path_of(q, chan[i], qm->id, path);
@@ -2186,8 +2202,8 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 		    " a new message?): left alone", qm->id);
 		goto out;
 	}
-	if ((dfd = dir_of(q, K_BOUNCE, qm->id, NULL)) >= 0 && unlinkat(dfd, name, 0) < 0 &&
-	    errno != ENOENT) {
+	if (drop_bounce && (dfd = dir_of(q, K_BOUNCE, qm->id, NULL)) >= 0 &&
+	    unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
 		lq_err_sys(err, "%lu: removing %s", qm->id, path_of(q, K_BOUNCE, qm->id, path));
 		goto out;
 	}
@@ -2195,7 +2211,8 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 		if (fd[i] < 0)
 			continue;
 		for (size_t at = 0; at < b[i].len; at += strlen(b[i].data + at) + 1)
-			if (b[i].data[at] == 'T' && pwrite(fd[i], "D", 1, at) != 1) {
+			if (b[i].data[at] == 'T' && is_one_of(b[i].data + at + 1, only, nonly) &&
+			    pwrite(fd[i], "D", 1, at) != 1) {
 				lq_err_sys(err, "%lu: marking a recipient done in %s", qm->id,
 				    path_of(q, chan[i], qm->id, path));
 				goto out;
@@ -2290,6 +2307,26 @@ undo:	/* put back what was moved, last first: the message is where it was */
 	return -1;
 }
 
+/* What only a stopped qmail-send allows: it keeps the queue in memory. */
+static int
+needs_send_stopped(enum lq_action act)
+{
+	return act == LQ_ACT_FREEZE || act == LQ_ACT_THAW || act == LQ_ACT_SET_SENDER ||
+	    act == LQ_ACT_ADD_RECIPIENT;
+}
+
+static int
+refuse_running(struct lq_err *err, const char *who, enum lq_action act)
+{
+	return lq_err_set(err, LQ_EUSAGE, "%sqmail-send is running (it holds lock/sendmutex),"
+	    " and %s: stop it first (svc -d /service/qmail-send, or your init system's stop),"
+	    " then %s, then start it; nothing done", who,
+	    act == LQ_ACT_FREEZE || act == LQ_ACT_THAW ? "qmail has no hold it would respect" :
+	    "it keeps the message's envelope in memory", act == LQ_ACT_FREEZE ? "qfreeze" :
+	    act == LQ_ACT_THAW ? "qfreeze -u" : act == LQ_ACT_SET_SENDER ? "qedit --set-sender" :
+	    "qedit --add-recipient");
+}
+
 /*
  * qmail has no lock of a message: whether qmail-send runs (it holds lock/sendmutex) decides
  * what may be done, and is asked first.
@@ -2314,11 +2351,8 @@ qmail_act_lock(struct lq_spool *sp, const char *idstr, enum lq_action act, void 
 	snprintf(who, sizeof who, "%lu: ", h->id);
 	if ((h->running = send_state(sp, who, NULL, err)) < 0)
 		return -1;
-	if (h->running && act != LQ_ACT_REMOVE)
-		return lq_err_set(err, LQ_EUSAGE, "%lu: qmail-send is running (it holds"
-		    " lock/sendmutex), and qmail has no hold it would respect: stop it first (svc -d"
-		    " /service/qmail-send, or your init system's stop), then %s, then start it;"
-		    " nothing done", h->id, act == LQ_ACT_FREEZE ? "qfreeze" : "qfreeze -u");
+	if (h->running && needs_send_stopped(act))
+		return refuse_running(err, who, act);
 	return 0;
 }
 
@@ -2345,6 +2379,13 @@ qmail_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum l
 	const struct qmail_msg *qm = h->qm;
 	size_t pending = 0;
 
+	if (act != LQ_ACT_REMOVE && act != LQ_ACT_FREEZE && act != LQ_ACT_THAW) {
+		if (qm->todo)
+			return lq_err_set(err, LQ_ELOCKED, "%lu: not preprocessed yet (still in "
+			    "todo/): its envelope is changed once qmail-send has sorted it into info/, "
+			    "local/ and remote/: skipped, try again then", h->id);
+		return 0;
+	}
 	if (act != LQ_ACT_REMOVE) {
 		if (qm->hold == (act == LQ_ACT_FREEZE))
 			return lq_err_set(err, LQ_EALREADY, "%lu: %s: left alone", h->id, qm->hold ?
@@ -2356,14 +2397,221 @@ qmail_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum l
 	if (qm->todo)
 		return lq_err_set(err, LQ_ELOCKED, "%lu: not preprocessed yet (still in todo/): it"
 		    " belongs to qmail-send until then: skipped, try again in a moment", h->id);
-	/* every recipient marked done (by an earlier qrm, or delivered): qmail-send finishes it
-	 * at its next pass; marking it again would only wake qmail-send again */
+	/* every recipient marked done (by an earlier qrm, or delivered) and no bounce to send:
+	 * qmail-send finishes it at its next pass; marking it again would only wake qmail-send
+	 * again. A message still bouncing is not done with: removing it removes bounce/ID, so
+	 * that the sender is not told (mark_done) */
 	for (size_t i = 0; i < m->nrcpt; i++)
 		pending += !(m->rcpt[i].flags & LQ_RCPT_DONE);
-	if (pending == 0)
+	if (pending == 0 && !(m->flags & LQ_MSG_BOUNCING))
 		return lq_err_set(err, LQ_EALREADY, "%lu: already removed, waiting for qmail-send"
 		    " (no recipient left to deliver; it finishes the message at its next pass)",
 		    h->id);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- qedit, qmail-send stopped */
+
+/*
+ * Replace kind k's file of the message with data: written to ID.qtools in the same directory
+ * (a name qmail-send's readsubdir skips, and our scan reports should a crash leave it),
+ * owner, group and mode of like, fsync'ed, times kept when like is the old file (info/'s
+ * mtime is the arrival; a channel file's is its next retry), renamed over the old one.
+ */
+static int
+replace_file(struct qmail *q, enum kind k, unsigned long id, const struct lq_buf *data,
+    const struct stat *like, int keep_times, struct lq_err *err)
+{
+	char name[24], tmp[40], what[PATH_MAX_LEN + 24], path[PATH_MAX_LEN];
+	int dfd;
+
+	if ((dfd = dir_of(q, k, id, err)) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%lu", id);
+	snprintf(tmp, sizeof tmp, "%lu.qtools", id);
+	snprintf(what, sizeof what, "%lu: %s", id, path_of(q, k, id, path));
+	return lq_replace_file(dfd, tmp, name, data, like, like->st_mode & 07777, keep_times,
+	    what, err);
+}
+
+/* qedit --set-sender: info/N/ID is one record, F and the sender. */
+static int
+rewrite_sender(struct qmail *q, const struct qmail_msg *qm, const char *sender, struct lq_err *err)
+{
+	struct lq_buf b = { 0 };
+	int rc;
+
+	use_area(q, qm->hold);
+	if (!same_info(q, qm))
+		return lq_err_set(err, LQ_ENOMATCH, "%lu: changed meanwhile: left alone", qm->id);
+	if (lq_buf_append(&b, "F", 1) < 0 || lq_buf_append(&b, sender, strlen(sender) + 1) < 0)
+		rc = lq_err_set(err, LQ_ENOMEM, "out of memory");
+	else
+		rc = replace_file(q, K_INFO, qm->id, &b, &qm->st, 1, err);
+	lq_buf_free(&b);
+	return rc;
+}
+
+/* Is domain d (lower case) in a control file's lines, as qmail-send's constmap looks it up:
+ * locals by the whole domain; virtualdomains ("domain:prefix") by the address, the domain,
+ * and each ".suffix" of it. */
+static int
+control_has(const struct lq_buf *b, const char *addr, const char *d, int virtual)
+{
+	for (size_t at = 0; at < b->len; ) {
+		const char *line = b->data + at, *nl = memchr(line, '\n', b->len - at);
+		size_t n = nl ? (size_t)(nl - line) : b->len - at;
+		size_t key = n;
+
+		at += n + 1;
+		if (virtual) {
+			const char *colon = memchr(line, ':', n);
+
+			if (colon == NULL)
+				continue;
+			key = colon - line;
+		}
+		if (key == 0)
+			continue;
+		if ((strlen(d) == key && strncasecmp(line, d, key) == 0) ||
+		    (virtual && strlen(addr) == key && strncasecmp(line, addr, key) == 0))
+			return 1;
+		if (virtual && line[0] == '.')
+			for (const char *dot = strchr(d, '.'); dot != NULL; dot = strchr(dot + 1, '.'))
+				if (strlen(dot) == key && strncasecmp(line, dot, key) == 0)
+					return 1;
+	}
+	return 0;
+}
+
+/* Local or remote, as qmail-send's preprocessing decides: the domain is in control/locals,
+ * or in control/virtualdomains, of the qmail home (the queue directory's parent). */
+static int
+channel_of(struct lq_spool *sp, const char *addr, enum lq_channel ch, struct lq_err *err)
+{
+	struct lq_buf loc = { 0 }, virt = { 0 };
+	const char *d = strrchr(addr, '@') + 1;
+	int home, ctl, rc = -1;
+	struct lq_err e;
+
+	if (ch != LQ_CHANNEL_AUTO)
+		return ch == LQ_CHANNEL_LOCAL ? K_LOCAL : K_REMOTE;
+	if ((home = openat(sp->dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (ctl = lq_open_dir(home, "control", NULL)) < 0) {
+		if (home >= 0)
+			close(home);
+		return lq_err_set(err, LQ_EUSAGE, "%s/../control: not there: cannot tell whether "
+		    "<%s> is local or remote: give --local or --remote; nothing done", sp->dir, addr);
+	}
+	if (lq_read_file(ctl, "locals", 1 << 20, &loc, NULL, &e) < 0)
+		lq_err_set(err, LQ_EUSAGE, "%s/../control/locals: %s: cannot tell whether <%s> is "
+		    "local or remote: give --local or --remote; nothing done", sp->dir,
+		    e.code == LQ_ENOENT ? "not there" : e.msg, addr);
+	else if (lq_read_file(ctl, "virtualdomains", 1 << 20, &virt, NULL, &e) < 0 &&
+	    e.code != LQ_ENOENT)
+		lq_err_set(err, LQ_EUSAGE, "%s/../control/virtualdomains: %s; nothing done", sp->dir,
+		    e.msg);
+	else
+		rc = control_has(&loc, addr, d, 0) || control_has(&virt, addr, d, 1) ? K_LOCAL :
+		    K_REMOTE;
+	lq_buf_free(&loc);
+	lq_buf_free(&virt);
+	close(ctl);
+	close(home);
+	return rc;
+}
+
+/*
+ * qedit --add-recipient: a T record appended to local/N/ID or remote/N/ID, the file
+ * replaced whole (its owner, mode and mtime, the next retry, kept), or made like info/N/ID
+ * when the message has none on that channel. Every channel is decided before anything is
+ * written.
+ */
+static int
+add_recipients(struct lq_spool *sp, const struct qmail_msg *qm, const char *const *addrs,
+    size_t n, enum lq_channel ch, struct lq_err *err)
+{
+	struct qmail *q = sp->priv;
+	static const enum kind chan[2] = { K_LOCAL, K_REMOTE };
+	struct lq_buf b[2] = { { 0 }, { 0 } };
+	char name[24], what[PATH_MAX_LEN + 24], path[PATH_MAX_LEN];
+	struct stat st[2];
+	struct lq_err e;	/* a channel file that is not there is no error (nor a notice lost) */
+	int had[2] = { 0, 0 }, grow[2] = { 0, 0 }, rc = -1, k, fd, dfd;
+
+	use_area(q, qm->hold);
+	snprintf(name, sizeof name, "%lu", qm->id);
+	for (size_t i = 0; i < n; i++) {
+		if ((k = channel_of(sp, addrs[i], ch, err)) < 0)
+			goto out;
+		grow[k == K_REMOTE] = 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!grow[i])
+			continue;
+		if ((dfd = dir_of(q, chan[i], qm->id, err)) < 0)
+			goto out;
+		if ((fd = lq_open_file(dfd, name, &st[i], &e)) < 0) {
+			if (e.code == LQ_ENOENT)
+				continue;	/* none on this channel yet */
+			if (err != NULL)
+				*err = e;
+			file_err(err, q, chan[i], qm->id);
+			goto out;
+		}
+		snprintf(what, sizeof what, "%lu: %s", qm->id, path_of(q, chan[i], qm->id, path));
+		rc = lq_read_fd(fd, what, ENV_MAX, &b[i], err);
+		close(fd);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+		if (count_records(&b[i]) < 0) {
+			corrupt(err, q, chan[i], qm->id, "the last recipient has no NUL terminator");
+			goto out;
+		}
+		had[i] = 1;
+	}
+	if (!same_info(q, qm)) {
+		lq_err_set(err, LQ_ENOMATCH, "%lu: changed meanwhile: left alone", qm->id);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		k = channel_of(sp, addrs[i], ch, err) == K_REMOTE;
+		if (lq_buf_append(&b[k], "T", 1) < 0 ||
+		    lq_buf_append(&b[k], addrs[i], strlen(addrs[i]) + 1) < 0) {
+			lq_err_set(err, LQ_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (grow[i] && replace_file(q, chan[i], qm->id, &b[i], had[i] ? &st[i] : &qm->st,
+		    had[i], err) < 0)
+			goto out;
+	rc = 0;
+out:
+	lq_buf_free(&b[0]);
+	lq_buf_free(&b[1]);
+	return rc;
+}
+
+/* Marking delivered is what qmail-send itself does (T to D in place), safe while it runs;
+ * setting the sender and adding a recipient only while it is stopped (qmail_act_lock). An
+ * added recipient's channel is decided here, before any message is touched. */
+static int
+qmail_act_supports(struct lq_spool *sp, enum lq_action act, const struct lq_act_opts *o,
+    struct lq_err *err)
+{
+	char who[300];
+	int running;
+
+	snprintf(who, sizeof who, "%s: ", sp->dir);
+	if (needs_send_stopped(act) && (running = send_state(sp, who, NULL, err)) != 0)
+		return running < 0 ? -1 : refuse_running(err, who, act);
+	if (act == LQ_ACT_ADD_RECIPIENT)
+		for (size_t i = 0; i < o->naddrs; i++)
+			if (strchr(o->addrs[i], '@') != NULL &&
+			    channel_of(sp, o->addrs[i], o->channel, err) < 0)
+				return -1;
 	return 0;
 }
 
@@ -2379,7 +2627,7 @@ qmail_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq
 	switch (act) {
 	case LQ_ACT_REMOVE:
 		if (h->running && !qm->hold) {
-			if ((rc = mark_done(sp, qm, err)) == 0)
+			if ((rc = mark_done(sp, qm, NULL, 0, 1, err)) == 0)
 				sp->run_needed = 1;
 		} else		/* stopped, or on hold: qmail-send never reads the hold area */
 			rc = unlink_message(q, qm, err);
@@ -2387,6 +2635,21 @@ qmail_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum lq
 	case LQ_ACT_FREEZE:
 	case LQ_ACT_THAW:
 		rc = move_message(sp, qm, act == LQ_ACT_FREEZE, err);
+		break;
+	case LQ_ACT_MARK_DELIVERED:
+		rc = mark_done(sp, qm, o->addrs, o->naddrs, 0, err);
+		break;
+	case LQ_ACT_MARK_ALL_DELIVERED:
+		rc = mark_done(sp, qm, NULL, 0, 0, err);
+		break;
+	case LQ_ACT_SET_SENDER:
+		rc = rewrite_sender(q, qm, o->addrs[0], err);
+		break;
+	case LQ_ACT_ADD_RECIPIENT:
+		rc = add_recipients(sp, qm, o->addrs, o->naddrs, o->channel, err);
+		break;
+	default:	/* act_supports said no: lq_act never gets here */
+		rc = lq_err_set(err, LQ_EUSAGE, "%lu: not an action on this MTA", (unsigned long)h->id);
 		break;
 	}
 	return rc;
@@ -2464,6 +2727,7 @@ const struct lq_backend lq_qmail_backend = {
 	.act_save = qmail_act_save,
 	.act_apply = qmail_act_apply,
 	.act_unlock = qmail_act_unlock,
+	.act_supports = qmail_act_supports,
 	.frozen_state = "hold",
 	.frozen_said = "on hold",
 	.run_argv = qmail_run_argv,

@@ -31,14 +31,16 @@ enum lq_errcode {
 	LQ_ENOMATCH,	/* acting: the message no longer matches the selection */
 	LQ_EALREADY,	/* acting: already frozen, or not frozen to thaw */
 	LQ_NOTICE,	/* not a failure: something about the spool worth a line to the user
-			 * (qmail: a leftover qmail-send will remove). Only ever handed to a
-			 * scan's problem callback, never returned; not counted in lq_scan.bad */
+			 * (qmail: a leftover qmail-send will remove). Handed to a scan's
+			 * problem callback, or left in err by an lq_act that succeeded; never
+			 * returned as a failure; not counted in lq_scan.bad */
 };
 
 struct lq_err {
 	enum lq_errcode code;
 	int sys_errno;
-	char msg[512];	/* one line, no newline, names the file/ID/argument */
+	char msg[512];	/* one line, no newline, names the file/ID/argument (but see
+			 * lq_select_new for a bad -e expression) */
 };
 
 /* ---------------------------------------------------------------- arena */
@@ -148,6 +150,10 @@ int lq_spool_check_names(const struct lq_spool *, const char *names, struct lq_e
  * the MTA has no qshape. */
 const char *lq_spool_shape_queues(const struct lq_spool *);
 
+/* The scan flags the MTA's listing (lq_write_listing) needs: LQ_SCAN_NO_REASONS unless it
+ * shows the delay reasons (postqueue -p does). */
+unsigned lq_listing_scanflags(const struct lq_spool *);
+
 /* Is this a syntactically valid queue ID for the spool's MTA? (No file system access.) */
 int lq_valid_id(const struct lq_spool *, const char *id);
 
@@ -160,8 +166,11 @@ enum lq_scanflag {
 	LQ_SCAN_NO_SIZE = 1 << 3,	/* sizes are not wanted: data files need not be
 					 * stat'ed (the message gets LQ_MSG_NO_SIZE) */
 	LQ_SCAN_NO_REASONS = 1 << 4,	/* delay reasons are not wanted: Postfix's defer logs
-					 * need not be read (recipients come from the queue
-					 * file alone, as qshape takes them) */
+					 * and Exim's message logs need not be read (Postfix's
+					 * recipients then come from the queue file alone, as
+					 * qshape takes them) */
+	LQ_SCAN_REASONS = 1 << 5,	/* the reasons are needed (a selection tests them):
+					 * wins over LQ_SCAN_NO_REASONS */
 };
 
 /* Return 0 to go on, anything else stops the scan (lq_scan then returns 1). */
@@ -213,6 +222,12 @@ int lq_read(struct lq_spool *, struct lq_msg *, unsigned parts, lq_part_fn fn, v
 /* The envelope as the MTA's own viewer shows it (exim -Mvh, postcat -e, the qmail files):
  * written to out. Returns 0 or -1. */
 int lq_write_envelope(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
+
+/* The message's own log, as the MTA keeps it: Exim's message log byte for byte (exim -Mvl),
+ * Postfix's defer log decoded, an entry a line ("recipient=A status=S reason=R", the log's
+ * own names). Returns 0, or -1 with err: LQ_ENOENT the message has no log (yet), LQ_EUSAGE
+ * the MTA keeps none (qmail). */
+int lq_write_log(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
 
 /* The MTA's own viewer's output for several sections at once, where it has one that
  * interleaves them (postcat -q -e -h -b: the envelope records around the content).
@@ -281,6 +296,7 @@ struct lq_select;
 struct lq_select_opts {
 	const char *sender;	/* regex on "<sender>" (exiqgrep -f) */
 	const char *rcpt;	/* regex on a recipient (exiqgrep -r) */
+	const char *reason;	/* regex on a pending recipient's delay reason */
 	const char *size_re;	/* regex on the -bp size column (exiqgrep -s) */
 	const char *younger;	/* duration: younger than (exiqgrep -y; units s m h d w) */
 	const char *older;	/* duration: older than (exiqgrep -o) */
@@ -297,15 +313,19 @@ struct lq_select_opts {
 	int invert;		/* -v: select what does not match */
 	int all_rcpts;		/* -a: delivered recipients count for -r too */
 	int case_sensitive;	/* default: caseless like exiqgrep */
+	const char **exprs;	/* -e: selection expressions (qtools-select(7)), all must match */
+	size_t nexprs;
 };
 
-/* Compile once. Returns NULL with err naming the bad option or regex. now: the reference
- * time for ages. */
+/* Compile once. Returns NULL with err naming the bad option or regex (for a bad -e
+ * expression err's text goes on with two more lines: the expression, and a caret under
+ * the column where it went wrong). now: the reference time for ages. */
 struct lq_select *lq_select_new(const struct lq_select_opts *, time_t now, struct lq_err *);
 void lq_select_free(struct lq_select *);
 /* Does the selection need more than the envelope (headers or body)? */
 int lq_select_needs_content(const struct lq_select *);
-/* The lq_scan flags the selection needs (LQ_SCAN_LOCKS for --active). */
+/* The lq_scan flags the selection needs (LQ_SCAN_LOCKS for --active, LQ_SCAN_REASONS
+ * for --reason). */
 unsigned lq_select_scanflags(const struct lq_select *);
 /* Does the selection test message sizes (then LQ_SCAN_NO_SIZE must not be used)? */
 int lq_select_needs_size(const struct lq_select *);
@@ -340,11 +360,24 @@ int lq_summary_set_buckets(struct lq_summary *, const time_t *bounds, size_t n,
     struct lq_err *);
 /* "5m,1h,1d" into bounds[LQ_AGE_BUCKETS_MAX]. */
 int lq_parse_age_buckets(const char *, time_t *bounds, size_t *n, struct lq_err *);
+/* qsumm --by: the keys of the rows, comma-separated, each at most once: domain (the
+ * default: exiqsumm's table, recipients counted), sender, sender-domain, reason, queue
+ * (lq_state_name), age (exiqsumm's age column). With any but domain alone, a row is one
+ * value of the keys and counts messages, each once per row it has a value of (the
+ * recipient keys, domain and reason, take their values from each recipient still to
+ * deliver); a recipient without a reason has "" (shown "-"). Returns 0, or -1 with err
+ * naming the list. */
+#define LQ_SUM_KEYS_MAX 4
+int lq_summary_set_keys(struct lq_summary *, const char *list, struct lq_err *);
+/* Do the keys need the delay reasons (the scan must not have LQ_SCAN_NO_REASONS)? */
+int lq_summary_needs_reasons(const struct lq_summary *);
 int lq_summary_add(struct lq_summary *, const struct lq_msg *);
 /* exiqsumm's table. */
 int lq_summary_write(FILE *out, struct lq_summary *);
 /* JSON Lines that merge across hosts (qsumm --merge): a "domain" record per domain (count
- * of recipients, bytes, oldest and newest arrival times), then the "host" record (scanned:
+ * of recipients, bytes, oldest and newest arrival times), or with keys a "group" record
+ * per row ("by": the keys' names, then each key's value as a member of its name, count of
+ * messages, bytes, oldest, newest), then the "host" record (scanned:
  * the messages looked at; the messages counted, frozen among them, their bytes, and their
  * ages in buckets). The caller writes the end record. */
 int lq_summary_write_json(FILE *out, struct lq_summary *, const char *host, enum lq_mta,
@@ -438,7 +471,16 @@ enum lq_action {
 	LQ_ACT_REMOVE,		/* delete the message and every file of it */
 	LQ_ACT_FREEZE,		/* Exim: freeze; Postfix, qmail: put on hold */
 	LQ_ACT_THAW,		/* undo LQ_ACT_FREEZE */
+	/* the envelope (qedit), each as exim -Mmd, -Mmad, -Mar, -Mes; the addresses are
+	 * lq_act_opts.addrs (checked by lq_act_check) */
+	LQ_ACT_MARK_DELIVERED,	/* mark those pending recipients delivered */
+	LQ_ACT_MARK_ALL_DELIVERED,	/* mark every pending recipient delivered */
+	LQ_ACT_ADD_RECIPIENT,	/* add those recipients (one already pending: left out) */
+	LQ_ACT_SET_SENDER,	/* addrs[0] is the new sender, "" the null sender */
 };
+
+/* Where an added recipient goes on MTAs that split them by channel (qmail). */
+enum lq_channel { LQ_CHANNEL_AUTO = 0, LQ_CHANNEL_LOCAL, LQ_CHANNEL_REMOTE };
 
 struct lq_act_opts {
 	int dry_run;		/* every step but the change itself: the lock is taken and let
@@ -447,7 +489,23 @@ struct lq_act_opts {
 	int mainlog_fd;		/* Exim: its mainlog, open for appending; -1: none */
 	int save_dirfd;		/* >= 0: keep a copy of the message there before removing it,
 				 * as a spool of the same MTA (qcat --spool DIR ID reads it) */
+	const char *const *addrs;	/* the envelope actions' addresses, in order */
+	size_t naddrs;
+	enum lq_channel channel;	/* LQ_ACT_ADD_RECIPIENT on qmail: local/ or remote/ */
 };
+
+/*
+ * Can this spool's MTA do act, with o's addresses? Checked once before anything is
+ * touched (and again by lq_act): the MTA must support the action (Postfix: no change of the
+ * envelope but marking delivered, the refusal says how to get the effect), and every
+ * address must be one line the MTA can store: no control character (a newline, a NUL), no
+ * space outside quotes, at most LQ_ADDR_MAX bytes, a recipient with a domain (local@domain);
+ * the sender may be "" (the null sender). Returns 0, or -1 with err (LQ_EUSAGE) naming the
+ * address.
+ */
+#define LQ_ADDR_MAX 1000
+int lq_act_check(struct lq_spool *, enum lq_action, const struct lq_act_opts *,
+    struct lq_err *);
 
 /*
  * Act on one message under the MTA's own locking protocol, the same sequence on every MTA
@@ -459,8 +517,11 @@ struct lq_act_opts {
  * copy and the change is done, so the verdict is the real run's. m (may be NULL) is set to
  * the message as it was acted on, valid until the next call. Returns 0 when done (would be
  * done), or -1 with err: LQ_ELOCKED being delivered (skipped), LQ_ENOENT no such message or
- * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures (nothing
- * half done).
+ * gone, LQ_ENOMATCH no longer selected, LQ_EALREADY nothing to do, others failures:
+ * nothing is changed, except where the last step fails after the message itself is gone (a
+ * Postfix log or an Exim msglog that cannot be removed), reported as a failure all the same.
+ * Done, err may hold an LQ_NOTICE worth a line: part of what was asked was so already (an
+ * added recipient already pending, left out).
  */
 int lq_act(struct lq_spool *, const char *id, enum lq_action, struct lq_select *sel,
     const struct lq_act_opts *, struct lq_msg **m, struct lq_err *);

@@ -20,22 +20,18 @@
 
 #define LINE_MAX_BODY (64 * 1024)
 
-struct regex {
-	pcre2_code *code;
-	pcre2_match_data *md;
-};
-
 struct header_test {
 	char *name;		/* header name, without the colon */
 	size_t namelen;
-	struct regex re;
+	struct lq_regex re;
 	int matched;
 };
 
 struct lq_select {
-	struct regex sender, rcpt, size_re, body;
+	struct lq_regex sender, rcpt, size_re, body, reason;
 	struct header_test *headers;
 	size_t nheaders;
+	struct lq_expr *expr;		/* -e, all of them ANDed; NULL: none */
 	char **queues;
 	size_t nqueues;
 	int64_t larger, smaller;	/* -1 when not set */
@@ -50,8 +46,8 @@ struct lq_select {
 	struct lq_err content_err;	/* ... why */
 };
 
-static int
-compile(struct regex *re, const char *what, const char *pattern, int caseless,
+int
+lq_regex_compile(struct lq_regex *re, const char *what, const char *pattern, int caseless,
     struct lq_err *err)
 {
 	PCRE2_UCHAR msg[256];
@@ -71,8 +67,8 @@ compile(struct regex *re, const char *what, const char *pattern, int caseless,
 	return 0;
 }
 
-static void
-regex_free(struct regex *re)
+void
+lq_regex_free(struct lq_regex *re)
 {
 	pcre2_match_data_free(re->md);
 	pcre2_code_free(re->code);
@@ -83,8 +79,8 @@ regex_free(struct regex *re)
  * (*UTF), no memory): err says which. A failed test never counts as "no match", since -v
  * would turn that into a selected message.
  */
-static int
-matches(struct regex *re, const char *what, const char *s, size_t n, struct lq_err *err)
+int
+lq_regex_match(struct lq_regex *re, const char *what, const char *s, size_t n, struct lq_err *err)
 {
 	PCRE2_UCHAR msg[128];
 	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, re->md, NULL);
@@ -197,7 +193,7 @@ add_header(struct lq_select *sel, const char *spec, int caseless, struct lq_err 
 	sel->nheaders++;
 	for (re = colon + 1; *re == ' ' || *re == '\t'; re++)
 		;
-	return compile(&h->re, "--header", re, caseless, err);
+	return lq_regex_compile(&h->re, "--header", re, caseless, err);
 }
 
 /* Put the option's name in front of a value's error. */
@@ -228,10 +224,11 @@ lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 	sel->active = o->active;
 	sel->invert = o->invert;
 	sel->all_rcpts = o->all_rcpts;
-	if ((o->sender && compile(&sel->sender, "-f", o->sender, caseless, err) < 0) ||
-	    (o->rcpt && compile(&sel->rcpt, "-r", o->rcpt, caseless, err) < 0) ||
-	    (o->size_re && compile(&sel->size_re, "-s", o->size_re, 0, err) < 0) ||
-	    (o->body && compile(&sel->body, "--body", o->body, caseless, err) < 0) ||
+	if ((o->sender && lq_regex_compile(&sel->sender, "-f", o->sender, caseless, err) < 0) ||
+	    (o->rcpt && lq_regex_compile(&sel->rcpt, "-r", o->rcpt, caseless, err) < 0) ||
+	    (o->reason && lq_regex_compile(&sel->reason, "--reason", o->reason, caseless, err) < 0) ||
+	    (o->size_re && lq_regex_compile(&sel->size_re, "-s", o->size_re, 0, err) < 0) ||
+	    (o->body && lq_regex_compile(&sel->body, "--body", o->body, caseless, err) < 0) ||
 	    (o->younger && option_value("-y", lq_parse_duration(o->younger, &sel->younger, err), err) < 0) ||
 	    (o->older && option_value("-o", lq_parse_duration(o->older, &sel->older, err), err) < 0) ||
 	    (o->larger && option_value("--larger", lq_parse_size(o->larger, &sel->larger, err), err) < 0) ||
@@ -247,9 +244,11 @@ lq_select_new(const struct lq_select_opts *o, time_t now, struct lq_err *err)
 			if (add_header(sel, o->headers[i], caseless, err) < 0)
 				goto fail;
 	}
-	sel->empty = !o->sender && !o->rcpt && !o->size_re && !o->body && !o->younger &&
+	if (o->nexprs > 0 && (sel->expr = lq_expr_new(o->exprs, o->nexprs, o, now, err)) == NULL)
+		goto fail;
+	sel->empty = !o->sender && !o->rcpt && !o->reason && !o->size_re && !o->body && !o->younger &&
 	    !o->older && !o->larger && !o->smaller && !o->queue && o->nheaders == 0 &&
-	    !o->frozen && !o->not_frozen && !o->bounce && !o->active;
+	    !o->frozen && !o->not_frozen && !o->bounce && !o->active && o->nexprs == 0;
 	return sel;
 fail:
 	lq_select_free(sel);
@@ -261,15 +260,17 @@ lq_select_free(struct lq_select *sel)
 {
 	if (sel == NULL)
 		return;
-	regex_free(&sel->sender);
-	regex_free(&sel->rcpt);
-	regex_free(&sel->size_re);
-	regex_free(&sel->body);
+	lq_regex_free(&sel->sender);
+	lq_regex_free(&sel->rcpt);
+	lq_regex_free(&sel->reason);
+	lq_regex_free(&sel->size_re);
+	lq_regex_free(&sel->body);
 	for (size_t i = 0; i < sel->nheaders; i++) {
-		regex_free(&sel->headers[i].re);
+		lq_regex_free(&sel->headers[i].re);
 		free(sel->headers[i].name);
 	}
 	free(sel->headers);
+	lq_expr_free(sel->expr);
 	for (size_t i = 0; i < sel->nqueues; i++)
 		free(sel->queues[i]);
 	free(sel->queues);
@@ -280,7 +281,8 @@ lq_select_free(struct lq_select *sel)
 int
 lq_select_needs_content(const struct lq_select *sel)
 {
-	return sel->nheaders > 0 || sel->body.code != NULL;
+	return sel->nheaders > 0 || sel->body.code != NULL ||
+	    (lq_expr_needs(sel->expr) & LQ_EXPR_CONTENT);
 }
 
 int
@@ -292,13 +294,16 @@ lq_select_is_empty(const struct lq_select *sel)
 int
 lq_select_needs_size(const struct lq_select *sel)
 {
-	return sel->size_re.code != NULL || sel->larger >= 0 || sel->smaller >= 0;
+	return sel->size_re.code != NULL || sel->larger >= 0 || sel->smaller >= 0 ||
+	    (lq_expr_needs(sel->expr) & LQ_EXPR_SIZE);
 }
 
 unsigned
 lq_select_scanflags(const struct lq_select *sel)
 {
-	return sel->active ? LQ_SCAN_LOCKS : 0;
+	return (sel->active || (lq_expr_needs(sel->expr) & LQ_EXPR_LOCKS) ? LQ_SCAN_LOCKS : 0) |
+	    (sel->reason.code || (lq_expr_needs(sel->expr) & LQ_EXPR_REASONS) ?
+	    LQ_SCAN_REASONS : 0);
 }
 
 /* The sender as exiqgrep tests it, "<sender>", in the message's arena. */
@@ -314,14 +319,14 @@ sender_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 	memcpy(buf + 1, m->sender, n);
 	buf[n + 1] = '>';
 	buf[n + 2] = '\0';
-	return matches(&sel->sender, "-f", buf, n + 2, err);
+	return lq_regex_match(&sel->sender, "-f", buf, n + 2, err);
 }
 
 /* 1 the envelope matches, 0 it does not, -1 cannot tell (err set). */
 static int
 envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 {
-	time_t age = sel->now - (m->id_time ? m->id_time : m->arrival);
+	time_t age = lq_msg_age(m, sel->now);
 	int rc;
 
 	if (sel->frozen && !(m->flags & LQ_MSG_FROZEN))
@@ -358,20 +363,30 @@ envelope_matches(struct lq_select *sel, struct lq_msg *m, struct lq_err *err)
 		lq_format_size(col, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 		while (*p == ' ')
 			p++;
-		if ((rc = matches(&sel->size_re, "-s", p, strlen(p), err)) <= 0)
+		if ((rc = lq_regex_match(&sel->size_re, "-s", p, strlen(p), err)) <= 0)
 			return rc;
 	}
 	if (sel->sender.code && (rc = sender_matches(sel, m, err)) <= 0)
 		return rc;
+	if (sel->reason.code) {
+		rc = 0;
+		for (size_t i = 0; i < m->nrcpt && rc == 0; i++) {
+			const struct lq_rcpt *r = &m->rcpt[i];
+
+			if (lq_rcpt_counts(r, 0) && r->reason != NULL)
+				rc = lq_regex_match(&sel->reason, "--reason", r->reason,
+				    strlen(r->reason), err);
+		}
+		if (rc <= 0)
+			return rc;
+	}
 	if (sel->rcpt.code) {
 		for (size_t i = 0; i < m->nrcpt; i++) {
 			const struct lq_rcpt *r = &m->rcpt[i];
 
-			if (r->flags & LQ_RCPT_EXTRA)
+			if (!lq_rcpt_counts(r, sel->all_rcpts))
 				continue;
-			if ((r->flags & LQ_RCPT_DONE) && !sel->all_rcpts)
-				continue;
-			if ((rc = matches(&sel->rcpt, "-r", r->address, strlen(r->address), err)) != 0)
+			if ((rc = lq_regex_match(&sel->rcpt, "-r", r->address, strlen(r->address), err)) != 0)
 				return rc;
 		}
 		return 0;
@@ -398,7 +413,7 @@ test_header(struct lq_select *sel, const char *h, size_t len)
 			v++, vlen--;
 		while (vlen > 0 && (v[vlen - 1] == '\n' || v[vlen - 1] == '\r'))
 			vlen--;
-		if ((rc = matches(&t->re, "--header", v, vlen, &sel->content_err)) < 0)
+		if ((rc = lq_regex_match(&t->re, "--header", v, vlen, &sel->content_err)) < 0)
 			return -1;
 		t->matched = rc;
 	}
@@ -412,7 +427,7 @@ body_line(struct lq_select *sel, const char *s, size_t n)
 
 	if (n > 0 && s[n - 1] == '\n')
 		n--;
-	if ((rc = matches(&sel->body, "--body", s, n, &sel->content_err)) < 0)
+	if ((rc = lq_regex_match(&sel->body, "--body", s, n, &sel->content_err)) < 0)
 		return -1;
 	sel->body_matched |= rc;
 	return 0;
@@ -491,8 +506,11 @@ content_matches(struct lq_select *sel, struct lq_spool *sp, struct lq_msg *m,
 		parts |= LQ_PART_BODY;
 	if (lq_read(sp, m, parts, content_part, sel, err) < 0 && !sel->failed)
 		return -1;
-	if (!sel->failed && sel->line.len > 0 && !sel->body_matched)
-		(void)body_line(sel, sel->line.data, sel->line.len);
+	/* the last line, when the body does not end with a newline: a failed test here is
+	 * "cannot tell" too, never "no match" */
+	if (!sel->failed && sel->line.len > 0 && !sel->body_matched &&
+	    body_line(sel, sel->line.data, sel->line.len) < 0)
+		sel->failed = -1;
 	if (sel->failed) {
 		*err = sel->content_err;
 		return -1;
@@ -514,7 +532,9 @@ lq_select_match(struct lq_select *sel, struct lq_spool *sp, struct lq_msg *m,
 {
 	int ok = envelope_matches(sel, m, err);
 
-	if (ok > 0 && lq_select_needs_content(sel))
+	if (ok > 0 && sel->expr != NULL)
+		ok = lq_expr_eval(sel->expr, sp, m, err);
+	if (ok > 0 && (sel->nheaders > 0 || sel->body.code != NULL))
 		ok = content_matches(sel, sp, m, err);
 	if (ok < 0)
 		return -1;

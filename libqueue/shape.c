@@ -209,8 +209,7 @@ lq_shape_add(struct lq_shape *s, const struct lq_msg *m)
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		unsigned f = m->rcpt[i].flags;
 
-		if (!(f & (LQ_RCPT_DONE | LQ_RCPT_LOGGED)) &&
-		    (!(f & LQ_RCPT_EXTRA) || (f & LQ_RCPT_SHADOW)))
+		if (LQ_RCPT_PENDING(f))
 			n++;
 	}
 	if (n == 0)
@@ -221,9 +220,7 @@ lq_shape_add(struct lq_shape *s, const struct lq_msg *m)
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		unsigned f = m->rcpt[i].flags;
 
-		if (!(f & (LQ_RCPT_DONE | LQ_RCPT_LOGGED)) &&
-		    (!(f & LQ_RCPT_EXTRA) || (f & LQ_RCPT_SHADOW)) &&
-		    tally(s, m->rcpt[i].address, b) < 0)
+		if (LQ_RCPT_PENDING(f) && tally(s, m->rcpt[i].address, b) < 0)
 			return -1;
 	}
 	return 0;

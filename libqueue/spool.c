@@ -303,11 +303,18 @@ scan_problem(const char *id, const struct lq_err *e, void *arg)
 
 /* A callback that stops the scan makes it return 1, whatever it returned: -1 says that the
  * scan itself failed, with err set, and a caller must never print an err nobody set. */
+/* What the backends see: LQ_SCAN_REASONS wins over LQ_SCAN_NO_REASONS. */
+static unsigned
+backend_flags(unsigned flags)
+{
+	return (flags & LQ_SCAN_REASONS) ? flags & ~(unsigned)LQ_SCAN_NO_REASONS : flags;
+}
+
 int
 lq_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
 	struct scan_stop s = { sc, 0 };
-	struct lq_scan in = { .flags = sc->flags, .each = scan_each,
+	struct lq_scan in = { .flags = backend_flags(sc->flags), .each = scan_each,
 	    .problem = sc->problem ? scan_problem : NULL, .arg = &s };
 	int rc = sp->be->scan(sp, &in, err);
 
@@ -328,7 +335,7 @@ lq_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg **mp,
 		return lq_err_set(err, LQ_EBADID, "%s: not a valid %s queue ID", id,
 		    sp->be->name);
 	m = lq_msg_begin(sp);
-	if (sp->be->load(sp, id, flags, m, err) < 0)
+	if (sp->be->load(sp, id, backend_flags(flags), m, err) < 0)
 		return -1;
 	*mp = m;
 	return 0;
@@ -354,6 +361,14 @@ lq_write_view(struct lq_spool *sp, struct lq_msg *m, unsigned sections, FILE *ou
 	if (sp->be->write_view == NULL)
 		return 1;
 	return sp->be->write_view(sp, m, sections, out, err);
+}
+
+int
+lq_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
+{
+	if (sp->be->write_log == NULL)
+		return lq_err_set(err, LQ_EUSAGE, "%s keeps no per-message log", sp->be->name);
+	return sp->be->write_log(sp, m, out, err);
 }
 
 int
@@ -428,6 +443,12 @@ lq_state_name(const struct lq_msg *m)
 	if (lq_backend_of(m->mta)->queue_is_state && m->queue != NULL)
 		return m->queue;
 	return "queued";
+}
+
+unsigned
+lq_listing_scanflags(const struct lq_spool *sp)
+{
+	return sp->be->listing_reasons ? 0 : LQ_SCAN_NO_REASONS;
 }
 
 const char *

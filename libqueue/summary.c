@@ -2,6 +2,8 @@
  * summary.c -- per-domain summaries. The table is exiqsumm's, to the byte: it counts
  * recipients still to be delivered (not messages), adds the message's size as shown in
  * the -bp size column for each of them, and keeps the oldest and newest age per domain.
+ * With other keys (qsumm --by KEY[,KEY], lq_summary_set_keys) a row is one value of the
+ * keys, and counts messages: a message once in each row it has a value of.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -16,10 +18,22 @@
 #include <bsd/sys/tree.h>
 
 #define KEY_MAX 1024
+#define PART_MAX 1023	/* one key's value is cut to this many bytes */
+
+/* The keys of qsumm --by, in lq_summary_set_keys's order of names. */
+enum sumkey { K_DOMAIN, K_SENDER, K_SENDER_DOMAIN, K_REASON, K_QUEUE, K_AGE, K_N };
+static const char *const key_name[K_N] = {
+	"domain", "sender", "sender-domain", "reason", "queue", "age"
+};
+static const char *const key_head[K_N] = {
+	"Domain", "Sender", "Sender-domain", "Reason", "Queue", "Age"
+};
 
 struct domain {
 	RB_ENTRY(domain) link;
-	char *key;
+	char *key;		/* the keys' values, each ending with a NUL */
+	size_t keylen;
+	unsigned long serial;	/* the last message counted here */
 	unsigned long count;
 	double volume;		/* exiqsumm sums the rounded size column, as a float */
 	int64_t bytes;		/* the exact sizes, for --json */
@@ -28,9 +42,17 @@ struct domain {
 };
 
 static int
+key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+static int
 domain_cmp(const struct domain *a, const struct domain *b)
 {
-	return strcmp(a->key, b->key);
+	return key_cmp(a->key, a->keylen, b->key, b->keylen);
 }
 
 RB_HEAD(domain_tree, domain);
@@ -41,6 +63,9 @@ struct lq_summary {
 	unsigned flags;
 	time_t now;
 	size_t n;
+	enum sumkey keys[LQ_SUM_KEYS_MAX];	/* none: exiqsumm's table (by domain) */
+	size_t nkeys;
+	unsigned long serial;	/* messages added */
 	/* per host, for --json: the messages counted, and their ages in buckets */
 	unsigned long nmsg, frozen;
 	int64_t bytes;
@@ -188,16 +213,18 @@ key_append(char *key, size_t k, const char *s, size_t n)
 }
 
 static struct domain *
-domain_get(struct lq_summary *s, const char *key)
+domain_get(struct lq_summary *s, const char *key, size_t keylen)
 {
-	struct domain find = { .key = (char *)key }, *d;
+	struct domain find = { .key = (char *)key, .keylen = keylen }, *d;
 
 	if ((d = RB_FIND(domain_tree, &s->tree, &find)) != NULL)
 		return d;
-	if ((d = calloc(1, sizeof *d)) == NULL || (d->key = strdup(key)) == NULL) {
+	if ((d = calloc(1, sizeof *d)) == NULL || (d->key = malloc(keylen)) == NULL) {
 		free(d);
 		return NULL;
 	}
+	memcpy(d->key, key, keylen);
+	d->keylen = keylen;
 	d->oldest_age = d->newest_age = -1;
 	RB_INSERT(domain_tree, &s->tree, d);
 	s->n++;
@@ -213,6 +240,145 @@ add_bytes(int64_t a, int64_t b)
 	if (__builtin_add_overflow(a, b, &r))
 		return b > 0 ? INT64_MAX : INT64_MIN;
 	return r;
+}
+
+int
+lq_summary_set_keys(struct lq_summary *s, const char *list, struct lq_err *err)
+{
+	const char *p = list;
+	size_t n = 0;
+	int k;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+
+		for (k = 0; k < K_N; k++)
+			if (strlen(key_name[k]) == len && strncmp(p, key_name[k], len) == 0)
+				break;
+		if (k == K_N)
+			return lq_err_set(err, LQ_EUSAGE, "%.*s: no such key (keys: domain, sender, "
+			    "sender-domain, reason, queue, age)", (int)(len > 80 ? 80 : len), p);
+		for (size_t i = 0; i < n; i++)
+			if (s->keys[i] == (enum sumkey)k)
+				return lq_err_set(err, LQ_EUSAGE, "%s: %s twice", list, key_name[k]);
+		if (n == LQ_SUM_KEYS_MAX)
+			return lq_err_set(err, LQ_EUSAGE, "%s: at most %d keys", list,
+			    LQ_SUM_KEYS_MAX);
+		s->keys[n++] = (enum sumkey)k;
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	/* by domain alone: exiqsumm's own table */
+	s->nkeys = n == 1 && s->keys[0] == K_DOMAIN ? 0 : n;
+	return 0;
+}
+
+int
+lq_summary_needs_reasons(const struct lq_summary *s)
+{
+	for (size_t i = 0; i < s->nkeys; i++)
+		if (s->keys[i] == K_REASON)
+			return 1;
+	return 0;
+}
+
+/* One message (or recipient) more in a row */
+static void
+row_add(struct domain *d, const struct lq_msg *m, time_t age, double vol)
+{
+	d->count++;
+	d->volume += vol;
+	d->bytes = add_bytes(d->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
+	if (d->oldest_age < 0 || age > d->oldest_age) {
+		d->oldest_age = age;
+		d->oldest = m->arrival;
+	}
+	if (d->newest_age < 0 || age < d->newest_age) {
+		d->newest_age = age;
+		d->newest = m->arrival;
+	}
+}
+
+static size_t
+part_append(char *key, size_t k, const char *v, size_t n, int lower)
+{
+	if (n > PART_MAX)
+		n = PART_MAX;
+	for (size_t i = 0; i < n; i++)
+		key[k + i] = lower ? (char)tolower((unsigned char)v[i]) : v[i];
+	key[k + n] = '\0';
+	return k + n + 1;
+}
+
+/* One message into the rows of its values of the keys: with a recipient's key (domain,
+ * reason), the values of each recipient still to deliver; counted once per row. */
+static int
+add_keyed(struct lq_summary *s, const struct lq_msg *m, time_t age, double vol,
+    const char *src)
+{
+	char key[LQ_SUM_KEYS_MAX * (PART_MAX + 1)], agebuf[LQ_COLSIZE];
+	int per_rcpt = 0;
+	size_t nrows;
+
+	for (size_t j = 0; j < s->nkeys; j++)
+		per_rcpt |= s->keys[j] == K_DOMAIN || s->keys[j] == K_REASON;
+	nrows = per_rcpt ? m->nrcpt : 1;
+	s->serial++;
+	for (size_t i = 0; i < nrows; i++) {
+		const struct lq_rcpt *r = per_rcpt ? &m->rcpt[i] : NULL;
+		struct domain *d;
+		size_t k = 0, j;
+
+		if (r != NULL && (r->flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA)))
+			continue;
+		for (j = 0; j < s->nkeys; j++) {
+			const char *v = "";
+			size_t n;
+			int lower = 0;
+
+			switch (s->keys[j]) {
+			case K_DOMAIN:
+				n = lq_rcpt_domain(r->address, &v);
+				lower = 1;
+				break;
+			case K_SENDER:
+				v = m->sender[0] != '\0' ? m->sender : "<>";
+				n = strlen(v);
+				break;
+			case K_SENDER_DOMAIN:
+				v = src;
+				n = strlen(v);
+				lower = 1;
+				break;
+			case K_REASON:
+				v = r->reason != NULL ? r->reason : "";
+				n = strlen(v);
+				break;
+			case K_QUEUE:
+				v = lq_state_name(m);
+				n = strlen(v);
+				break;
+			default:	/* K_AGE: exiqsumm's age column */
+				lq_format_age(agebuf, age);
+				v = agebuf + strspn(agebuf, " ");
+				n = strlen(v);
+				break;
+			}
+			if (s->keys[j] == K_DOMAIN && n == 0)
+				break;	/* no domain: exiqsumm leaves it out */
+			k = part_append(key, k, v, n, lower);
+		}
+		if (j < s->nkeys)
+			continue;
+		if ((d = domain_get(s, key, k)) == NULL)
+			return -1;
+		if (d->serial == s->serial)
+			continue;
+		d->serial = s->serial;
+		row_add(d, m, age, vol);
+	}
+	return 0;
 }
 
 int
@@ -234,6 +400,8 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 	s->bytes = add_bytes(s->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 	if (m->sender[0] != '\0')
 		src = (at = strchr(m->sender, '@')) != NULL ? at + 1 : m->sender;
+	if (s->nkeys > 0)
+		return add_keyed(s, m, age, vol, src);
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		const struct lq_rcpt *r = &m->rcpt[i];
 		const char *dom;
@@ -257,19 +425,9 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 		key[k] = '\0';
 		for (char *p = key; *p; p++)
 			*p = tolower((unsigned char)*p);
-		if ((d = domain_get(s, key)) == NULL)
+		if ((d = domain_get(s, key, k + 1)) == NULL)
 			return -1;
-		d->count++;
-		d->volume += vol;
-		d->bytes = add_bytes(d->bytes, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
-		if (d->oldest_age < 0 || age > d->oldest_age) {
-			d->oldest_age = age;
-			d->oldest = m->arrival;
-		}
-		if (d->newest_age < 0 || age < d->newest_age) {
-			d->newest_age = age;
-			d->newest = m->arrival;
-		}
+		row_add(d, m, age, vol);
 	}
 	return 0;
 }
@@ -326,7 +484,42 @@ row_cmp(const void *pa, const void *pb)
 		c = age_column_cmp(b->oldest_age, a->oldest_age);
 	else if (sort_flags & LQ_SUM_BY_COUNT)
 		c = (b->count > a->count) - (b->count < a->count);
-	return c != 0 ? c : strcmp(a->key, b->key);
+	return c != 0 ? c : key_cmp(a->key, a->keylen, b->key, b->keylen);
+}
+
+/* A key's value as the table shows it: control bytes and bytes that are not UTF-8 as
+ * \xNN, an empty one (no reason) as "-". */
+static void
+write_shown(FILE *out, const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t n = strlen(v), u;
+
+	if (n == 0)
+		putc('-', out);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0x80 && (u = lq_utf8_len(p + i, n - i)) > 0) {
+			fwrite(p + i, 1, u, out);
+			i += u - 1;
+		} else if (p[i] < 0x20 || p[i] >= 0x7f)
+			fprintf(out, "\\x%02x", p[i]);
+		else
+			putc(p[i], out);
+	}
+}
+
+/* The keys' values of a row, in the table, after the four columns */
+static void
+write_keys(FILE *out, const struct lq_summary *s, const struct domain *d)
+{
+	const char *v = d->key;
+
+	for (size_t j = 0; j < s->nkeys; j++) {
+		if (j > 0)
+			fputs("  ", out);
+		write_shown(out, v);
+		v += strlen(v) + 1;
+	}
 }
 
 int
@@ -345,14 +538,31 @@ lq_summary_write(FILE *out, struct lq_summary *s)
 		rows[i++] = d;
 	sort_flags = s->flags;
 	qsort(rows, s->n, sizeof *rows, row_cmp);
-	fputs("\nCount  Volume  Oldest  Newest  Domain\n-----  ------  ------  ------  ------\n\n",
-	    out);
+	if (s->nkeys == 0)
+		fputs("\nCount  Volume  Oldest  Newest  Domain\n"
+		    "-----  ------  ------  ------  ------\n\n", out);
+	else {
+		fputs("\nCount  Volume  Oldest  Newest", out);
+		for (size_t j = 0; j < s->nkeys; j++)
+			fprintf(out, "  %s", key_head[s->keys[j]]);
+		fputs("\n-----  ------  ------  ------", out);
+		for (size_t j = 0; j < s->nkeys; j++)
+			fprintf(out, "  %.*s", (int)strlen(key_head[s->keys[j]]),
+			    "-------------");
+		fputs("\n\n", out);
+	}
 	for (i = 0; i < s->n; i++) {
 		d = rows[i];
 		volume(vol, d->volume);
 		lq_format_age(old, d->oldest_age);
 		lq_format_age(new, d->newest_age);
-		fprintf(out, "%5lu  %.6s  %6s  %6s  %.80s\n", d->count, vol, old, new, d->key);
+		if (s->nkeys == 0)
+			fprintf(out, "%5lu  %.6s  %6s  %6s  %.80s\n", d->count, vol, old, new, d->key);
+		else {
+			fprintf(out, "%5lu  %.6s  %6s  %6s  ", d->count, vol, old, new);
+			write_keys(out, s, d);
+			putc('\n', out);
+		}
 		if (age_column_cmp(d->oldest_age, max_age) > 0)
 			max_age = d->oldest_age;
 		if (min_age < 0 || age_column_cmp(min_age, d->newest_age) > 0)
@@ -379,9 +589,24 @@ lq_summary_write_json(FILE *out, struct lq_summary *s, const char *host, enum lq
 	struct domain *d;
 
 	RB_FOREACH(d, domain_tree, &s->tree) {
-		lq_json_head(out, "domain", host, mta);
-		fputs(", \"domain\": ", out);
-		lq_json_string(out, d->key, strlen(d->key));
+		if (s->nkeys == 0) {
+			lq_json_head(out, "domain", host, mta);
+			fputs(", \"domain\": ", out);
+			lq_json_string(out, d->key, strlen(d->key));
+		} else {
+			const char *v = d->key;
+
+			/* "by": the keys, then each key's value as a member of its name */
+			lq_json_head(out, "group", host, mta);
+			fputs(", \"by\": [", out);
+			for (size_t j = 0; j < s->nkeys; j++)
+				fprintf(out, "%s\"%s\"", j ? ", " : "", key_name[s->keys[j]]);
+			putc(']', out);
+			for (size_t j = 0; j < s->nkeys; j++, v += strlen(v) + 1) {
+				fprintf(out, ", \"%s\": ", key_name[s->keys[j]]);
+				lq_json_text(out, v, strlen(v));
+			}
+		}
 		fprintf(out, ", \"count\": %lu, \"bytes\": %lld, \"oldest\": %lld, \"newest\": %lld}\n",
 		    d->count, (long long)d->bytes, (long long)d->oldest, (long long)d->newest);
 	}
@@ -398,10 +623,10 @@ lq_summary_write_json(FILE *out, struct lq_summary *s, const char *host, enum lq
 }
 
 int
-lq_summary_put(struct lq_summary *s, const char *key, unsigned long count, int64_t bytes,
-    time_t oldest_age, time_t newest_age)
+lq_summary_put(struct lq_summary *s, const char *key, size_t keylen, unsigned long count,
+    int64_t bytes, time_t oldest_age, time_t newest_age)
 {
-	struct domain *d = domain_get(s, key);
+	struct domain *d = domain_get(s, key, keylen);
 
 	if (d == NULL)
 		return -1;

@@ -330,6 +330,36 @@ lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *b, struct lq_err
  * made big enough for what fstat says, so that one read still does.
  */
 int
+lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_buf *data,
+    const struct stat *like, mode_t mode, int keep_times, const char *what, struct lq_err *err)
+{
+	struct timespec t[2] = { like->st_atim, like->st_mtim };
+	int fd;
+
+	(void)unlinkat(dirfd, tmp, 0);
+	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) < 0)
+		return lq_err_sys(err, "%s: creating %s", what, tmp);
+	if ((fchown(fd, like->st_uid, like->st_gid) < 0 && like->st_uid != geteuid()) ||
+	    fchmod(fd, mode) < 0 ||
+	    write(fd, data->data, data->len) != (ssize_t)data->len ||
+	    (keep_times && futimens(fd, t) < 0) || fsync(fd) < 0) {
+		lq_err_sys(err, "%s: writing %s", what, tmp);
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		lq_err_sys(err, "%s: renaming %s to %s", what, tmp, name);
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	fsync(dirfd);
+	return 0;
+}
+
+int
 lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct stat *st,
     struct lq_err *err)
 {
@@ -441,14 +471,40 @@ lq_ask_program_all(const char *const argv[])
 
 /* ---------------------------------------------------------------- JSON */
 
-void
-lq_json_string(FILE *out, const char *s, size_t n)
+size_t
+lq_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* no overlong 3- and 4-byte forms, no surrogates, nothing above U+10FFFF */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+static void
+json_chars(FILE *out, const char *s, size_t n, int text)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s, *e = p + n;
+	size_t u;
 
 	putc('"', out);
 	for (; p < e; p++) {
+		if (text && *p >= 0x80) {
+			if ((u = lq_utf8_len(p, (size_t)(e - p))) > 0) {
+				fwrite(p, 1, u, out);
+				p += u - 1;
+			} else
+				fprintf(out, "\\\\x%c%c", hex[*p >> 4], hex[*p & 15]);
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", out); break;
 		case '\\': fputs("\\\\", out); break;
@@ -465,6 +521,18 @@ lq_json_string(FILE *out, const char *s, size_t n)
 		}
 	}
 	putc('"', out);
+}
+
+void
+lq_json_string(FILE *out, const char *s, size_t n)
+{
+	json_chars(out, s, n, 0);
+}
+
+void
+lq_json_text(FILE *out, const char *s, size_t n)
+{
+	json_chars(out, s, n, 1);
 }
 
 /* ---------------------------------------------------------------- name lists */

@@ -396,4 +396,38 @@ fz_open_spool(enum lq_mta mta)
 	return sp;
 }
 
+/* ---------------------------------------------------------------- the selection targets */
+
+/*
+ * The spool the selection targets (select, expr) match against, made once: two Exim
+ * messages, one frozen with two recipients, headers (one deleted) and a body, the other a
+ * bounce spooled in wire format (CRLF) with one recipient done.
+ */
+static inline void
+fz_selection_spool(const char *what)
+{
+	static const char msg1_h[] =
+	    "1v0qRs-0001HP-0H-H\nroot 0 0\n<fossil@oldmail.example>\n1758585600 0\n"
+	    "-received_time_usec .087393\n-ident root\n-aclm _lab_score 1\n7\n-frozen 1758585700\n"
+	    "XX\n2\ntrent@remote.example\nzoe@[192.0.2.1]\n\n"
+	    "031F From: <fossil@oldmail.example>\n025T To: trent@remote.example\n"
+	    "028  Subject: a hundred days old\n022* X-Gone: not listed\n";
+	static const char msg1_d[] = "1v0qRs-0001HP-0H-D\nline one\nalpha to zulu\n\nlast\n";
+	static const char msg2_h[] =
+	    "1vXTLC-0001JI-0V-H\nmail 8 8\n<>\n1767225000 1\n-spool_file_wireformat\n"
+	    "YN trent@remote.example\nNN done@x.example\n1\ntrent@remote.example\n\n"
+	    "014  Subject: bounce\n";
+	static const char msg2_d[] = "1vXTLC-0001JI-0V-D\r\nwire\r\nformat\r\n";
+	int fd;
+
+	fz_make_root(what);
+	fz_mkdirs("input");
+	fd = fz_open_dir("input");
+	fz_put(fd, "1v0qRs-0001HP-0H-H", (const uint8_t *)msg1_h, sizeof msg1_h - 1, 0640);
+	fz_put(fd, "1v0qRs-0001HP-0H-D", (const uint8_t *)msg1_d, sizeof msg1_d - 1, 0640);
+	fz_put(fd, "1vXTLC-0001JI-0V-H", (const uint8_t *)msg2_h, sizeof msg2_h - 1, 0640);
+	fz_put(fd, "1vXTLC-0001JI-0V-D", (const uint8_t *)msg2_d, sizeof msg2_d - 1, 0640);
+	close(fd);
+}
+
 #endif

@@ -94,7 +94,7 @@ for v in 0 -1 257 100000 x 1x ''; do
     grep -q -- "^qls: --jobs $v: .*(from 1 to 256)" "$tmp/err"; ok $? "--jobs '$v': the line names it" ||
         diag "$(cat "$tmp/err")"
 done
-for tool in qgrep qsumm qcat qrm qfreeze qrun; do
+for tool in qgrep qsumm qcat qrm qfreeze qedit qrun; do
     "$B/$tool" --jobs 0 --spool "$QT_LAB/exim/spools/main" >/dev/null 2>"$tmp/err"
     rc=$?
     is "$rc $(wc -l <"$tmp/err")" "2 1" "$tool --jobs 0: one line, exit 2"

@@ -1,22 +1,11 @@
 #!/bin/bash
 # qrm, qfreeze, qrun on spools the real Exim wrote, with Exim as the judge afterwards; then
-# 500+ mixed freeze/thaw/remove operations while two real Exim queue runners deliver the same
-# spool into a slow SMTP peer: nothing lost, nothing corrupt, no orphans.
+# 500+ mixed freeze/thaw/remove/qedit --set-sender operations while two real Exim queue
+# runners deliver the same spool into a slow SMTP peer: nothing lost, nothing corrupt, no
+# orphans, no change undone by Exim's own rewrites of -H.
 . "$(dirname "$0")/../lib.sh"
 
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-"$QT_ROOT/tests/lab/exim-spool.sh" main >/dev/null 2>&1 || bail_out "exim lab spool main failed"
-tmp=$(mktemp -d); chmod o+x "$tmp"      # exim drops to its own uid: it must reach the copies
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-EU=$(awk -F: '$1 == "Debian-exim" { print $3 }' "$QT_LAB/exim/etc/passwd")
-
-new_spool() {  # new_spool DIR: a copy of the lab's main spool with a log directory
-    cp -a "$QT_LAB/exim/spools/main" "$1"
-    mkdir -p "$1/log" && touch "$1/log/mainlog" && chown -R "$EU:$EU" "$1/log"
-}
-exim_on() { local s=$1; shift; "$QT_LAB/exim/bin/exim" -DSPOOL="$s" -DLOGDIR="$s/log" "$@"; }
+. "$QT_ROOT/tests/act-exim.sh"
 spool_clean() {  # spool_clean DIR NAME: what exim says after an external tool acted
     local s=$1 name=$2 o
     exim_on "$s" -bp >"$tmp/bp" 2>&1
@@ -74,15 +63,7 @@ exim_on "$S" -bp "$victim" | grep -q 'No such file'; ok $? "... and the other on
 
 # a locked message (a delivery holds Exim's lock): skipped and reported, never waited for
 locked=$(exim_on "$S" -bp | awk 'NF > 2 { print $3; exit }')
-python3 - "$S/input/$locked-D" "$tmp/locked" <<'PY' &
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, len(os.path.basename(sys.argv[1])) + 1, 0)
-open(sys.argv[2], 'w').close()
-time.sleep(30)
-PY
-pids+=($!)
-for i in $(seq 50); do [ -e "$tmp/locked" ] && break; sleep 0.1; done
+hold_lock "$S" "$locked"
 timeout 10 "$QT_BIN/qrm" --spool "$S" "$locked" 2>"$tmp/err"
 is "$?" 2 "a locked message: exit 2, no waiting"
 grep -q "$locked: locked" "$tmp/err"; ok $? "... reported as locked"
@@ -172,25 +153,27 @@ runner() { while [ ! -e "$tmp/stop" ]; do
 runner & pids+=($!)
 runner & pids+=($!)
 sleep 1
-declare -A state; removed=(); tally=""
+declare -A state; removed=(); edited=(); tally=""
 for i in $(seq 1 "$TRIAL_OPS"); do
     id=${all[RANDOM % ${#all[@]}]}
     case $((RANDOM % 10)) in
     0) op=(qrm -i); what=rm ;;
     [1-5]) op=(qfreeze -i); what=freeze ;;
+    9) op=(qedit -i --set-sender "edited-$id@example.org"); what=edit ;;
     *) op=(qfreeze -u -i); what=thaw ;;
     esac
     out=$("$QT_BIN/${op[0]}" "${op[@]:1}" --spool "$T" --mainlog "$T/log/mainlog" "$id" 2>>"$tmp/trial.err")
     rc=$?
     if [ "$out" = "$id" ]; then
-        case $what in rm) removed+=("$id"); state[$id]=gone ;; freeze) state[$id]=frozen ;; thaw) state[$id]=thawed ;; esac
+        case $what in rm) removed+=("$id"); state[$id]=gone ;; freeze) state[$id]=frozen ;; thaw) state[$id]=thawed ;;
+        edit) edited+=("$id") ;; esac
         tally="$tally ${what}:done"
     elif [ $rc -ge 2 ]; then tally="$tally ${what}:skipped"; else tally="$tally ${what}:noop"; fi
 done
 touch "$tmp/stop"; wait "${pids[-1]}" "${pids[-2]}" 2>/dev/null
 diag "trial: $(tr ' ' '\n' <<<"$tally" | sort | uniq -c | tr '\n' ' ')"
 diag "trial: $(grep -c ': locked' "$tmp/trial.err") operations skipped as locked; $(grep -c ' == ' "$T/log/mainlog") deferrals by exim meanwhile"
-bad=$(grep -v ': locked\|: gone\|no such message\|already frozen\|not frozen\|^q[a-z]*: [0-9]* ' "$tmp/trial.err" | head -5)
+bad=$(grep -v ': locked\|: gone\|no such message\|already frozen\|not frozen\|: the sender is <.*> already\|^q[a-z]*: [0-9]* ' "$tmp/trial.err" | head -5)
 is "$bad" "" "trial: no error but 'locked', 'gone' or 'already so'"
 mapfile -t left < <("$QT_BIN/qls" --spool "$T" -i | sort)
 expect=$(printf '%s\n' "${all[@]}" | grep -vxF -f <(printf '%s\n' "${removed[@]}" ) | sort)
@@ -208,6 +191,12 @@ for id in "${!state[@]}"; do
     esac
 done
 ok $frz "trial: each message's frozen state is the last one qfreeze set"
+bad=0
+for id in "${edited[@]}"; do
+    [ "${state[$id]}" = gone ] && continue
+    exim_on "$T" -bp "$id" | head -1 | grep -q " <edited-$id@example.org>" || { bad=1; diag "$id: the sender qedit set is lost"; }
+done
+ok $bad "trial: every sender qedit set (${#edited[@]} messages) is still there, whatever exim rewrote meanwhile"
 spool_clean "$T" "after the trial"
 is "$(find "$T/input" -name '*-J')" "" "after the trial: no journal left"
 

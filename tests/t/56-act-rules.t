@@ -89,12 +89,30 @@ is "$?:$(wc -c <"$tmp/out"):$(head -1 "$tmp/err")" "2:0:qrm: $bob: locked (being
 "$B/qrm" --spool "$S" "$bob" >/dev/null 2>"$tmp/err2"
 is "$?:$(head -1 "$tmp/err2")" "2:$(head -1 "$tmp/err")" "... as the real qrm does"
 kill "$lp"; wait "$lp" 2>/dev/null
+cp -a "$S" "$tmp/ro"; chmod -R o+rX "$tmp/ro"      # readable by anyone, writable by Exim only
+setpriv --reuid=65534 --regid=65534 --clear-groups "$B/qrm" --spool "$tmp/ro" -n "$bob" >"$tmp/out" 2>"$tmp/err"
+is "$?:$(wc -c <"$tmp/out"):$(cat "$tmp/err")" "2:0:qrm: $tmp/ro: no permission to change the spool (run as root or the MTA's user): nothing done" \
+    "qrm -n by a user who may not change the spool: refused up front, as the real run is"
 is_same_file "$tmp/before" <(snap "$S") "no dry run changed anything"
+
+# ---------------------------------------------------------------- -v alone, a --save that fails
+for t in qls qrm qrun; do
+    "$B/$t" --spool "$S" -v ALL >"$tmp/out" 2>"$tmp/err"
+    is "$?:$(wc -c <"$tmp/out"):$(cat "$tmp/err")" "2:0:$t: -v: nothing to invert: give the selection it turns round" \
+        "$t -v with nothing to invert: refused (not 'everything' to an acting tool)"
+done
+mkdir -p "$tmp/save/input"; : >"$tmp/save/input/$bob-H"     # the second copy cannot be made
+"$B/qrm" --spool "$S" --save "$tmp/save" "$bob" 2>"$tmp/err"
+is "$?" 2 "qrm --save, the second copy failing: exit 2 ..."
+[ -e "$(find "$S/input" -name "$bob-H")" ]; ok $? "... the message is still there"
+is "$(ls "$tmp/save/input")" "$bob-H" "... and the first copy was taken back (only the obstacle is left)"
+rm "$tmp/save/input/$bob-H"
+snap "$S" >"$tmp/before"
 
 # ---------------------------------------------------------------- an ID given twice: once
 "$B/qsumm" --spool "$S" "$bob" >"$tmp/once"
 printf '%s\n%s\n' "$bob" "$bob" | "$B/qsumm" --spool "$S" - >"$tmp/twice"
-grep -q . "$tmp/once"; ok $? "qsumm of one ID prints a table"
+grep -Eq '^ +[1-9][0-9]* .*TOTAL$' "$tmp/once"; ok $? "qsumm of one ID counts it" || diag "$(cat "$tmp/once")"
 is_same_file "$tmp/once" "$tmp/twice" "qsumm - with the same ID twice counts it once"
 is "$(printf '%s\n' "$bob" "$bob" "$L" | "$B/qls" --spool "$S" -i -)" "$bob
 $L" "qls - lists an ID given twice once"

@@ -176,10 +176,11 @@ is "$wrc" 0 "postfix qrm -n: done"
 grep -q "setresgid($(id -g "$(id -nu "$PU")"), " "$wlog"; ok $? "postfix: mail_owner's own group"
 
 # ---------------------------------------------------------------- set-uid, set-gid
-for t in qrm qfreeze qrun; do
+for t in qrm qfreeze qrun qedit; do
+    change=(); [ "$t" = qedit ] && change=(--mark-all-delivered)
     for mode in 4755 2755; do
         cp "$QT_BIN/$t" "$tmp/$t-$mode"; chown "$EU:$EG" "$tmp/$t-$mode"; chmod "$mode" "$tmp/$t-$mode"
-        setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/$t-$mode" --spool "$E" -n ALL \
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/$t-$mode" "${change[@]}" --spool "$E" -n ALL \
             >"$tmp/out" 2>"$tmp/err"
         is "$?" 2 "$t, set-$([ $mode = 4755 ] && echo uid || echo gid): exit 2"
         grep -q "refusing to run set-uid, set-gid" "$tmp/err"; ok $? "... saying why" || diag "$(cat "$tmp/err")"

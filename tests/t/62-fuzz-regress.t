@@ -28,7 +28,7 @@ replay() {  # replay TARGET WHAT DIR: every file of DIR through build/fuzz/fuzz_
             tail -n 30 "$tmp/$1.$2.log")"
 }
 
-for t in exim postfix qmail select merge; do
+for t in exim postfix qmail select merge expr; do
     [ -x "$QT_ROOT/build/fuzz/fuzz_$t" ]; ok $? "fuzz_$t is built (make fuzz-build)" || continue
     replay "$t" regressions "$QT_ROOT/tests/fuzz/regress/$t"
     replay "$t" seeds "$tmp/seed/$t"

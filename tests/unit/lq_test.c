@@ -1,7 +1,8 @@
 /*
  * lq_test.c -- unit tests of libqueue's small parsers and formats: Exim's -bp columns at
  * every boundary exim itself was seen to print, durations, sizes, and selections that
- * must be refused, and the Prometheus exposition's escaping and histogram edges. Prints TAP.
+ * must be refused (selection expressions too: the caret under the column), and the
+ * Prometheus exposition's escaping and histogram edges. Prints TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,56 @@ main(void)
 	o.older = "3x";
 	ok(lq_select_new(&o, 0, &e) == NULL && strncmp(e.msg, "-o 3x", 5) == 0,
 	    "-o 3x: the error starts with the option and its value");
+	/* -e: the message, the expression, the caret under the column */
+	{
+		static const struct { const char *expr, *msg; } bad[] = {
+			{ "age > 3x", "-e: 3x: not a duration (units: s m h d w)\n"
+			  "  age > 3x\n        ^" },
+			{ "(frozen", "-e: the ( at column 1 is not closed\n  (frozen\n         ^" },
+			{ "frozen and", "-e: the expression ends where a test should be\n"
+			  "  frozen and\n            ^" },
+			{ "size > -1", "-e: a negative number: ages, sizes and counts are never "
+			  "below 0\n  size > -1\n         ^" },
+			{ "reason > 3", "-e: reason is not a number: compare it with ~ !~ == !=\n"
+			  "  reason > 3\n         ^" },
+			{ "id ~ \"(\"", "-e: id '(': missing closing parenthesis at offset 1\n"
+			  "  id ~ \"(\"\n       ^" },
+			{ "sender ~ \"\303\251\" or 3", "-e: expected a test: a field and its value, "
+			  "a flag, not, or (\n  sender ~ \"\303\251\" or 3\n                  ^" },
+		};
+		const char *x[1];
+
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			memset(&o, 0, sizeof o);
+			x[0] = bad[i].expr;
+			o.exprs = x;
+			o.nexprs = 1;
+			snprintf(name, sizeof name, "-e '%s' refused with a caret", bad[i].expr);
+			if (lq_select_new(&o, 0, &e) != NULL)
+				ok(0, name);
+			else
+				is(e.msg, bad[i].msg, name);
+		}
+	}
+	{
+		const char *x[] = { "frozen or body ~ \"x\"", "size > 1k" };
+		struct lq_select *sel;
+
+		memset(&o, 0, sizeof o);
+		o.exprs = x;
+		o.nexprs = 2;
+		sel = lq_select_new(&o, 0, &e);
+		ok(sel != NULL && !lq_select_is_empty(sel) && lq_select_needs_content(sel) &&
+		    lq_select_needs_size(sel) && lq_select_scanflags(sel) == 0,
+		    "-e: not empty, needs content and sizes, no locks");
+		lq_select_free(sel);
+		x[0] = "active";
+		o.nexprs = 1;
+		sel = lq_select_new(&o, 0, &e);
+		ok(sel != NULL && !lq_select_needs_content(sel) && !lq_select_needs_size(sel) &&
+		    lq_select_scanflags(sel) == LQ_SCAN_LOCKS, "-e active: needs the locks only");
+		lq_select_free(sel);
+	}
 	prom_tests();
 	printf("1..%d\n", n);
 	return failed != 0;

@@ -1,7 +1,8 @@
 /*
  * select_test.c -- unit tests of libqueue/select.c on envelopes made in memory: each selector,
  * -v, and the three answers of lq_select_match (1 selected, 0 not, -1 cannot tell, which -v
- * never turns into a selection). Prints TAP.
+ * never turns into a selection); then the fields of -e expressions, and their three answers
+ * through and, or and not. Prints TAP.
  */
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +120,88 @@ main(void)
 	SEL(.rcpt = "(*UTF)x", .frozen = 1, .invert = 1);
 	ok(judge(&o, &m, NULL) == 1,
 	    "a cheaper test that decides first (-z) is not turned into an error");
+
+	/* -e: what each field means, on the same message (3 days old, 2048 bytes, in input,
+	 * one recipient to deliver, one delivered, one generated) */
+	m.sender = "alice@example.org";
+	rcpt[1].address = "todo@example.net";
+#define EXPR(e, ...) (memset(&o, 0, sizeof o), \
+	o = (struct lq_select_opts){ .exprs = (const char *[]){ e }, .nexprs = 1, __VA_ARGS__ })
+	{
+		static const struct { const char *expr; int all, want; } t[] = {
+			{ "sender ~ \"^<alice@\"", 0, 1 },
+			{ "sender == \"<ALICE@example.org>\"", 0, 1 },
+			{ "sender == \"alice@example.org\"", 0, 0 },
+			{ "sender != \"<>\" && !bounce", 0, 1 },
+			{ "recipient ~ \"done@\"", 0, 0 },
+			{ "recipient ~ \"done@\"", 1, 1 },
+			{ "recipient ~ \"child@\"", 1, 0 },
+			{ "recipient !~ \"todo@\"", 0, 0 },
+			{ "every-recipient ~ \"\\.net$\"", 0, 1 },
+			{ "every-recipient ~ \"\\.net$\"", 1, 0 },
+			{ "rcpt-count == 1", 0, 1 },
+			{ "rcpt-count == 2", 1, 1 },
+			{ "age > 2d and age >= 3d and age == 259200 and not age > 3d", 0, 1 },
+			{ "age < 4d && age <= 3d && age != 1h", 0, 1 },
+			{ "size == 2k and size >= 2048 and size <= 2k and not size > 2k", 0, 1 },
+			{ "size < 2k", 0, 0 },
+			{ "queue == \"input\" and queue ~ \"^INP\" and queue == \"queued\"", 0, 1 },
+			{ "id == \"1vXTLC-0006EY-03\"", 0, 1 },
+			{ "id == \"1vxtlc-0006ey-03\"", 0, 0 },
+			{ "id ~ \"^1vxtlc-\"", 0, 1 },
+			{ "frozen or bounce or active or expired", 0, 0 },
+			{ "(frozen or sender ~ \"alice\") and not (bounce or size > 1M)", 0, 1 },
+			{ "not not (frozen || !(size > 1k))", 0, 0 },
+			{ "\"x\" ~ \"y\" or frozen", 0, -2 },
+		};
+		char name[200];
+
+		for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+			EXPR(t[i].expr, .all_rcpts = t[i].all);
+			snprintf(name, sizeof name, "-e '%s'%s: %d", t[i].expr, t[i].all ? " -a" : "",
+			    t[i].want);
+			ok(judge(&o, &m, NULL) == t[i].want, name);
+		}
+	}
+	EXPR("age > 2d", .frozen = 1);
+	ok(judge(&o, &m, NULL) == 0, "-e and the options are ANDed (-z)");
+	memset(&o, 0, sizeof o);
+	o.exprs = (const char *[]){ "age > 2d", "size > 1M" };
+	o.nexprs = 2;
+	ok(judge(&o, &m, NULL) == 0, "two -e are ANDed");
+	EXPR("size > 1M", .invert = 1);
+	ok(judge(&o, &m, NULL) == 1, "-v -e");
+
+	/* -e, cannot tell: never selected, under not and -v too, unless the others decide
+	 * (false and unknown is false, true or unknown is true) */
+	m.sender = latin1;
+	{
+		static const struct { const char *expr; int invert, want; } t[] = {
+			{ "sender ~ \"(*UTF)x\"", 0, -1 },
+			{ "not sender ~ \"(*UTF)x\"", 0, -1 },
+			{ "sender !~ \"(*UTF)x\"", 0, -1 },
+			{ "sender ~ \"(*UTF)x\"", 1, -1 },
+			{ "sender ~ \"(*UTF)x\" or bounce", 0, -1 },
+			{ "sender ~ \"(*UTF)x\" and not bounce", 1, -1 },
+			{ "sender ~ \"(*UTF)x\" and bounce", 0, 0 },
+			{ "bounce and sender ~ \"(*UTF)x\"", 1, 1 },
+			{ "sender ~ \"(*UTF)x\" or not bounce", 0, 1 },
+			{ "not (sender ~ \"(*UTF)x\" or not bounce)", 0, 0 },
+			{ "every-recipient ~ \"(*UTF)q\" or id ~ \"(*UTF)q\"", 0, 0 },
+		};
+		char name[200];
+
+		for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+			EXPR(t[i].expr, .invert = t[i].invert);
+			snprintf(name, sizeof name, "invalid UTF-8 sender: %s-e '%s': %d",
+			    t[i].invert ? "-v " : "", t[i].expr, t[i].want);
+			ok(judge(&o, &m, NULL) == t[i].want, name);
+		}
+	}
+	rcpt[1].address = latin1;
+	EXPR("every-recipient ~ \"(*UTF)x\"", .invert = 1);
+	ok(judge(&o, &m, &code) == -1 && code == LQ_ELIMIT,
+	    "every-recipient on an invalid UTF-8 recipient: cannot tell, also under -v");
 
 	lq_arena_free(a);
 	printf("1..%d\n", n);
