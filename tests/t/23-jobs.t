@@ -1,5 +1,5 @@
 #!/bin/bash
-# 22-jobs.t -- reads in flight (--jobs, QTOOLS_JOBS; libqueue/prefetch.c) change nothing the
+# 23-jobs.t -- reads in flight (--jobs, QTOOLS_JOBS; libqueue/prefetch.c) change nothing the
 # tools print: on every lab spool the real Exim 4.96 and Postfix 3.7 wrote and on every qmail
 # fixture, qls (sorted, -U, -R, --json), qgrep and qsumm print the same bytes and exit the
 # same with --jobs 1 (no threads) as with the default (32), with QTOOLS_JOBS, and under
