@@ -60,8 +60,10 @@
  * Postfix and qmail scans against 1, and is as fast as 8) */
 #define AHEAD_PER_JOB 4
 /* a dormant pool looks at the scan thread's block reads every CHECK_EVERY requests, and
- * starts its workers once they are more than COLD_BLOCKS (512 bytes each: 32 KiB, some
- * files read from the disk, not one page evicted from a cache that is otherwise warm) */
+ * starts its workers when those of the last CHECK_EVERY exceed COLD_BLOCKS (512 bytes each:
+ * 32 KiB, about half of those files read from the disk, a page each). A rate, not a total:
+ * a warm queue that lost a few pages to reclaim (seen here: DAMON) must not start them, since
+ * the workers cost several times --jobs 1's system time on files already in the cache. */
 #define CHECK_EVERY 16
 #define COLD_BLOCKS 64
 
@@ -83,7 +85,7 @@ struct lq_prefetch {
 	/* dormant until the scan thread reads from the disk (or at once: LQ_READAHEAD_ALWAYS):
 	 * the scan thread's block reads when the scan began, and requests since the last look */
 	int started;
-	long inblock0;
+	long inblock0;		/* the scan thread's block reads at the last look */
 	unsigned calls;
 };
 
@@ -247,8 +249,11 @@ lq_prefetch_file(struct lq_prefetch *pf, const char *path, size_t bytes)
 	if (!pf->started && ++pf->calls >= CHECK_EVERY) {
 		pf->calls = 0;
 		/* the requests made meanwhile are still queued: the workers begin with them */
-		if (thread_inblock() > pf->inblock0 + COLD_BLOCKS)
+		long now = thread_inblock();
+
+		if (now > pf->inblock0 + COLD_BLOCKS)
 			start(pf);
+		pf->inblock0 = now;
 	}
 	pthread_mutex_lock(&pf->mu);
 	if (pf->n == pf->cap) {		/* the workers are behind: the oldest is the scan's now */
