@@ -60,12 +60,14 @@
  * Postfix and qmail scans against 1, and is as fast as 8) */
 #define AHEAD_PER_JOB 4
 /* a dormant pool looks at the scan thread's block reads every CHECK_EVERY requests, and
- * starts its workers when those of the last CHECK_EVERY exceed COLD_BLOCKS (512 bytes each:
- * 32 KiB, about half of those files read from the disk, a page each). A rate, not a total:
- * a warm queue that lost a few pages to reclaim (seen here: DAMON) must not start them, since
- * the workers cost several times --jobs 1's system time on files already in the cache. */
-#define CHECK_EVERY 16
-#define COLD_BLOCKS 64
+ * starts its workers when those of the last CHECK_EVERY exceeded COLD_BLOCKS (512 bytes each:
+ * 128 KiB, about half of those files read from the disk, a page each) COLD_WINDOWS times in a
+ * row. A sustained rate, not a total: a warm queue that lost some pages to reclaim (seen here:
+ * a few thousand block reads in a warm scan of 100,000 messages, in bursts) must not start
+ * them, since the workers cost several times --jobs 1's system time on cached files. */
+#define CHECK_EVERY 64
+#define COLD_BLOCKS 256
+#define COLD_WINDOWS 2		/* ... in this many windows in a row */
 
 struct request {
 	char path[PATH_LEN];
@@ -86,6 +88,7 @@ struct lq_prefetch {
 	 * the scan thread's block reads when the scan began, and requests since the last look */
 	int started;
 	long inblock0;		/* the scan thread's block reads at the last look */
+	int cold;		/* windows in a row that read more than COLD_BLOCKS */
 	unsigned calls;
 };
 
@@ -251,7 +254,8 @@ lq_prefetch_file(struct lq_prefetch *pf, const char *path, size_t bytes)
 		/* the requests made meanwhile are still queued: the workers begin with them */
 		long now = thread_inblock();
 
-		if (now > pf->inblock0 + COLD_BLOCKS)
+		pf->cold = now > pf->inblock0 + COLD_BLOCKS ? pf->cold + 1 : 0;
+		if (pf->cold >= COLD_WINDOWS)
 			start(pf);
 		pf->inblock0 = now;
 	}
