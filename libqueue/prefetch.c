@@ -249,15 +249,19 @@ lq_prefetch_file(struct lq_prefetch *pf, const char *path, size_t bytes)
 	/* a queue in the page cache needs no readahead, and would pay for the threads' opens
 	 * and wake-ups (several times the system time of --jobs 1): the workers start only
 	 * once the scan thread itself has had to read from the disk */
-	if (!pf->started && ++pf->calls >= CHECK_EVERY) {
-		pf->calls = 0;
-		/* the requests made meanwhile are still queued: the workers begin with them */
-		long now = thread_inblock();
+	if (!pf->started) {
+		long now;
 
+		if (++pf->calls < CHECK_EVERY)
+			return;
+		pf->calls = 0;
+		now = thread_inblock();
 		pf->cold = now > pf->inblock0 + COLD_BLOCKS ? pf->cold + 1 : 0;
-		if (pf->cold >= COLD_WINDOWS)
-			start(pf);
 		pf->inblock0 = now;
+		/* dormant, nothing is queued: a warm scan pays no lock and no copy per file,
+		 * and the workers begin with the files after this one */
+		if (pf->cold < COLD_WINDOWS || start(pf) < 0)
+			return;
 	}
 	pthread_mutex_lock(&pf->mu);
 	if (pf->n == pf->cap) {		/* the workers are behind: the oldest is the scan's now */
