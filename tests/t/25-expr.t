@@ -219,7 +219,12 @@ done
 # ---------------------------------------------------------------- the options say the same
 declare -A AGE WHO TO QN
 AGE[exim]=2d      WHO[exim]=oldmail      TO[exim]=remote    QN[exim]=frozen
-AGE[postfix]=3s   WHO[postfix]=example   TO[postfix]=remote QN[postfix]=deferred
+# the Postfix lab queue is written in a few seconds, in real time, and its clock (PT0) taken
+# right after: the age that splits it is its youngest message's, read from the queue itself
+AGE[postfix]=$("$B/qls" --spool "$PS" --json | python3 -c 'import json, sys
+t0 = int(sys.argv[1])
+print(min(t0 - json.loads(l)["arrival_time"] for l in sys.stdin if "\"message\"" in l))' "$PT0")s
+WHO[postfix]=example   TO[postfix]=remote QN[postfix]=deferred
 AGE[qmail]=1d     WHO[qmail]=bob         TO[qmail]=ok-      QN[qmail]=bouncing
 for m in exim postfix qmail; do
     a=${AGE[$m]} w=${WHO[$m]} t=${TO[$m]} q=${QN[$m]}
