@@ -8,23 +8,22 @@
 # entries and then the bounce log's, each bounce entry as the maillog's "status=bounced
 # (...)" line for that recipient says. A damaged log (a copy of the queue): qcat --log
 # writes every readable entry, then one line naming the ID, exit 2; the listing and the
-# files are as before.
+# files are as before. Then the same live, on a fresh instance of our own ("bouncelog", ports
+# 39530-39535) whose bounce/ is hashed two levels deep (hash_queue_names), against the
+# postqueue and postcat of that moment. Needs root (the lab runs Postfix).
 . "$(dirname "$0")/../lib.sh"
-export LC_ALL=C TZ=UTC
-LAB=$QT_ROOT/tests/lab
+. "$QT_ROOT/tests/act-postfix.sh"	# LC_ALL, tmp and its cleanup, the instance helpers
 PFX=$QT_LAB/postfix
 T=$QT_BIN
 
-bash "$LAB/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
+bash "$SETUP" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
 for inst in short long; do
     bash "$LAB/postfix-queue.sh" "$inst" >/dev/null 2>&1 || bail_out "postfix lab: $inst failed"
 done
-command -v jq >/dev/null || bail_out "jq is needed (scripts/install-deps)"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-# the maillog's "status=bounced" lines of ID, as qcat --log's bounce lines
+# the maillog's "status=bounced" lines of ID, as qcat --log's bounce lines (MAILLOG: $G/maillog)
 bounced_in_maillog() {
-    sed -n "s/^.* $1: to=<\([^>]*\)>,.* dsn=\([^,]*\), status=bounced (\(.*\))\$/bounce: recipient=\1 status=\2 reason=\3/p" "$G/maillog"
+    sed -n "s/^.* $1: to=<\([^>]*\)>,.* dsn=\([^,]*\), status=bounced (\(.*\))\$/bounce: recipient=\1 status=\2 reason=\3/p" "${2:-$G/maillog}"
 }
 # every file of the copy D and its checksum
 snap() { (cd "$D" && find . -type f -print0 | sort -z | xargs -0 md5sum); }
@@ -136,5 +135,56 @@ for inst in short long; do
     grep -q "$only: bounce log: " "$W/err"; ok $? "$inst: ... naming the ID and the log" || diag "$(cat "$W/err")"
     snap | cmp -s - "$W/snap"; ok $? "$inst: ... and no file changed"
 done
+
+# ---------------------------------------------------------------- live, bounce/ hashed
+new_instance bouncelog 39530 no
+since=$(wc -l <"$LOG")
+postconf -c "$C" -e "hash_queue_names = deferred, defer, bounce" "hash_queue_depth = 2"
+# as the lab's phase 2: the bounce service cannot reach cleanup, so the report fails
+sed -i 's/^\(bounce .*bounce\)$/\1 -o cleanup_service_name=nocleanup/' "$C/master.cf"
+n=$(grep -c 'reload -- version' "$LOG")
+postfix -c "$C" reload 2>/dev/null
+for _ in $(seq 100); do [ "$(grep -c 'reload -- version' "$LOG")" -gt "$n" ] && break; sleep 0.1; done
+msg ann@example.org "x@bounce.test, y@remote.example" "one bounced, one deferred" |
+    sm -f ann@example.org x@bounce.test y@remote.example
+msg bob@example.org "z@nouser.test" "all bounced" | sm -f bob@example.org z@nouser.test
+for _ in $(seq 150); do
+    [ "$(tail -n +"$since" "$LOG" | grep -c 'status=deferred (bounce failed)')" -ge 2 ] && break; sleep 0.2
+done
+settle 0 || bail_out "the queue did not settle"
+both=$(tail -n +"$since" "$LOG" | sed -n 's/.* \([0-9A-F]*\): to=<x@bounce.test>.*status=bounced.*/\1/p')
+only=$(tail -n +"$since" "$LOG" | sed -n 's/.* \([0-9A-F]*\): to=<z@nouser.test>.*status=bounced.*/\1/p')
+[ -n "$both" ] && [ -n "$only" ] || bail_out "live: no bounced recipients in the maillog"
+for id in "$both" "$only"; do
+    tail -n +"$since" "$LOG" | grep -q " $id: status=deferred (bounce failed)\$"
+    ok $? "live $id: the bounce report failed (maillog)"
+    f=$(cd "$Q" && find bounce -type f -name "$id")
+    is "$f" "bounce/${id:0:1}/${id:1:1}/$id" "live $id: its bounce log is bounce/X/Y/ID (hashed, depth 2)"
+done
+postcat -c "$C" -q "$both" >"$tmp/pc" 2>&1
+grep -qx 'done_recipient: x@bounce.test' "$tmp/pc" && grep -qx 'recipient: y@remote.example' "$tmp/pc"
+ok $? "live $both: postcat -q: x done (bounced), y still to deliver"
+postqueue -c "$C" -p >"$tmp/pq" 2>/dev/null
+"$T/qls" --spool "$Q" >"$tmp/qls" 2>"$tmp/err"
+is "$?:$(cat "$tmp/err")" "0:" "live: qls exit 0"
+is_same_file "$tmp/pq" "$tmp/qls" "live: qls = postqueue -p"
+grep -q 'x@bounce.test\|z@nouser.test' "$tmp/pq"; [ $? -ne 0 ]; ok $? "live: ... which lists no bounced recipient"
+postqueue -c "$C" -j 2>/dev/null | jq -cS . >"$tmp/pj"
+"$T/qls" --spool "$Q" --json | jq -cS --slurpfile g "$tmp/pj" 'select(.type == "message") | . as $m |
+    ($g[] | select(.queue_id == $m.queue_id)) as $p | $m | with_entries(select(.key as $k | $p | has($k)))' >"$tmp/qj"
+is_same_file "$tmp/pj" "$tmp/qj" "live: qls --json = postqueue -j, member for member"
+for id in "$both" "$only"; do
+    bounced_in_maillog "$id" "$LOG" >"$tmp/want"
+    "$T/qcat" --spool "$Q" --log "$id" >"$tmp/log" 2>"$tmp/err"
+    is "$?:$(cat "$tmp/err")" "0:" "live $id: qcat --log exit 0"
+    grep '^bounce: ' "$tmp/log" >"$tmp/got"
+    [ -s "$tmp/want" ] && is_same_file "$tmp/want" "$tmp/got" "live $id: qcat --log's bounce lines = the maillog's status=bounced"
+done
+"$T/qcat" --spool "$Q" --log "$both" | cut -d' ' -f1-2 >"$tmp/got"
+printf 'defer: recipient=y@remote.example\nbounce: recipient=x@bounce.test\n' >"$tmp/want"
+is_same_file "$tmp/want" "$tmp/got" "live $both: the defer entry, then the bounce entry"
+"$T/qgrep" --spool "$Q" --reason 'does not exist|User unknown' -c >"$tmp/out"
+is "$(cat "$tmp/out")" "0 matches out of 2 messages" "live: --reason does not see the bounce logs"
+is "$(complaints "$since" | grep -v 'nocleanup')" "" "live: no other warning or error in Postfix's log"
 
 done_testing
