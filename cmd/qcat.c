@@ -21,7 +21,7 @@ static struct poptOption options[] = {
 	{ "message", 'm', POPT_ARG_NONE, &opt.message, 0,
 	  "the message as it would be delivered: live headers, blank line, body", NULL },
 	{ "log", '\0', POPT_ARG_NONE, &opt.log, 0,
-	  "the message's own log: Exim's message log (exim -Mvl), Postfix's defer log", NULL },
+	  "the message's own log: Exim's message log (exim -Mvl), Postfix's defer and bounce logs", NULL },
 	{ "null", '0', POPT_ARG_NONE, &cli.nul, 0, "IDs on stdin end with NUL", NULL },
 	POPT_TABLEEND
 };

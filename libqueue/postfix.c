@@ -1,7 +1,7 @@
 /*
  * postfix.c -- the Postfix backend: the queue directories maildrop, incoming, active,
  * deferred and hold (with hashed subdirectories at whatever depth they are), queue files
- * made of records, and the per-message delay logs in defer/. Format: libqueue/README,
+ * made of records, and the per-message logs in defer/ and bounce/. Format: libqueue/README,
  * "Postfix".
  *
  * What the tools show follows Postfix's own readers, rule for rule: the listing is
@@ -29,7 +29,7 @@
 #include "backend.h"
 
 #define REC_MAX (64u << 20)	/* a record longer than this is refused */
-#define LOG_MAX (16u << 20)	/* a defer log bigger than this is refused */
+#define LOG_MAX (16u << 20)	/* a defer or bounce log bigger than this is refused */
 #define DEPTH_MAX 16		/* hashed subdirectories deeper than this are not walked */
 #define DUP_FILTER_LIMIT 1000	/* showq's duplicate_filter_limit */
 #define EMPTY_ADDR "MAILER-DAEMON"	/* empty_address_recipient */
@@ -56,6 +56,19 @@ static const int search_order[] = { Q_MAILDROP, Q_INCOMING, Q_ACTIVE, Q_DEFERRED
 
 /* ---------------------------------------------------------------- state */
 
+/* The per-message logs the readers look at, in showq's order (Postfix 3.11's showq reads
+ * defer/ and then bounce/; 3.7's only defer/). bounce_log_read's own names. */
+enum { LOG_DEFER, LOG_BOUNCE, NLOGS };
+static const char *const log_names[NLOGS] = { "defer", "bounce" };
+
+/* A log directory: its descriptor and its hash subdirectories', opened when first needed,
+ * and how deep its last log was (Postfix's hash_queue_depth, if it hashes this one). */
+struct logdir {
+	int fd;			/* -1 not opened yet, -2 absent */
+	int sub[256];		/* X/: -1 unknown, -2 absent */
+	int depth;		/* where the last log was, -1 none yet */
+};
+
 struct offset_set {		/* pointer records already followed in this file */
 	int64_t *key;
 	unsigned *gen;
@@ -66,9 +79,7 @@ struct offset_set {		/* pointer records already followed in this file */
 struct postfix {
 	unsigned queues;	/* bit per queue to read */
 	int qfd[NQUEUES];	/* -1 not opened yet, -2 absent */
-	int deferfd;		/* defer/, -1 not opened yet, -2 absent */
-	int defer_sub[256];	/* defer/X: -1 unknown, -2 absent */
-	int defer_depth;	/* where the last defer log was, -1 none yet */
+	struct logdir logs[NLOGS];	/* defer/, bounce/ */
 	int long_layout;	/* postqueue -p's long-ID columns */
 	unsigned char *win;	/* the read window */
 	struct lq_buf rec;	/* the current record's data */
@@ -283,10 +294,12 @@ postfix_open(struct lq_spool *sp, struct lq_err *err)
 	sp->priv = pf;
 	for (int i = 0; i < NQUEUES; i++)
 		pf->qfd[i] = -1;
-	pf->deferfd = -1;
-	pf->defer_depth = -1;
-	for (int i = 0; i < 256; i++)
-		pf->defer_sub[i] = -1;
+	for (int l = 0; l < NLOGS; l++) {
+		pf->logs[l].fd = -1;
+		pf->logs[l].depth = -1;
+		for (int i = 0; i < 256; i++)
+			pf->logs[l].sub[i] = -1;
+	}
 	if (sp->queue == NULL)
 		pf->queues = (1u << NQUEUES) - 1;
 	else {
@@ -328,11 +341,13 @@ postfix_close(struct lq_spool *sp)
 	for (int i = 0; i < NQUEUES; i++)
 		if (pf->qfd[i] >= 0)
 			close(pf->qfd[i]);
-	if (pf->deferfd >= 0)
-		close(pf->deferfd);
-	for (int i = 0; i < 256; i++)
-		if (pf->defer_sub[i] >= 0)
-			close(pf->defer_sub[i]);
+	for (int l = 0; l < NLOGS; l++) {
+		if (pf->logs[l].fd >= 0)
+			close(pf->logs[l].fd);
+		for (int i = 0; i < 256; i++)
+			if (pf->logs[l].sub[i] >= 0)
+				close(pf->logs[l].sub[i]);
+	}
 	lq_buf_free(&pf->rec);
 	lq_buf_free(&pf->log);
 	lq_buf_free(&pf->hdr);
@@ -728,42 +743,44 @@ rcpt_push(struct lq_msg *m, struct rcpts *l, const char *addr, const char *reaso
 }
 
 /*
- * Read defer/<hash>/ID at one depth into pf->log: 0, or -1 when no log is there (or what
- * is there is not a file: as Postfix, we then know no reason), -2 when the hash directories
- * do not go that deep, -3 when the log is too big or memory ran out (err says).
+ * Read LOG/<hash>/ID (ld: defer/ or bounce/) at one depth into *out: 0, or -1 when no log
+ * is there (or what is there is not a file: as Postfix, we then know no reason), -2 when
+ * the hash directories do not go that deep, -3 when the log is too big or memory ran out
+ * (err says).
  */
 static int
-defer_at(struct postfix *pf, const char *key, const char *id, int depth, struct lq_err *err)
+log_at(struct logdir *ld, const char *key, const char *id, int depth, struct lq_buf *out,
+    struct lq_err *err)
 {
 	int i, dfd, rc;
 	struct lq_err e;
 
 	if (depth == 0) {
-		dfd = pf->deferfd;
+		dfd = ld->fd;
 	} else {
 		i = (unsigned char)hash_char(key, 0);
-		if (pf->defer_sub[i] == -1) {
+		if (ld->sub[i] == -1) {
 			char name[2] = { (char)i, '\0' };
-			int d = lq_open_dir(pf->deferfd, name, NULL);
+			int d = lq_open_dir(ld->fd, name, NULL);
 
-			pf->defer_sub[i] = d < 0 ? -2 : d;
+			ld->sub[i] = d < 0 ? -2 : d;
 		}
-		if (pf->defer_sub[i] < 0)
+		if (ld->sub[i] < 0)
 			return -2;
-		dfd = pf->defer_sub[i];
+		dfd = ld->sub[i];
 	}
 	for (int k = 1; k < depth; k++) {
 		char name[2] = { hash_char(key, k), '\0' };
 		int sub = lq_open_dir(dfd, name, NULL);
 
-		if (dfd != pf->defer_sub[(unsigned char)hash_char(key, 0)])
+		if (dfd != ld->sub[(unsigned char)hash_char(key, 0)])
 			close(dfd);
 		if (sub < 0)
 			return -2;
 		dfd = sub;
 	}
 	/* open, one read, close: a log is small (no fstat, no end-of-file read) */
-	rc = lq_read_file(dfd, id, LOG_MAX, &pf->log, NULL, &e);
+	rc = lq_read_file(dfd, id, LOG_MAX, out, NULL, &e);
 	if (depth > 1)
 		close(dfd);
 	if (rc == 0)
@@ -776,31 +793,33 @@ defer_at(struct postfix *pf, const char *key, const char *id, int depth, struct 
 	return -1;
 }
 
-/* defer/<hash>/ID into pf->log: Postfix knows the depth from hash_queue_depth; we look
- * along the ID's hash path, first at the depth where the last log was found. 0 when read,
- * -1 when there is none, -3 on an error (err). */
+/* The log of id in log_names[log] (defer/ or bounce/) into *out. Postfix knows the depth
+ * from hash_queue_names and hash_queue_depth; we look along the ID's hash path, first at
+ * the depth where that directory's last log was found. 0 when read, -1 when there is none,
+ * -3 on an error (err). */
 static int
-read_defer_file(struct lq_spool *sp, const char *id, struct lq_err *err)
+read_log_file(struct lq_spool *sp, int log, const char *id, struct lq_buf *out,
+    struct lq_err *err)
 {
-	struct postfix *pf = sp->priv;
+	struct logdir *ld = &((struct postfix *)sp->priv)->logs[log];
 	char key[LQ_ID_MAX + 8];
 	int rc;
 
-	if (pf->deferfd == -1) {
-		int d = lq_open_dir(sp->dirfd, "defer", NULL);
+	if (ld->fd == -1) {
+		int d = lq_open_dir(sp->dirfd, log_names[log], NULL);
 
-		pf->deferfd = d < 0 ? -2 : d;
+		ld->fd = d < 0 ? -2 : d;
 	}
-	if (pf->deferfd < 0)
+	if (ld->fd < 0)
 		return -1;
 	hash_key(id, key);
 	/* once a log was found, Postfix's hash_queue_depth is known: like showq, look there
 	 * only (a missing log then costs one failed open, not one per depth) */
-	if (pf->defer_depth >= 0)
-		return (rc = defer_at(pf, key, id, pf->defer_depth, err)) == -2 ? -1 : rc;
+	if (ld->depth >= 0)
+		return (rc = log_at(ld, key, id, ld->depth, out, err)) == -2 ? -1 : rc;
 	for (int depth = 0; depth < DEPTH_MAX; depth++) {
-		if ((rc = defer_at(pf, key, id, depth, err)) == 0)
-			pf->defer_depth = depth;
+		if ((rc = log_at(ld, key, id, depth, out, err)) == 0)
+			ld->depth = depth;
 		if (rc != -1)
 			return rc == -2 ? -1 : rc;
 	}
@@ -840,30 +859,54 @@ split_nameval(char *buf, char **name, char **value)
 	return 0;
 }
 
+/* The attribute names bounce_log_read knows (mail_proto.h's MAIL_ATTR_*): those
+ * bounce_append_service writes. Any other is a line Postfix warns about and ignores. */
+static int
+known_log_attribute(const char *name)
+{
+	static const char *const names[] = {
+		"recipient", "original_recipient", "dsn_orig_rcpt", "notify_flags", "offset",
+		"status", "action", "diag_type", "diag_text", "mta_type", "mta_mname", "reason"
+	};
+
+	for (size_t i = 0; i < NELEM(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /*
- * The entries of the defer log in pf->log, as showq reads them (bounce_log_read): entries
- * separated by blank lines, "name = value" lines or an old-style "<addr>: text" line; an
- * entry is complete only when a blank line follows it. fn gets each complete entry's
- * recipient ("" for the null address), status and reason, NULL when the entry has none;
- * the bytes as printable() leaves them. fn returns 0 to go on, else that is returned.
+ * The entries of a defer or bounce log (one format, one reader: bounce_log_read, which
+ * showq and the bounce service use for both): entries separated by blank lines, "name =
+ * value" lines or an old-style "<addr>: text" line; an entry is complete only when a blank
+ * line follows it (bounce(8) appends whole entries, so a half-written last one is not
+ * read). fn gets each complete entry's recipient ("" for the null address), status and
+ * reason, NULL when the entry has none; the bytes as printable() leaves them (the log's
+ * bytes are changed in place). fn returns 0 to go on, else that is returned. A line
+ * bounce_log_read warns about and skips (a malformed record, an unknown attribute name) is
+ * skipped likewise; when bad is not NULL, the first such line is put there (LQ_ECORRUPT,
+ * "line N: ..."), which stays LQ_OK otherwise.
  */
-typedef int (*defer_entry_fn)(const char *rcpt, const char *status, const char *reason,
+typedef int (*log_entry_fn)(const char *rcpt, const char *status, const char *reason,
     void *arg);
 
 static int
-defer_entries(struct postfix *pf, defer_entry_fn fn, void *arg)
+log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad)
 {
-	char *p = pf->log.data, *end = p + pf->log.len;
+	char *p = log->data, *end = p + log->len;
 	const char *addr = NULL, *status = NULL, *why = NULL;
+	unsigned long lineno = 0;
 	int found = 0, rc;
 
 	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value;
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value, *gt;
+		const char *wrong = NULL;
 
 		if (nl == NULL)
 			break;		/* the last line has no newline: no blank line follows */
 		*nl = '\0';
 		p = nl + 1;
+		lineno++;
 		if (line[0] == '\0') {
 			if (found && (rc = fn(addr, status, why, arg)) != 0)
 				return rc;
@@ -875,25 +918,25 @@ defer_entries(struct postfix *pf, defer_entry_fn fn, void *arg)
 		found = 1;
 		if (isalnum((unsigned char)line[0])) {
 			if (split_nameval(line, &name, &value) < 0)
-				continue;
-			if (strcmp(name, "recipient") == 0)
+				wrong = "malformed record";
+			else if (strcmp(name, "recipient") == 0)
 				addr = value;
 			else if (strcmp(name, "status") == 0)
 				status = value;
 			else if (strcmp(name, "reason") == 0)
 				why = value;
-			continue;
-		}
-		if (line[0] == '<') {
-			char *r = line + 1, *gt = strstr(r, ">: ");
-
-			if (gt == NULL)
-				continue;
+			else if (!known_log_attribute(name))
+				wrong = "unknown attribute name";
+		} else if (line[0] == '<' && (gt = strstr(line + 1, ">: ")) != NULL) {
 			*gt = '\0';
-			addr = r;
+			addr = line + 1;
 			for (why = gt + 2; *why && isspace((unsigned char)*why); why++)
 				;
+		} else {
+			wrong = "malformed record";
 		}
+		if (wrong != NULL && bad != NULL && bad->code == LQ_OK)
+			lq_err_set(bad, LQ_ECORRUPT, "line %lu: %s: %.60s", lineno, wrong, line);
 	}
 	return 0;
 }
@@ -915,8 +958,9 @@ logged_one(const char *addr, const char *status, const char *why, void *arg)
 	const char *a, *w;
 
 	(void)status;
+	/* bounce_log_read's place holders for what the entry lacks */
 	a = addr == NULL ? "(recipient address unavailable)" : *addr ? addr : "(MAILER-DAEMON)";
-	w = why ? why : "(description unavailable)";
+	w = why != NULL && *why ? why : "(description unavailable)";
 	if ((a = lq_arena_strndup(m->arena, a, strlen(a))) == NULL ||
 	    (w = lq_arena_strndup(m->arena, w, strlen(w))) == NULL)
 		return lq_err_set(g->err, LQ_ENOMEM, "out of memory");
@@ -944,22 +988,24 @@ logged_one(const char *addr, const char *status, const char *why, void *arg)
 }
 
 /*
- * The delay reasons, as showq reads them: one recipient per complete entry of the defer
- * log, and the duplicate filter (sorted addresses) that hides those addresses' own records
- * from the listing.
+ * The delay reasons, as Postfix 3.7's showq reads them: one recipient per complete entry
+ * of the defer log, and the duplicate filter (sorted addresses) that hides those addresses'
+ * own records from the listing. The bounce log is not read (see libqueue/README, "Delay
+ * reasons"); a line showq would skip is skipped, as it is from postqueue's listing.
  */
 static int
 read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***filter,
     size_t *nfilter, struct lq_err *err)
 {
+	struct postfix *pf = sp->priv;
 	struct logged g = { .m = m, .l = l, .err = err };
 	int rc;
 
-	if ((rc = read_defer_file(sp, m->id, err)) == -1)
+	if ((rc = read_log_file(sp, LOG_DEFER, m->id, &pf->log, err)) == -1)
 		return 0;
 	if (rc < 0)
 		return lq_err_prefix(err, "%s: defer log: ", m->id);
-	if (defer_entries(sp->priv, logged_one, &g) != 0)
+	if (log_entries(&pf->log, logged_one, &g, NULL) != 0)
 		return -1;
 	if (g.nf > 1)
 		qsort(g.f, g.nf, sizeof *g.f, strptr_cmp);
@@ -968,37 +1014,68 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 	return 0;
 }
 
-static int
-log_line(const char *addr, const char *status, const char *why, void *out)
-{
-	const char *sep = "";
+/* qcat --log's line for one entry, and the log it is from */
+struct log_out {
+	FILE *out;
+	const char *log;
+};
 
+static int
+log_line(const char *addr, const char *status, const char *why, void *arg)
+{
+	const struct log_out *o = arg;
+
+	fprintf(o->out, "%s:", o->log);
 	if (addr != NULL)
-		fprintf(out, "recipient=%s", addr), sep = " ";
+		fprintf(o->out, " recipient=%s", addr);
 	if (status != NULL)
-		fprintf(out, "%sstatus=%s", sep, status), sep = " ";
+		fprintf(o->out, " status=%s", status);
 	if (why != NULL)
-		fprintf(out, "%sreason=%s", sep, why);
-	putc('\n', out);
+		fprintf(o->out, " reason=%s", why);
+	putc('\n', o->out);
 	return 0;
 }
 
 /*
- * qcat --log: the defer log, an entry a line: its recipient, status and reason as
- * "name=value" with the log's own names (an old-style "<addr>: text" entry gives recipient
- * and reason). Every complete entry, as showq reads them.
+ * qcat --log: the defer log and then the bounce log (Postfix 3.11's showq reads them in
+ * that order), an entry a line: the log's name and a colon, then the entry's recipient,
+ * status and reason as "name=value" with the log's own names (an old-style "<addr>: text"
+ * entry gives recipient and reason). Every complete entry, as bounce_log_read reads them;
+ * a line it would skip is skipped, and the first one is reported once every entry is
+ * written (LQ_ECORRUPT naming the ID, the log and the line): nothing readable is held back.
  */
 static int
 postfix_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *err)
 {
-	int rc;
+	struct lq_buf log = { 0 };
+	struct lq_err bad = { .code = LQ_OK };
+	const char *bad_in = NULL;
+	int found = 0, rc = 0, l;
 
-	if ((rc = read_defer_file(sp, m->id, err)) == -1)
-		return lq_err_set(err, LQ_ENOENT, "%s: no defer log", m->id);
-	if (rc < 0)
-		return lq_err_prefix(err, "%s: defer log: ", m->id);
-	defer_entries(sp->priv, log_line, out);
-	return ferror(out) ? lq_err_set(err, LQ_ESYS, "stdout: write error") : 0;
+	for (l = 0; l < NLOGS; l++) {
+		struct log_out o = { out, log_names[l] };
+
+		if ((rc = read_log_file(sp, l, m->id, &log, err)) == -1)
+			continue;
+		if (rc < 0)
+			break;
+		found = 1;
+		log_entries(&log, log_line, &o, bad_in == NULL ? &bad : NULL);
+		if (bad_in == NULL && bad.code != LQ_OK)
+			bad_in = log_names[l];
+	}
+	lq_buf_free(&log);
+	if (rc < -1)
+		return lq_err_prefix(err, "%s: %s log: ", m->id, log_names[l]);
+	if (ferror(out))
+		return lq_err_set(err, LQ_ESYS, "stdout: write error");
+	if (!found)
+		return lq_err_set(err, LQ_ENOENT, "%s: no defer or bounce log", m->id);
+	if (bad_in != NULL) {
+		*err = bad;
+		return lq_err_prefix(err, "%s: %s log: ", m->id, bad_in);
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- the envelope, as showq reads it */
@@ -1482,7 +1559,8 @@ warm_entry(const struct dirent *de, void *arg)
 	struct warm_dir *wd = arg;
 	struct postfix *pf = wd->w->sp->priv;
 	char path[REL_MAX], key[LQ_ID_MAX + 8];
-	int n, depth = pf->defer_depth >= 0 ? pf->defer_depth : wd->depth;
+	const struct logdir *defer = &pf->logs[LOG_DEFER];
+	int n, depth = defer->depth >= 0 ? defer->depth : wd->depth;
 
 	if (!postfix_valid_id(de->d_name) || wd->w->q == Q_CORRUPT)
 		return;

@@ -224,9 +224,11 @@ int lq_read(struct lq_spool *, struct lq_msg *, unsigned parts, lq_part_fn fn, v
 int lq_write_envelope(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
 
 /* The message's own log, as the MTA keeps it: Exim's message log byte for byte (exim -Mvl),
- * Postfix's defer log decoded, an entry a line ("recipient=A status=S reason=R", the log's
- * own names). Returns 0, or -1 with err: LQ_ENOENT the message has no log (yet), LQ_EUSAGE
- * the MTA keeps none (qmail). */
+ * Postfix's defer log and then its bounce log decoded, an entry a line ("defer: recipient=A
+ * status=S reason=R", the log's name and its own names). Returns 0, or -1 with err:
+ * LQ_ENOENT the message has no log (yet), LQ_EUSAGE the MTA keeps none (qmail),
+ * LQ_ECORRUPT a line of a Postfix log that Postfix would skip (named once every entry is
+ * written). */
 int lq_write_log(struct lq_spool *, struct lq_msg *, FILE *out, struct lq_err *);
 
 /* The MTA's own viewer's output for several sections at once, where it has one that

@@ -1,8 +1,9 @@
-# tests/act-postfix.sh -- what the tests acting on a running Postfix share (57-postfix-act.t,
-# 67-qedit-postfix.t): source it after tests/lib.sh. It sets LAB, SETUP, TOOLS and B, checks
-# that it can run (root, jq, the lab prepared), takes the test's own lock, sets the
-# cleanup trap (the instances in insts, the helper PIDs in helpers), and defines the helpers
-# (pj, settle, agrees, snap, new_instance...), which read C, Q and LOG.
+# tests/act-postfix.sh -- what the tests running a Postfix instance of their own share
+# (57-postfix-act.t, 67-qedit-postfix.t, 42-postfix-bounce-log.t): source it after
+# tests/lib.sh. It sets LAB, SETUP, TOOLS and B, checks that it can run (root, jq, the lab
+# prepared), takes the test's own lock, sets the cleanup trap (the instances in insts, the
+# helper PIDs in helpers), and defines the helpers (pj, settle, agrees, snap,
+# new_instance...), which read C, Q and LOG.
 # shellcheck shell=bash
 export LC_ALL=C TZ=UTC
 LAB=$QT_ROOT/tests/lab

@@ -347,7 +347,8 @@ fz_content_selection(void)
 }
 
 /* One scan (scanflags: sorted, reversed or unsorted), the queue statistics when asked, then
- * each ID given loaded by ID; every message the scan meets is used (fz_use_message: how). */
+ * each ID given loaded by ID and its log written; every message the scan meets is used
+ * (fz_use_message: how). */
 static inline void
 fz_exercise(struct lq_spool *sp, unsigned scanflags, int stat, const char *const *ids,
     size_t nids, unsigned how)
@@ -372,8 +373,10 @@ fz_exercise(struct lq_spool *sp, unsigned scanflags, int stat, const char *const
 	if (stat)
 		(void)lq_write_stat(fz_null, sp, &e);
 	for (size_t i = 0; i < nids; i++)
-		if (lq_load(sp, ids[i], 0, &m, &e) == 0)
+		if (lq_load(sp, ids[i], 0, &m, &e) == 0) {
 			fz_use_message(sp, m, sel, NULL, how, 1);
+			(void)lq_write_log(sp, m, fz_null, &e);	/* qcat --log */
+		}
 	lq_summary_write(fz_null, sum);
 	lq_summary_write_json(fz_null, sum, "fuzz.example", lq_spool_mta(sp), r.n);
 	{
