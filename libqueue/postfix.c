@@ -73,6 +73,11 @@ struct postfix {
 	unsigned char *win;	/* the read window */
 	struct lq_buf rec;	/* the current record's data */
 	struct lq_buf log;	/* the current defer log */
+	struct log_entry {	/* what defer_entries knows of the entry it hands to fn */
+		size_t start, end;	/* its bytes in log: its first line .. after its blank line */
+		long offset;	/* its "offset", the recipient record's; 0 when it has none */
+		int unreadable;	/* a line bounce_log_read would warn about: we cannot tell it all */
+	} entry;
 	struct lq_buf hdr;	/* a header being put together */
 	struct offset_set seen;
 	struct lq_locks locks;	/* flock()s held, from /proc/locks */
@@ -90,6 +95,8 @@ struct postfix {
 		char rel[REL_MAX];
 		struct stat st;	/* its fstat under the lock */
 		int live;	/* the Postfix master runs */
+		int logfd;	/* marking delivered: its delay log, locked as bounce(8) does; -1 */
+		char logrel[REL_MAX];
 	} held;
 };
 
@@ -845,10 +852,40 @@ split_nameval(char *buf, char **name, char **value)
  * separated by blank lines, "name = value" lines or an old-style "<addr>: text" line; an
  * entry is complete only when a blank line follows it. fn gets each complete entry's
  * recipient ("" for the null address), status and reason, NULL when the entry has none;
- * the bytes as printable() leaves them. fn returns 0 to go on, else that is returned.
+ * the bytes as printable() leaves them; pf->entry says where the entry is and the rest that
+ * rewriting the log needs (drop_logged_rcpts). fn returns 0 to go on, else that is returned.
  */
 typedef int (*defer_entry_fn)(const char *rcpt, const char *status, const char *reason,
     void *arg);
+
+/* The names bounce(8) writes in a log entry (bounce_append_service): any other is one
+ * bounce_log_read warns about and ignores. */
+static int
+is_log_attribute(const char *name)
+{
+	static const char *const names[] = { "recipient", "original_recipient", "offset",
+		"dsn_orig_rcpt", "notify_flags", "status", "action", "diag_type", "diag_text",
+		"mta_type", "mta_mname", "reason" };
+
+	for (size_t i = 0; i < NELEM(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* An entry's "offset": where its recipient's record is in the queue file; -1 when it is
+ * not a plain positive number (bounce_log_read ignores it then, we cannot tell). */
+static long
+log_offset(const char *value)
+{
+	char *end;
+	long off;
+
+	errno = 0;
+	off = strtol(value, &end, 10);
+	return !isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || off <= 0 ?
+	    -1 : off;
+}
 
 static int
 defer_entries(struct postfix *pf, defer_entry_fn fn, void *arg)
@@ -865,25 +902,37 @@ defer_entries(struct postfix *pf, defer_entry_fn fn, void *arg)
 		*nl = '\0';
 		p = nl + 1;
 		if (line[0] == '\0') {
+			pf->entry.end = (size_t)(p - pf->log.data);
 			if (found && (rc = fn(addr, status, why, arg)) != 0)
 				return rc;
 			found = 0;
 			addr = status = why = NULL;
 			continue;
 		}
+		if (!found)
+			pf->entry = (struct log_entry){ .start = (size_t)(line - pf->log.data) };
+		if (memchr(line, '\0', (size_t)(nl - line)) != NULL)
+			pf->entry.unreadable = 1;
 		printable(line);
 		found = 1;
 		if (isalnum((unsigned char)line[0])) {
-			if (split_nameval(line, &name, &value) < 0)
+			if (split_nameval(line, &name, &value) < 0) {
+				pf->entry.unreadable = 1;
 				continue;
+			}
 			if (strcmp(name, "recipient") == 0)
 				addr = value;
 			else if (strcmp(name, "status") == 0)
 				status = value;
 			else if (strcmp(name, "reason") == 0)
 				why = value;
+			else if (strcmp(name, "offset") == 0)
+				pf->entry.unreadable |= (pf->entry.offset = log_offset(value)) < 0;
+			else if (!is_log_attribute(name))
+				pf->entry.unreadable = 1;
 			continue;
 		}
+		pf->entry.unreadable |= line[0] != '<' || strstr(line + 1, ">: ") == NULL;
 		if (line[0] == '<') {
 			char *r = line + 1, *gt = strstr(r, ">: ");
 
@@ -2342,46 +2391,53 @@ target_dir(struct lq_spool *sp, int d, const char *id, char rel[REL_MAX], struct
 typedef int (*log_fn)(int dirfd, const char *id, const char *rel, void *arg,
     struct lq_err *);
 
+/* each_log's walk of one log directory d (D_DEFER...), down the ID's hash path */
+static int
+each_log_in(struct lq_spool *sp, const char *id, int d, log_fn fn, void *arg,
+    struct lq_err *err)
+{
+	char key[LQ_ID_MAX + 8], rel[REL_MAX];
+	int rc = 0, top, dfd;
+	struct lq_err e;
+	size_t n;
+
+	hash_key(id, key);
+	if ((top = lq_open_dir(sp->dirfd, dir_names[d], &e)) < 0) {
+		if (e.code == LQ_ENOENT)
+			return 0;
+		return lq_err_set(err, e.code, "%s: %s/%s: %s", id, sp->dir, dir_names[d], e.msg);
+	}
+	dfd = top;
+	n = (size_t)snprintf(rel, sizeof rel, "%s/", dir_names[d]);
+	for (int depth = 0; rc == 0; depth++) {
+		char name[2] = { hash_char(key, depth), '\0' };
+		struct stat st;
+		int sub;
+
+		if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			snprintf(rel + n, sizeof rel - n, "%s", id);
+			rc = fn(dfd, id, rel, arg, err);
+		}
+		if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
+			break;
+		if (dfd != top)
+			close(dfd);
+		dfd = sub;
+		n += (size_t)snprintf(rel + n, sizeof rel - n, "%s/", name);
+	}
+	if (dfd != top)
+		close(dfd);
+	close(top);
+	return rc;
+}
+
 static int
 each_log(struct lq_spool *sp, const char *id, log_fn fn, void *arg, struct lq_err *err)
 {
-	char key[LQ_ID_MAX + 8], rel[REL_MAX];
 	int rc = 0;
 
-	hash_key(id, key);
-	for (size_t i = 0; rc == 0 && i < NELEM(log_dirs); i++) {
-		int d = log_dirs[i], top, dfd;
-		struct lq_err e;
-		size_t n;
-
-		if ((top = lq_open_dir(sp->dirfd, dir_names[d], &e)) < 0) {
-			if (e.code == LQ_ENOENT)
-				continue;
-			return lq_err_set(err, e.code, "%s: %s/%s: %s", id, sp->dir, dir_names[d],
-			    e.msg);
-		}
-		dfd = top;
-		n = (size_t)snprintf(rel, sizeof rel, "%s/", dir_names[d]);
-		for (int depth = 0; rc == 0; depth++) {
-			char name[2] = { hash_char(key, depth), '\0' };
-			struct stat st;
-			int sub;
-
-			if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				snprintf(rel + n, sizeof rel - n, "%s", id);
-				rc = fn(dfd, id, rel, arg, err);
-			}
-			if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
-				break;
-			if (dfd != top)
-				close(dfd);
-			dfd = sub;
-			n += (size_t)snprintf(rel + n, sizeof rel - n, "%s/", name);
-		}
-		if (dfd != top)
-			close(dfd);
-		close(top);
-	}
+	for (size_t i = 0; rc == 0 && i < NELEM(log_dirs); i++)
+		rc = each_log_in(sp, id, log_dirs[i], fn, arg, err);
 	return rc;
 }
 
@@ -2430,6 +2486,8 @@ postfix_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq
 }
 
 /* ---- the act */
+
+static int lock_delay_log(int, const char *, const char *, void *, struct lq_err *);
 
 /* The PID in pid/master.pid, or 0. The file is root's, mode 0600: read when the spool is
  * opened, before a tool run as root becomes mail_owner, and again when it can be. */
@@ -2506,7 +2564,7 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 
 	*heldp = h;
 	snprintf(h->id, sizeof h->id, "%s", id);
-	h->dfd = h->fd = -1;
+	h->dfd = h->fd = h->logfd = -1;
 	if ((h->live = master_running(sp, id, err)) < 0)
 		return -1;
 	if (act != LQ_ACT_REMOVE)
@@ -2546,6 +2604,11 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 			    " holds our lock): skipped", id);
 		return lq_err_sys(err, "%s: locking %s", id, h->rel);
 	}
+	/* marking delivered rewrites the delay log too: its lock first, before the checks
+	 * below and before anything is changed (lock_delay_log) */
+	if ((act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED) &&
+	    each_log_in(sp, id, D_DEFER, lock_delay_log, h, err) < 0)
+		return -1;
 	/* under the lock: still the very file found, still at that path */
 	if (fstat(h->fd, &h->st) < 0 || fstatat(h->dfd, id, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(h->st.st_mode) || now.st_dev != h->st.st_dev ||
@@ -2604,6 +2667,19 @@ postfix_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum
 	return 0;
 }
 
+/* Is the pending record p one to mark done: its address one of addrs (every record when
+ * addrs is NULL, --mark-all-delivered)? */
+static int
+is_marked(const struct pf_pending *p, const char *const *addrs, size_t n)
+{
+	if (addrs == NULL)
+		return 1;
+	for (size_t j = 0; j < n; j++)
+		if (strcmp(addrs[j], p->address) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * What the queue manager does to a recipient that is finished (deliver_completed): the type
  * byte of its R record overwritten with D in place, data and length kept; then fsync. Every
@@ -2622,11 +2698,8 @@ mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, s
 	for (int write = 0; write < 2; write++)
 		for (size_t i = 0; i < pm->npending; i++) {
 			const struct pf_pending *p = &pm->pending[i];
-			size_t j = 0;
 
-			while (addrs != NULL && j < n && strcmp(addrs[j], p->address) != 0)
-				j++;
-			if (addrs != NULL && j == n)
+			if (!is_marked(p, addrs, n))
 				continue;
 			if (!write && (pread(h->fd, &c, 1, p->off) != 1 || c != 'R'))
 				return lq_err_set(err, LQ_ENOMATCH, "%s: changed meanwhile (the "
@@ -2642,6 +2715,188 @@ mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, s
 	    fsync(h->fd) < 0)
 		return lq_err_sys(err, "%s: %s", h->id, h->rel);
 	return 0;
+}
+
+/*
+ * The delay log of a message marked delivered. showq lists a recipient from the entries of
+ * the message's delay log (defer/ID, written at the last delivery attempt) whatever its
+ * record says, until the queue manager takes the message into active/ again and removes the
+ * log. So marking a recipient delivered also drops its entries from that log, and postqueue
+ * stops listing it at once (libqueue/README, "Postfix", "Acting").
+ *
+ * The lock is bounce(8)'s own: it appends an entry under flock(LOCK_EX) (deliver_flock,
+ * INTERNAL_LOCK, which is flock() on Linux), tried without waiting up to
+ * deliver_lock_attempts times, deliver_lock_delay apart; so while we hold it no entry is
+ * appended, and bounce(8) tries again a moment later. We never wait for it: a log someone
+ * holds is a message being worked on, skipped (LQ_ELOCKED). It is taken in act_lock,
+ * before the queue file is checked to be still where it was found, and before anything is
+ * changed: the queue manager renames the file into active/ before it removes the log, so a
+ * file still there means the log we hold is the message's current one. No other Postfix
+ * process locks a delay log (showq and the bounce notices read it without a lock, the queue
+ * manager removes it without one).
+ */
+static int
+lock_delay_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *err)
+{
+	struct pf_held *h = arg;
+	struct stat st;
+	int fd, e;
+
+	fd = openat(dirfd, id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		/* gone (the queue manager took the message: the checks that follow say so),
+		 * or a symbolic link, which our reader never follows either: nothing listed */
+		if (errno == ENOENT || errno == ELOOP)
+			return 1;
+		return lq_err_sys(err, "%s: %s", id, rel);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);	/* not a file: no entry of it is listed, none to drop */
+		return 1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return lq_err_set(err, LQ_ELOCKED, "%s: its delay log %s is being written"
+			    " (a Postfix process holds its lock): skipped; try again in a moment",
+			    id, rel);
+		errno = e;
+		return lq_err_sys(err, "%s: locking %s", id, rel);
+	}
+	h->logfd = fd;
+	snprintf(h->logrel, sizeof h->logrel, "%s", rel);
+	return 1;	/* the first along the hash path, as our reader finds it */
+}
+
+/* drop_logged_rcpts' state, and cut_entry's verdict on each entry */
+struct log_cut {
+	struct postfix *pf;
+	const struct pf_msg *pm;
+	const char *const *addrs;	/* is_marked's */
+	size_t naddrs;
+	const char *orig;	/* the log as read (defer_entries cuts pf->log into strings) */
+	size_t copied;		/* orig's bytes up to here are in out, or dropped */
+	size_t prev_end;	/* where the entry before ended */
+	size_t dropped;
+	struct lq_buf *out;
+};
+
+/*
+ * An entry names a recipient being marked when its offset is the offset of a record being
+ * marked (what the queue manager keys on: the address may have been rewritten since the
+ * record was written), or, when it has no offset (an old-style entry), when its recipient
+ * is such a record's address as listed. An entry with a line we cannot read is kept as it
+ * is: we never drop what we cannot tell. A dropped entry goes with the blank line bounce(8)
+ * writes before each entry, so the log left is the one bounce(8) would have written
+ * without it; every other byte is kept as it was.
+ */
+static int
+cut_entry(const char *rcpt, const char *status, const char *reason, void *arg)
+{
+	struct log_cut *c = arg;
+	const struct log_entry *e = &c->pf->entry;
+	int names_marked = 0;
+	size_t from;
+
+	(void)status;
+	(void)reason;
+	for (size_t i = 0; !e->unreadable && rcpt != NULL && i < c->pm->npending; i++) {
+		const struct pf_pending *p = &c->pm->pending[i];
+
+		if (is_marked(p, c->addrs, c->naddrs) && (e->offset > 0 ? e->offset == p->off :
+		    strcmp(rcpt, p->address) == 0)) {
+			names_marked = 1;
+			break;
+		}
+	}
+	if (names_marked) {
+		/* only blank lines lie between the entry before and this one */
+		from = e->start > c->prev_end ? e->start - 1 : e->start;
+		if (lq_buf_append(c->out, c->orig + c->copied, from - c->copied) < 0)
+			return -1;
+		c->copied = e->end;
+		c->dropped++;
+	}
+	c->prev_end = e->end;
+	return 0;
+}
+
+/*
+ * The delay log h->logfd without the entries of the recipients to be marked, into kept:
+ * 1 when there is something to drop, 0 when the log stays as it is (none, or no entry
+ * names them), -1 with err. Read whole from the locked descriptor, with our reader's
+ * bound and parser; done before anything is changed, so a log we cannot read leaves the
+ * message as it was.
+ */
+static int
+drop_logged_rcpts(struct postfix *pf, struct pf_held *h, const struct lq_msg *m,
+    const char *const *addrs, size_t n, struct lq_buf *kept, struct lq_err *err)
+{
+	struct lq_buf orig = { 0 };
+	struct log_cut c = { .pf = pf, .pm = m->priv, .addrs = addrs, .naddrs = n, .out = kept };
+	int rc = -1;
+
+	if (h->logfd < 0)
+		return 0;
+	if (lseek(h->logfd, 0, SEEK_SET) < 0 ||
+	    lq_read_fd(h->logfd, h->logrel, LOG_MAX, &orig, err) < 0) {
+		lq_err_prefix(err, "%s: delay log: ", h->id);
+		goto out;
+	}
+	pf->log.len = 0;
+	if (lq_buf_append(&pf->log, orig.data, orig.len) < 0)
+		goto nomem;
+	c.orig = orig.data;
+	if (defer_entries(pf, cut_entry, &c) != 0)
+		goto nomem;
+	if (c.dropped > 0 && lq_buf_append(kept, orig.data + c.copied, orig.len - c.copied) < 0)
+		goto nomem;
+	rc = c.dropped > 0;
+	goto out;
+nomem:
+	lq_err_set(err, LQ_ENOMEM, "%s: out of memory", h->id);
+out:
+	lq_buf_free(&orig);
+	return rc;
+}
+
+/*
+ * The log rewritten in place, in the inode we locked: truncated, the kept bytes written,
+ * fsync. Not a new file renamed over it: if the queue manager removes the log meanwhile (it
+ * took the message into active/), what we write goes to a file nobody reads any more, where
+ * a rename would bring a stale log back beside the new attempt's. A crash halfway leaves
+ * the log empty or cut short: showq lists the recipients of the lost entries from their
+ * records, without a reason, until the next attempt writes the log anew; the queue file,
+ * changed and fsync'ed before, is not affected.
+ */
+static int
+rewrite_delay_log(struct pf_held *h, const struct lq_buf *kept, struct lq_err *err)
+{
+	if (ftruncate(h->logfd, 0) < 0 ||
+	    (kept->len > 0 && pwrite(h->logfd, kept->data, kept->len, 0) != (ssize_t)kept->len) ||
+	    fsync(h->logfd) < 0)
+		return lq_err_sys(err, "%s: marked delivered, but its delay log %s could not be"
+		    " rewritten (showq lists the recipients of the entries lost without their"
+		    " reasons until the next delivery attempt)", h->id, h->logrel);
+	return 0;
+}
+
+/* Marking delivered: the records, then the delay log, whose new bytes are known before the
+ * first record is changed. */
+static int
+mark_delivered(struct lq_spool *sp, struct pf_held *h, const struct lq_msg *m,
+    const char *const *addrs, size_t n, struct lq_err *err)
+{
+	struct lq_buf kept = { 0 };
+	int cut, rc;
+
+	if ((cut = drop_logged_rcpts(sp->priv, h, m, addrs, n, &kept, err)) < 0)
+		rc = -1;
+	else if ((rc = mark_done(h, m, addrs, n, err)) == 0 && cut)
+		rc = rewrite_delay_log(h, &kept, err);
+	lq_buf_free(&kept);
+	return rc;
 }
 
 /* Marking delivered is what the queue manager itself does; adding a recipient or changing
@@ -2709,10 +2964,10 @@ postfix_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum 
 		close(tfd);
 		break;
 	case LQ_ACT_MARK_DELIVERED:
-		rc = mark_done(h, m, o->addrs, o->naddrs, err);
+		rc = mark_delivered(sp, h, m, o->addrs, o->naddrs, err);
 		break;
 	case LQ_ACT_MARK_ALL_DELIVERED:
-		rc = mark_done(h, m, NULL, 0, err);
+		rc = mark_delivered(sp, h, m, NULL, 0, err);
 		break;
 	default:	/* act_supports said no: lq_act never gets here */
 		rc = lq_err_set(err, LQ_EUSAGE, "%s: not an action on this MTA", h->id);
@@ -2728,11 +2983,13 @@ postfix_act_unlock(struct lq_spool *sp, void *held)
 
 	if (h == NULL)
 		return;
+	if (h->logfd >= 0)
+		close(h->logfd);	/* lets bounce(8) append to it again */
 	if (h->fd >= 0)
 		close(h->fd);	/* lets go of our lock, and of the inode of a removed file */
 	if (h->dfd >= 0 && h->dfd != queue_fd(sp, h->q))
 		close(h->dfd);
-	h->fd = h->dfd = -1;
+	h->fd = h->dfd = h->logfd = -1;
 }
 
 /*
