@@ -1,9 +1,11 @@
 #!/bin/bash
 # tests/t/67-qedit-postfix.t -- qedit on the queue of a real Postfix 3.7 that runs, with
 # Postfix as the judge: --mark-delivered overwrites the recipient record's type byte with D,
-# as the queue manager marks a finished recipient; postcat -q then shows the record done,
-# postqueue -j no longer lists the recipient, and a delivery run tries only the others;
-# corrupt/ stays empty and Postfix logs no warning. --add-recipient and --set-sender are
+# as the queue manager marks a finished recipient, and drops its entries from the message's
+# delay log (defer/, from which showq lists recipients with their reasons); postcat -q then
+# shows the record done, postqueue -p and -j no longer list the recipient at once (the others
+# with their reasons), and a delivery run tries only the others; a delay log bounce(8) holds
+# is a message skipped, nothing changed; corrupt/ stays empty and Postfix logs no warning. --add-recipient and --set-sender are
 # refused with one line that says how to get the effect, nothing changed. A fresh instance
 # of our own ("qedit", ports 39490-39495); the helpers are 57-postfix-act.t's.
 . "$(dirname "$0")/../lib.sh"
@@ -125,5 +127,24 @@ is "$(postqueue -c "$C" -j | jq -r 'select(.sender == "bob@example.org") | .reci
     "... and postqueue no longer lists it"
 is "$(rcpts_of "$r2")" "s2@remote.example" "after the next attempt: s2 alone listed"
 agrees "after qedit" "$since"
+
+# ---------------------------------------------------------------- a log entry we cannot read
+# Hostile input, not something Postfix writes: an attribute bounce(8) never writes in s3's
+# entry, and an entry for r3 cut short (no blank line after it). With Postfix stopped (its
+# showq would warn about the unknown attribute), --mark-all-delivered drops r3's complete
+# entry and keeps those two byte for byte: never drop what we cannot tell.
+r3=$(id_of s3@remote.example) log3=$(log_of "$r3")
+bash "$SETUP" stop qedit >/dev/null 2>&1
+perl -0777 -i -pe 's/(recipient=s3\@remote\.example\n)/${1}x_qtools_unknown=1\n/' "$log3"
+printf '\nrecipient=r3@remote.example\noffset=1\n' >>"$log3"
+grep -q '^x_qtools_unknown=1$' "$log3"; ok $? "s3's entry has an attribute bounce(8) never writes"
+cp "$log3" "$tmp/log3"
+"$B/qedit" --spool "$Q" --mark-all-delivered "$r3" 2>"$tmp/err"
+is "$?:$(cat "$tmp/err")" "0:qedit: 1 changed (all marked delivered)" "Postfix stopped: --mark-all-delivered"
+perl -0777 -pe 's/\n(?:<r3\@remote\.example>: [^\n]*\n)?recipient=r3\@remote\.example\n(?:[^\n]+\n)*\n//' "$tmp/log3" >"$tmp/log3.want"
+cmp -s "$tmp/log3" "$tmp/log3.want"; [ $? -ne 0 ]; ok $? "(the expected log lacks r3's complete entry)"
+is_same_file "$tmp/log3.want" "$log3" "r3's complete entry gone; s3's and the unfinished one kept byte for byte"
+is "$("$B/qls" --spool "$Q" --json | jq -r --arg id "$r3" 'select(.queue_id == $id) | .recipients[].address')" \
+    "s3@remote.example" "qls: s3 still listed, from the entry that was kept"
 
 done_testing
