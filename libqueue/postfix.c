@@ -2839,8 +2839,11 @@ drop_logged_rcpts(struct postfix *pf, struct pf_held *h, const struct lq_msg *m,
 
 	if (h->logfd < 0)
 		return 0;
-	if (lseek(h->logfd, 0, SEEK_SET) < 0 ||
-	    lq_read_fd(h->logfd, h->logrel, LOG_MAX, &orig, err) < 0) {
+	if (lseek(h->logfd, 0, SEEK_SET) < 0) {
+		lq_err_sys(err, "%s: %s", h->id, h->logrel);
+		goto out;
+	}
+	if (lq_read_fd(h->logfd, h->logrel, LOG_MAX, &orig, err) < 0) {
 		lq_err_prefix(err, "%s: delay log: ", h->id);
 		goto out;
 	}
