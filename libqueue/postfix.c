@@ -101,6 +101,8 @@ struct postfix {
 		char rel[REL_MAX];
 		struct stat st;	/* its fstat under the lock */
 		int live;	/* the Postfix master runs */
+		int logfd;	/* marking delivered: its delay log, locked as bounce(8) does; -1 */
+		char logrel[REL_MAX];
 	} held;
 };
 
@@ -875,6 +877,20 @@ known_log_attribute(const char *name)
 	return 0;
 }
 
+/* An entry's "offset": where its recipient's record is in the queue file; -1 when it is
+ * not a plain positive number (bounce_log_read ignores it then, we cannot tell). */
+static long
+log_offset(const char *value)
+{
+	char *end;
+	long off;
+
+	errno = 0;
+	off = strtol(value, &end, 10);
+	return !isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || off <= 0 ?
+	    -1 : off;
+}
+
 /*
  * The entries of a defer or bounce log (one format, one reader: bounce_log_read, which
  * showq and the bounce service use for both): entries separated by blank lines, "name =
@@ -885,18 +901,28 @@ known_log_attribute(const char *name)
  * bytes are changed in place). fn returns 0 to go on, else that is returned. A line
  * bounce_log_read warns about and skips (a malformed record, an unknown attribute name) is
  * skipped likewise; when bad is not NULL, the first such line is put there (LQ_ECORRUPT,
- * "line N: ..."), which stays LQ_OK otherwise.
+ * "line N: ..."), which stays LQ_OK otherwise. When where is not NULL, it says before each
+ * call of fn where that entry is and the rest that rewriting the log needs
+ * (drop_logged_rcpts).
  */
 typedef int (*log_entry_fn)(const char *rcpt, const char *status, const char *reason,
     void *arg);
 
+struct log_entry {
+	size_t start, end;	/* its bytes in the log: its first line .. after its blank line */
+	long offset;		/* its "offset", the recipient record's; 0 when it has none */
+	int unreadable;		/* a line bounce_log_read would warn about: we cannot tell it all */
+};
+
 static int
-log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad)
+log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
+    struct log_entry *where)
 {
 	char *p = log->data, *end = p + log->len;
 	const char *addr = NULL, *status = NULL, *why = NULL;
 	unsigned long lineno = 0;
 	int found = 0, rc;
+	struct log_entry e = { 0 };
 
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value, *gt;
@@ -908,12 +934,19 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad)
 		p = nl + 1;
 		lineno++;
 		if (line[0] == '\0') {
+			e.end = (size_t)(p - log->data);
+			if (where != NULL)
+				*where = e;
 			if (found && (rc = fn(addr, status, why, arg)) != 0)
 				return rc;
 			found = 0;
 			addr = status = why = NULL;
 			continue;
 		}
+		if (!found)
+			e = (struct log_entry){ .start = (size_t)(line - log->data) };
+		if (memchr(line, '\0', (size_t)(nl - line)) != NULL)
+			e.unreadable = 1;
 		printable(line);
 		found = 1;
 		if (isalnum((unsigned char)line[0])) {
@@ -925,6 +958,8 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad)
 				status = value;
 			else if (strcmp(name, "reason") == 0)
 				why = value;
+			else if (strcmp(name, "offset") == 0)
+				e.unreadable |= (e.offset = log_offset(value)) < 0;
 			else if (!known_log_attribute(name))
 				wrong = "unknown attribute name";
 		} else if (line[0] == '<' && (gt = strstr(line + 1, ">: ")) != NULL) {
@@ -935,8 +970,12 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad)
 		} else {
 			wrong = "malformed record";
 		}
-		if (wrong != NULL && bad != NULL && bad->code == LQ_OK)
-			lq_err_set(bad, LQ_ECORRUPT, "line %lu: %s: %.60s", lineno, wrong, line);
+		if (wrong != NULL) {
+			e.unreadable = 1;
+			if (bad != NULL && bad->code == LQ_OK)
+				lq_err_set(bad, LQ_ECORRUPT, "line %lu: %s: %.60s", lineno, wrong,
+				    line);
+		}
 	}
 	return 0;
 }
@@ -1005,7 +1044,7 @@ read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***f
 		return 0;
 	if (rc < 0)
 		return lq_err_prefix(err, "%s: defer log: ", m->id);
-	if (log_entries(&pf->log, logged_one, &g, NULL) != 0)
+	if (log_entries(&pf->log, logged_one, &g, NULL, NULL) != 0)
 		return -1;
 	if (g.nf > 1)
 		qsort(g.f, g.nf, sizeof *g.f, strptr_cmp);
@@ -1060,7 +1099,7 @@ postfix_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_er
 		if (rc < 0)
 			break;
 		found = 1;
-		log_entries(&log, log_line, &o, bad_in == NULL ? &bad : NULL);
+		log_entries(&log, log_line, &o, bad_in == NULL ? &bad : NULL, NULL);
 		if (bad_in == NULL && bad.code != LQ_OK)
 			bad_in = log_names[l];
 	}
@@ -2420,46 +2459,53 @@ target_dir(struct lq_spool *sp, int d, const char *id, char rel[REL_MAX], struct
 typedef int (*log_fn)(int dirfd, const char *id, const char *rel, void *arg,
     struct lq_err *);
 
+/* each_log's walk of one log directory d (D_DEFER...), down the ID's hash path */
+static int
+each_log_in(struct lq_spool *sp, const char *id, int d, log_fn fn, void *arg,
+    struct lq_err *err)
+{
+	char key[LQ_ID_MAX + 8], rel[REL_MAX];
+	int rc = 0, top, dfd;
+	struct lq_err e;
+	size_t n;
+
+	hash_key(id, key);
+	if ((top = lq_open_dir(sp->dirfd, dir_names[d], &e)) < 0) {
+		if (e.code == LQ_ENOENT)
+			return 0;
+		return lq_err_set(err, e.code, "%s: %s/%s: %s", id, sp->dir, dir_names[d], e.msg);
+	}
+	dfd = top;
+	n = (size_t)snprintf(rel, sizeof rel, "%s/", dir_names[d]);
+	for (int depth = 0; rc == 0; depth++) {
+		char name[2] = { hash_char(key, depth), '\0' };
+		struct stat st;
+		int sub;
+
+		if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			snprintf(rel + n, sizeof rel - n, "%s", id);
+			rc = fn(dfd, id, rel, arg, err);
+		}
+		if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
+			break;
+		if (dfd != top)
+			close(dfd);
+		dfd = sub;
+		n += (size_t)snprintf(rel + n, sizeof rel - n, "%s/", name);
+	}
+	if (dfd != top)
+		close(dfd);
+	close(top);
+	return rc;
+}
+
 static int
 each_log(struct lq_spool *sp, const char *id, log_fn fn, void *arg, struct lq_err *err)
 {
-	char key[LQ_ID_MAX + 8], rel[REL_MAX];
 	int rc = 0;
 
-	hash_key(id, key);
-	for (size_t i = 0; rc == 0 && i < NELEM(log_dirs); i++) {
-		int d = log_dirs[i], top, dfd;
-		struct lq_err e;
-		size_t n;
-
-		if ((top = lq_open_dir(sp->dirfd, dir_names[d], &e)) < 0) {
-			if (e.code == LQ_ENOENT)
-				continue;
-			return lq_err_set(err, e.code, "%s: %s/%s: %s", id, sp->dir, dir_names[d],
-			    e.msg);
-		}
-		dfd = top;
-		n = (size_t)snprintf(rel, sizeof rel, "%s/", dir_names[d]);
-		for (int depth = 0; rc == 0; depth++) {
-			char name[2] = { hash_char(key, depth), '\0' };
-			struct stat st;
-			int sub;
-
-			if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				snprintf(rel + n, sizeof rel - n, "%s", id);
-				rc = fn(dfd, id, rel, arg, err);
-			}
-			if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
-				break;
-			if (dfd != top)
-				close(dfd);
-			dfd = sub;
-			n += (size_t)snprintf(rel + n, sizeof rel - n, "%s/", name);
-		}
-		if (dfd != top)
-			close(dfd);
-		close(top);
-	}
+	for (size_t i = 0; rc == 0 && i < NELEM(log_dirs); i++)
+		rc = each_log_in(sp, id, log_dirs[i], fn, arg, err);
 	return rc;
 }
 
@@ -2508,6 +2554,8 @@ postfix_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq
 }
 
 /* ---- the act */
+
+static int lock_delay_log(int, const char *, const char *, void *, struct lq_err *);
 
 /* The PID in pid/master.pid, or 0. The file is root's, mode 0600: read when the spool is
  * opened, before a tool run as root becomes mail_owner, and again when it can be. */
@@ -2584,7 +2632,7 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 
 	*heldp = h;
 	snprintf(h->id, sizeof h->id, "%s", id);
-	h->dfd = h->fd = -1;
+	h->dfd = h->fd = h->logfd = -1;
 	if ((h->live = master_running(sp, id, err)) < 0)
 		return -1;
 	if (act != LQ_ACT_REMOVE)
@@ -2624,6 +2672,11 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 			    " holds our lock): skipped", id);
 		return lq_err_sys(err, "%s: locking %s", id, h->rel);
 	}
+	/* marking delivered rewrites the delay log too: its lock first, before the checks
+	 * below and before anything is changed (lock_delay_log) */
+	if ((act == LQ_ACT_MARK_DELIVERED || act == LQ_ACT_MARK_ALL_DELIVERED) &&
+	    each_log_in(sp, id, D_DEFER, lock_delay_log, h, err) < 0)
+		return -1;
 	/* under the lock: still the very file found, still at that path */
 	if (fstat(h->fd, &h->st) < 0 || fstatat(h->dfd, id, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(h->st.st_mode) || now.st_dev != h->st.st_dev ||
@@ -2682,6 +2735,19 @@ postfix_act_refuse(struct lq_spool *sp, void *held, const struct lq_msg *m, enum
 	return 0;
 }
 
+/* Is the pending record p one to mark done: its address one of addrs (every record when
+ * addrs is NULL, --mark-all-delivered)? */
+static int
+is_marked(const struct pf_pending *p, const char *const *addrs, size_t n)
+{
+	if (addrs == NULL)
+		return 1;
+	for (size_t j = 0; j < n; j++)
+		if (strcmp(addrs[j], p->address) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * What the queue manager does to a recipient that is finished (deliver_completed): the type
  * byte of its R record overwritten with D in place, data and length kept; then fsync. Every
@@ -2700,11 +2766,8 @@ mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, s
 	for (int write = 0; write < 2; write++)
 		for (size_t i = 0; i < pm->npending; i++) {
 			const struct pf_pending *p = &pm->pending[i];
-			size_t j = 0;
 
-			while (addrs != NULL && j < n && strcmp(addrs[j], p->address) != 0)
-				j++;
-			if (addrs != NULL && j == n)
+			if (!is_marked(p, addrs, n))
 				continue;
 			if (!write && (pread(h->fd, &c, 1, p->off) != 1 || c != 'R'))
 				return lq_err_set(err, LQ_ENOMATCH, "%s: changed meanwhile (the "
@@ -2720,6 +2783,191 @@ mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, s
 	    fsync(h->fd) < 0)
 		return lq_err_sys(err, "%s: %s", h->id, h->rel);
 	return 0;
+}
+
+/*
+ * The delay log of a message marked delivered. showq lists a recipient from the entries of
+ * the message's delay log (defer/ID, written at the last delivery attempt) whatever its
+ * record says, until the queue manager takes the message into active/ again and removes the
+ * log. So marking a recipient delivered also drops its entries from that log, and postqueue
+ * stops listing it at once (libqueue/README, "Postfix", "Acting").
+ *
+ * The lock is bounce(8)'s own: it appends an entry under flock(LOCK_EX) (deliver_flock,
+ * INTERNAL_LOCK, which is flock() on Linux), tried without waiting up to
+ * deliver_lock_attempts times, deliver_lock_delay apart; so while we hold it no entry is
+ * appended, and bounce(8) tries again a moment later. We never wait for it: a log someone
+ * holds is a message being worked on, skipped (LQ_ELOCKED). It is taken in act_lock,
+ * before the queue file is checked to be still where it was found, and before anything is
+ * changed: the queue manager renames the file into active/ before it removes the log, so a
+ * file still there means the log we hold is the message's current one. No other Postfix
+ * process locks a delay log (showq and the bounce notices read it without a lock, the queue
+ * manager removes it without one).
+ */
+static int
+lock_delay_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *err)
+{
+	struct pf_held *h = arg;
+	struct stat st;
+	int fd, e;
+
+	fd = openat(dirfd, id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		/* gone (the queue manager took the message: the checks that follow say so),
+		 * or a symbolic link, which our reader never follows either: nothing listed */
+		if (errno == ENOENT || errno == ELOOP)
+			return 1;
+		return lq_err_sys(err, "%s: %s", id, rel);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);	/* not a file: no entry of it is listed, none to drop */
+		return 1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return lq_err_set(err, LQ_ELOCKED, "%s: its delay log %s is being written"
+			    " (a Postfix process holds its lock): skipped; try again in a moment",
+			    id, rel);
+		errno = e;
+		return lq_err_sys(err, "%s: locking %s", id, rel);
+	}
+	h->logfd = fd;
+	snprintf(h->logrel, sizeof h->logrel, "%s", rel);
+	return 1;	/* the first along the hash path, as our reader finds it */
+}
+
+/* drop_logged_rcpts' state, and cut_entry's verdict on each entry */
+struct log_cut {
+	struct log_entry where;	/* log_entries says where the entry it hands over is */
+	const struct pf_msg *pm;
+	const char *const *addrs;	/* is_marked's */
+	size_t naddrs;
+	const char *orig;	/* the log as read (log_entries cuts its copy into strings) */
+	size_t copied;		/* orig's bytes up to here are in out, or dropped */
+	size_t prev_end;	/* where the entry before ended */
+	size_t dropped;
+	struct lq_buf *out;
+};
+
+/*
+ * An entry names a recipient being marked when its offset is the offset of a record being
+ * marked (what the queue manager keys on: the address may have been rewritten since the
+ * record was written), or, when it has no offset (an old-style entry), when its recipient
+ * is such a record's address as listed. An entry with a line we cannot read is kept as it
+ * is: we never drop what we cannot tell. A dropped entry goes with the blank line bounce(8)
+ * writes before each entry, so the log left is the one bounce(8) would have written
+ * without it; every other byte is kept as it was.
+ */
+static int
+cut_entry(const char *rcpt, const char *status, const char *reason, void *arg)
+{
+	struct log_cut *c = arg;
+	const struct log_entry *e = &c->where;
+	int names_marked = 0;
+	size_t from;
+
+	(void)status;
+	(void)reason;
+	for (size_t i = 0; !e->unreadable && rcpt != NULL && i < c->pm->npending; i++) {
+		const struct pf_pending *p = &c->pm->pending[i];
+
+		if (is_marked(p, c->addrs, c->naddrs) && (e->offset > 0 ? e->offset == p->off :
+		    strcmp(rcpt, p->address) == 0)) {
+			names_marked = 1;
+			break;
+		}
+	}
+	if (names_marked) {
+		/* only blank lines lie between the entry before and this one */
+		from = e->start > c->prev_end ? e->start - 1 : e->start;
+		if (lq_buf_append(c->out, c->orig + c->copied, from - c->copied) < 0)
+			return -1;
+		c->copied = e->end;
+		c->dropped++;
+	}
+	c->prev_end = e->end;
+	return 0;
+}
+
+/*
+ * The delay log h->logfd without the entries of the recipients to be marked, into kept:
+ * 1 when there is something to drop, 0 when the log stays as it is (none, or no entry
+ * names them), -1 with err. Read whole from the locked descriptor, with our reader's
+ * bound and parser; done before anything is changed, so a log we cannot read leaves the
+ * message as it was.
+ */
+static int
+drop_logged_rcpts(struct pf_held *h, const struct lq_msg *m,
+    const char *const *addrs, size_t n, struct lq_buf *kept, struct lq_err *err)
+{
+	struct lq_buf orig = { 0 }, cut = { 0 };
+	struct log_cut c = { .pm = m->priv, .addrs = addrs, .naddrs = n, .out = kept };
+	int rc = -1;
+
+	if (h->logfd < 0)
+		return 0;
+	if (lseek(h->logfd, 0, SEEK_SET) < 0) {
+		lq_err_sys(err, "%s: %s", h->id, h->logrel);
+		goto out;
+	}
+	if (lq_read_fd(h->logfd, h->logrel, LOG_MAX, &orig, err) < 0) {
+		lq_err_prefix(err, "%s: delay log: ", h->id);
+		goto out;
+	}
+	if (lq_buf_append(&cut, orig.data, orig.len) < 0)
+		goto nomem;
+	c.orig = orig.data;
+	if (log_entries(&cut, cut_entry, &c, NULL, &c.where) != 0)
+		goto nomem;
+	if (c.dropped > 0 && lq_buf_append(kept, orig.data + c.copied, orig.len - c.copied) < 0)
+		goto nomem;
+	rc = c.dropped > 0;
+	goto out;
+nomem:
+	lq_err_set(err, LQ_ENOMEM, "%s: out of memory", h->id);
+out:
+	lq_buf_free(&cut);
+	lq_buf_free(&orig);
+	return rc;
+}
+
+/*
+ * The log rewritten in place, in the inode we locked: truncated, the kept bytes written,
+ * fsync. Not a new file renamed over it: if the queue manager removes the log meanwhile (it
+ * took the message into active/), what we write goes to a file nobody reads any more, where
+ * a rename would bring a stale log back beside the new attempt's. A crash halfway leaves
+ * the log empty or cut short: showq lists the recipients of the lost entries from their
+ * records, without a reason, until the next attempt writes the log anew; the queue file,
+ * changed and fsync'ed before, is not affected.
+ */
+static int
+rewrite_delay_log(struct pf_held *h, const struct lq_buf *kept, struct lq_err *err)
+{
+	if (ftruncate(h->logfd, 0) < 0 ||
+	    (kept->len > 0 && pwrite(h->logfd, kept->data, kept->len, 0) != (ssize_t)kept->len) ||
+	    fsync(h->logfd) < 0)
+		return lq_err_sys(err, "%s: marked delivered, but its delay log %s could not be"
+		    " rewritten (showq lists the recipients of the entries lost without their"
+		    " reasons until the next delivery attempt)", h->id, h->logrel);
+	return 0;
+}
+
+/* Marking delivered: the records, then the delay log, whose new bytes are known before the
+ * first record is changed. */
+static int
+mark_delivered(struct lq_spool *sp, struct pf_held *h, const struct lq_msg *m,
+    const char *const *addrs, size_t n, struct lq_err *err)
+{
+	struct lq_buf kept = { 0 };
+	int cut, rc;
+
+	if ((cut = drop_logged_rcpts(h, m, addrs, n, &kept, err)) < 0)
+		rc = -1;
+	else if ((rc = mark_done(h, m, addrs, n, err)) == 0 && cut)
+		rc = rewrite_delay_log(h, &kept, err);
+	lq_buf_free(&kept);
+	return rc;
 }
 
 /* Marking delivered is what the queue manager itself does; adding a recipient or changing
@@ -2787,10 +3035,10 @@ postfix_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum 
 		close(tfd);
 		break;
 	case LQ_ACT_MARK_DELIVERED:
-		rc = mark_done(h, m, o->addrs, o->naddrs, err);
+		rc = mark_delivered(sp, h, m, o->addrs, o->naddrs, err);
 		break;
 	case LQ_ACT_MARK_ALL_DELIVERED:
-		rc = mark_done(h, m, NULL, 0, err);
+		rc = mark_delivered(sp, h, m, NULL, 0, err);
 		break;
 	default:	/* act_supports said no: lq_act never gets here */
 		rc = lq_err_set(err, LQ_EUSAGE, "%s: not an action on this MTA", h->id);
@@ -2806,11 +3054,13 @@ postfix_act_unlock(struct lq_spool *sp, void *held)
 
 	if (h == NULL)
 		return;
+	if (h->logfd >= 0)
+		close(h->logfd);	/* lets bounce(8) append to it again */
 	if (h->fd >= 0)
 		close(h->fd);	/* lets go of our lock, and of the inode of a removed file */
 	if (h->dfd >= 0 && h->dfd != queue_fd(sp, h->q))
 		close(h->dfd);
-	h->fd = h->dfd = -1;
+	h->fd = h->dfd = h->logfd = -1;
 }
 
 /*
