@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <pthread.h>
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -118,6 +119,8 @@ const struct lq_backend *lq_backend_of(enum lq_mta);
 
 /* Reset spool->msg for a new message and return it. */
 struct lq_msg *lq_msg_begin(struct lq_spool *);
+/* m made a new message of sp's MTA, its memory in arena (already reset); returns m. */
+struct lq_msg *lq_msg_init(const struct lq_spool *, struct lq_msg *m, struct lq_arena *arena);
 
 /* errors */
 int lq_err_set(struct lq_err *, enum lq_errcode, const char *fmt, ...) LQ_PRINTF(3, 4);
@@ -247,6 +250,49 @@ struct lq_prefetch *lq_prefetch_start(const struct lq_spool *, int topfd);
 void lq_prefetch_file(struct lq_prefetch *, const char *path, size_t bytes);
 unsigned lq_prefetch_window(const struct lq_prefetch *);
 void lq_prefetch_stop(struct lq_prefetch *);
+/* The threads of a scan (prefetch.c, pipeline.c). lq_threads_fd_budget: how many of want
+ * the descriptor limit leaves room for, each holding one at a time (half of what is free
+ * beyond what the scan itself may hold open). lq_threads_start: tid[have..want) started
+ * with every signal blocked (they stay the scan thread's); returns how many there are now. */
+unsigned lq_threads_fd_budget(unsigned want);
+unsigned lq_threads_start(pthread_t *tid, unsigned have, unsigned want, void *(*fn)(void *),
+    void *arg);
+
+/*
+ * pipeline.c: a scan's messages loaded by workers, handed over in the scan's order
+ * (libqueue/README, "A scan with parsing workers"). A backend gives an item (what its load
+ * needs to find one message: a directory descriptor, a name) per message, in order, with
+ * lq_pipeline_put; load runs in any thread and must touch nothing shared but what is
+ * read-only during the scan: it fills the slot's message (lq_slot_begin) using the slot's
+ * own buffers, and returns 0 with *m, or -1 with err. handover runs in the scan thread, in
+ * the order the items were put, with m (NULL: the load failed, err says why): what the
+ * backend's serial scan does with one message (count, report, call each); non-zero stops
+ * the scan (-1: with err). The message and its buffers stay valid until handover returns.
+ * lq_pipeline_start: NULL when sp->jobs is 1 or no thread fits (the backend loads and hands
+ * over each message itself). lq_pipeline_put and _finish return the first non-zero
+ * handover; lq_pipeline_stop drops what was not handed over.
+ */
+#define LQ_SLOT_BUFS 3
+struct lq_slot {
+	struct lq_msg msg;
+	struct lq_arena *arena;
+	struct lq_buf buf[LQ_SLOT_BUFS];	/* the backend's, for the files it reads */
+};
+struct lq_pipeline_ops {
+	size_t item_size;
+	int (*load)(struct lq_spool *, const void *item, struct lq_slot *, struct lq_msg **m,
+	    struct lq_err *);
+	int (*handover)(void *arg, const void *item, struct lq_msg *m, struct lq_err *e,
+	    struct lq_err *err);
+};
+struct lq_pipeline;
+struct lq_pipeline *lq_pipeline_start(struct lq_spool *, const struct lq_pipeline_ops *,
+    void *arg);
+int lq_pipeline_put(struct lq_pipeline *, const void *item, struct lq_err *);
+int lq_pipeline_finish(struct lq_pipeline *, struct lq_err *);
+void lq_pipeline_stop(struct lq_pipeline *);
+struct lq_msg *lq_slot_begin(struct lq_spool *, struct lq_slot *);
+
 /* readdir() with lq_prefetch_window entries read ahead: each entry is handed to warm once,
  * when it is read, and returned by lq_dirahead_next in readdir's order (valid until the
  * next call). Without a pool it is readdir() itself. */

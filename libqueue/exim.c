@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,16 +31,17 @@ struct exim {
 	int queuefd;		/* <spool> or <spool>/<named queue> */
 	int inputfd;		/* its input/ */
 	int subfd[62];		/* input/X, opened on first use; -1 unknown, -2 absent */
-	struct lq_buf hbuf;	/* the current -H */
+	/* the files of the message being loaded outside a threaded scan (lq_load, lq_act,
+	 * --jobs 1): its -H, -J and message log; a threaded scan's loads use their slot's */
+	struct lq_buf bufs[LQ_SLOT_BUFS];
 	/* during a sorted scan: the IDs that have a -J (readdir saw them), sorted, so that
 	 * the other messages cost no failed open of a journal */
 	char **journals;
 	size_t njournals;
 	int journals_known;
-	struct lq_buf jbuf;
 	int logfd;		/* msglog/, opened on first use; -1 unknown, -2 absent */
 	int logsub[62];		/* msglog/X, the same */
-	struct lq_buf lbuf;	/* the current message log */
+	pthread_mutex_t logmu;	/* those first uses, which a scan's loading threads share */
 	const char *queues[2];	/* lq_spool_queues: the one queue read */
 	/* during a scan with LQ_SCAN_LOCKS: Exim's locks on -D files, as /proc/locks lists
 	 * them when the scan began (no open per message); not loaded: asked per message */
@@ -53,28 +55,30 @@ struct exim {
 	} held;
 };
 
+/* Which of a load's buffers (struct lq_slot's, or the spool's own) holds which file. */
+enum { BUF_H, BUF_J, BUF_LOG };
+
 /* What a loaded message remembers for lq_read. */
 struct exim_msg {
 	int dirfd;		/* directory holding its files (input or input/X) */
 	int lockfd;		/* the -D we hold Exim's lock on, or -1: never close it early */
+	const struct lq_buf *hbuf;	/* its -H (the spool's, or its scan slot's) */
 	size_t hdr_off;		/* where the header section starts in hbuf */
 	int wireformat;		/* -D holds CRLF as received over BDAT */
 };
 
-static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/* the value of each base-62 digit, -1 for anything else; filled once */
-static signed char b62value[256];
-
+/* the value of a base-62 digit, -1 for anything else (computed: no table filled on first
+ * use, which a scan's loading threads would race on) */
 static int
 b62digit(int c)
 {
-	if (b62value[0] == 0) {
-		memset(b62value, -1, sizeof b62value);
-		for (int i = 0; i < 62; i++)
-			b62value[(unsigned char)b62[i]] = (signed char)i;
-	}
-	return b62value[(unsigned char)c];
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 36;
+	return -1;
 }
 
 static long long
@@ -230,6 +234,7 @@ exim_open(struct lq_spool *sp, struct lq_err *err)
 
 	if ((ex = calloc(1, sizeof *ex)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	ex->logmu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	ex->inputfd = ex->queuefd = -1;
 	ex->logfd = -1;
 	for (int i = 0; i < 62; i++)
@@ -277,9 +282,9 @@ exim_close(struct lq_spool *sp)
 	}
 	if (ex->logfd >= 0)
 		close(ex->logfd);
-	lq_buf_free(&ex->hbuf);
-	lq_buf_free(&ex->lbuf);
-	lq_buf_free(&ex->jbuf);
+	for (int i = 0; i < LQ_SLOT_BUFS; i++)
+		lq_buf_free(&ex->bufs[i]);
+	pthread_mutex_destroy(&ex->logmu);
 	lq_locks_free(&ex->locks);
 	free(ex->qflag);
 	free(ex->qrunflag);
@@ -421,10 +426,10 @@ apply_done(struct lq_msg *m, char **done, size_t ndone, struct lq_err *err)
 
 /* Envelope and header section of hbuf into m; the headers are only checked and summed. */
 static int
-parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
+parse_header_file(struct lq_buf *hbuf, struct exim_msg *xm, struct lq_msg *m,
     int64_t *hdrsize, char ***donep, size_t *ndonep, struct lq_err *err)
 {
-	struct cursor c = { ex->hbuf.data, ex->hbuf.data + ex->hbuf.len };
+	struct cursor c = { hbuf->data, hbuf->data + hbuf->len };
 	const char *id = m->id;
 	char *line, *p, *endp, **done = NULL;
 	size_t n, ndone = 0, capdone = 0, pending;
@@ -436,7 +441,7 @@ parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
 		char *z = memchr(c.p, '\0', c.end - c.p);
 
 		c.end = z;
-		ex->hbuf.len = z - ex->hbuf.data;
+		hbuf->len = z - hbuf->data;
 	}
 	/* 1: ID-H */
 	if ((line = next_line(&c, &n)) == NULL || n != strlen(id) + 2 ||
@@ -557,7 +562,8 @@ parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
 	/* a blank line, then headers "NNNc text" */
 	if ((line = next_line(&c, &n)) == NULL || n != 0)
 		return corrupt(err, id, "no blank line before the headers");
-	xm->hdr_off = c.p - ex->hbuf.data;
+	xm->hbuf = hbuf;
+	xm->hdr_off = c.p - hbuf->data;
 	*hdrsize = 0;
 	while (c.p < c.end) {
 		unsigned long len;
@@ -589,24 +595,24 @@ parse_header_file(struct exim *ex, struct exim_msg *xm, struct lq_msg *m,
 
 /* Addresses a crashed delivery journalled as done. */
 static int
-read_journal(struct exim *ex, int dirfd, struct lq_msg *m, char ***donep, size_t *ndonep,
+read_journal(struct lq_buf *jbuf, int dirfd, struct lq_msg *m, char ***donep, size_t *ndonep,
     struct lq_err *err)
 {
 	char name[LQ_ID_MAX + 3], *line, **d;
 	struct cursor c;
 	size_t n, cnt = 0;
 
-	if (lq_read_file(dirfd, spool_name(name, m->id, "-J"), JFILE_MAX, &ex->jbuf, NULL, err) < 0)
+	if (lq_read_file(dirfd, spool_name(name, m->id, "-J"), JFILE_MAX, jbuf, NULL, err) < 0)
 		return err != NULL && err->code == LQ_ENOENT ? 0 : -1;
-	for (size_t i = 0; i < ex->jbuf.len; i++)
-		cnt += ex->jbuf.data[i] == '\n';
+	for (size_t i = 0; i < jbuf->len; i++)
+		cnt += jbuf->data[i] == '\n';
 	if (cnt == 0)
 		return 0;
 	if ((d = lq_arena_alloc(m->arena, (*ndonep + cnt) * sizeof *d)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	if (*ndonep)
 		memcpy(d, *donep, *ndonep * sizeof *d);
-	c = (struct cursor){ ex->jbuf.data, ex->jbuf.data + ex->jbuf.len };
+	c = (struct cursor){ jbuf->data, jbuf->data + jbuf->len };
 	/* the journal buffer is reused per message: copy the addresses */
 	while ((line = next_line(&c, &n)) != NULL)
 		if ((d[(*ndonep)++] = lq_arena_strndup(m->arena, line, n)) == NULL)
@@ -653,6 +659,7 @@ msglog_dir(struct exim *ex, int x)
 	char name[2] = { (char)x, '\0' };
 	int *slot, top, fd;
 
+	/* the caller holds logmu */
 	if (x == 0)
 		slot = &ex->logfd;
 	else if (b62digit(x) < 0)
@@ -677,7 +684,10 @@ msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct 
 	int fd = -1, dir;
 
 	for (int i = 0; i < 2 && fd < 0; i++) {
-		if ((dir = msglog_dir(ex, (i == 0) == (split != 0) ? id[5] : 0)) < 0)
+		pthread_mutex_lock(&ex->logmu);
+		dir = msglog_dir(ex, (i == 0) == (split != 0) ? id[5] : 0);
+		pthread_mutex_unlock(&ex->logmu);
+		if (dir < 0)
 			continue;
 		if ((fd = lq_open_file(dir, id, st, err)) < 0 && err != NULL &&
 		    err->code != LQ_ENOENT)
@@ -802,7 +812,8 @@ give_reason(struct lq_rcpt **pending, size_t n, const char *addr, size_t alen,
 
 /* The reasons of m's pending recipients from its message log (none: no reason). */
 static int
-read_reasons(struct exim *ex, struct lq_msg *m, int split, struct lq_err *err)
+read_reasons(struct exim *ex, struct lq_buf *lbuf, struct lq_msg *m, int split,
+    struct lq_err *err)
 {
 	struct lq_rcpt **pending;
 	struct lq_err e;
@@ -823,14 +834,14 @@ read_reasons(struct exim *ex, struct lq_msg *m, int split, struct lq_err *err)
 		close(fd);
 		return 0;
 	}
-	rc = lq_read_fd(fd, m->id, MSGLOG_MAX, &ex->lbuf, &e);
+	rc = lq_read_fd(fd, m->id, MSGLOG_MAX, lbuf, &e);
 	close(fd);
 	if (rc < 0)
 		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
-	p = ex->lbuf.data;
-	end = p + ex->lbuf.len;
+	p = lbuf->data;
+	end = p + lbuf->len;
 	if (st.st_size > (off_t)MSGLOG_MAX)
-		p = (p = memchr(p, '\n', ex->lbuf.len)) ? p + 1 : end;
+		p = (p = memchr(p, '\n', lbuf->len)) ? p + 1 : end;
 	if ((pending = lq_arena_alloc(m->arena, n * sizeof *pending)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	n = 0;
@@ -885,7 +896,7 @@ is_active(struct exim *ex, int dirfd, const char *id, const struct stat *st)
 
 static int
 load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsigned flags,
-    struct lq_msg *m, struct lq_err *err)
+    struct lq_msg *m, struct lq_buf bufs[LQ_SLOT_BUFS], struct lq_err *err)
 {
 	struct exim *ex = sp->priv;
 	struct exim_msg *xm;
@@ -903,18 +914,18 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 	xm->dirfd = dirfd;
 	xm->lockfd = -1;
 	m->priv = xm;
-	if (lq_read_file(dirfd, spool_name(name, id, "-H"), HFILE_MAX, &ex->hbuf, NULL, err) < 0) {
+	if (lq_read_file(dirfd, spool_name(name, id, "-H"), HFILE_MAX, &bufs[BUF_H], NULL, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			lq_err_set(err, LQ_ENOENT, "%s: no such message", id);
 		else if (err != NULL && err->code != LQ_ENOMEM)
 			lq_err_prefix(err, "%s: ", id);
 		return -1;
 	}
-	if (parse_header_file(ex, xm, m, &hdrsize, &done, &ndone, err) < 0)
+	if (parse_header_file(&bufs[BUF_H], xm, m, &hdrsize, &done, &ndone, err) < 0)
 		return -1;
 	if ((!ex->journals_known || bsearch(&id, ex->journals, ex->njournals,
 	    sizeof *ex->journals, strptr_cmp) != NULL) &&
-	    read_journal(ex, dirfd, m, &done, &ndone, err) < 0)
+	    read_journal(&bufs[BUF_J], dirfd, m, &done, &ndone, err) < 0)
 		return -1;
 	if (apply_done(m, done, ndone, err) < 0)
 		return -1;
@@ -933,7 +944,7 @@ load_in(struct lq_spool *sp, int dirfd, const char *qname, const char *id, unsig
 	    (m->flags & LQ_MSG_NO_SIZE) ? NULL : &st))
 		m->flags |= LQ_MSG_ACTIVE;
 	if (!(flags & LQ_SCAN_NO_REASONS) &&
-	    read_reasons(ex, m, dirfd != ex->inputfd, err) < 0)
+	    read_reasons(ex, &bufs[BUF_LOG], m, dirfd != ex->inputfd, err) < 0)
 		return -1;
 	return 0;
 }
@@ -969,16 +980,47 @@ exim_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg *m,
 	struct exim *ex = sp->priv;
 	int subfd;
 
-	if (load_in(sp, ex->inputfd, queue_name(sp), id, flags, m, err) == 0)
+	if (load_in(sp, ex->inputfd, queue_name(sp), id, flags, m, ex->bufs, err) == 0)
 		return 0;
 	if (err == NULL || err->code != LQ_ENOENT || (subfd = subdir_fd(ex, id[5])) < 0)
 		return -1;
 	m = lq_msg_begin(sp);
-	return load_in(sp, subfd, queue_name(sp), id, flags, m, err);
+	return load_in(sp, subfd, queue_name(sp), id, flags, m, ex->bufs, err);
 }
 
 /* ---------------------------------------------------------------- scanning */
 
+/* One message of a scan: where it is, and what to read of it. */
+struct scan_item {
+	int dirfd;		/* input/ or input/X */
+	unsigned flags;		/* the scan's */
+	char id[LQ_ID_MAX + 1];
+};
+
+/* A message loaded (m) or not (NULL, e saying why) handed over to the scan: counted,
+ * reported, or given to the caller. */
+static int
+hand_over(struct lq_scan *sc, const char *id, struct lq_msg *m, struct lq_err *e,
+    struct lq_err *err)
+{
+	sc->seen++;
+	if (m == NULL) {
+		if (e->code == LQ_ENOENT)
+			sc->vanished++;
+		else if (e->code == LQ_ENOMEM) {
+			*err = *e;
+			return -1;
+		} else {
+			sc->bad++;
+			if (sc->problem)
+				sc->problem(id, e, sc->arg);
+		}
+		return 0;
+	}
+	return sc->each(m, sc->arg);
+}
+
+/* One message of a scan without workers (--jobs 1): loaded here, into the spool's message. */
 static int
 scan_one(struct lq_spool *sp, int dirfd, const char *id, struct lq_scan *sc,
     struct lq_err *err)
@@ -986,21 +1028,50 @@ scan_one(struct lq_spool *sp, int dirfd, const char *id, struct lq_scan *sc,
 	struct lq_msg *m = lq_msg_begin(sp);
 	struct lq_err e;
 
-	sc->seen++;
-	if (load_in(sp, dirfd, queue_name(sp), id, sc->flags, m, &e) < 0) {
-		if (e.code == LQ_ENOENT)
-			sc->vanished++;
-		else if (e.code == LQ_ENOMEM) {
-			*err = e;
-			return -1;
-		} else {
-			sc->bad++;
-			if (sc->problem)
-				sc->problem(id, &e, sc->arg);
-		}
-		return 0;
-	}
-	return sc->each(m, sc->arg);
+	if (load_in(sp, dirfd, queue_name(sp), id, sc->flags, m,
+	    ((struct exim *)sp->priv)->bufs, &e) < 0)
+		m = NULL;
+	return hand_over(sc, id, m, &e, err);
+}
+
+/* The pipeline's load: in any thread, into the slot's message and buffers. */
+static int
+pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot, struct lq_msg **mp,
+    struct lq_err *err)
+{
+	const struct scan_item *it = item;
+	struct lq_msg *m = lq_slot_begin(sp, slot);
+
+	if (load_in(sp, it->dirfd, queue_name(sp), it->id, it->flags, m, slot->buf, err) < 0)
+		return -1;
+	*mp = m;
+	return 0;
+}
+
+static int
+pipeline_handover(void *arg, const void *item, struct lq_msg *m, struct lq_err *e,
+    struct lq_err *err)
+{
+	return hand_over(arg, ((const struct scan_item *)item)->id, m, e, err);
+}
+
+static const struct lq_pipeline_ops exim_pipeline = {
+	.item_size = sizeof(struct scan_item),
+	.load = pipeline_load,
+	.handover = pipeline_handover,
+};
+
+/* The next message of a scan, to the pipeline when there is one. */
+static int
+scan_next(struct lq_spool *sp, struct lq_pipeline *pl, int dirfd, const char *id,
+    struct lq_scan *sc, struct lq_err *err)
+{
+	struct scan_item it = { .dirfd = dirfd, .flags = sc->flags };
+
+	if (pl == NULL)
+		return scan_one(sp, dirfd, id, sc, err);
+	memcpy(it.id, id, strlen(id) + 1);	/* an ID that passed exim_valid_id */
+	return lq_pipeline_put(pl, &it, err);
 }
 
 /* exim -bp's order as one number: the time field, then the sub-second part (< 2^20). */
@@ -1032,7 +1103,7 @@ entry_cmp_reverse(const void *a, const void *b)
 struct collect {
 	struct lq_spool *sp;
 	struct lq_scan *sc;
-	struct lq_prefetch *pf;		/* reads in flight ahead of scan_one */
+	struct lq_pipeline *pl;		/* the loading workers, or NULL: scan_one */
 	struct lq_names names;		/* sorted scans: "X" + ID, X the subdirectory or '.' */
 	struct lq_names journals;	/* sorted scans: IDs with a -J */
 	char subs[63];			/* one-character subdirectories seen in input/ */
@@ -1040,56 +1111,18 @@ struct collect {
 	int sorted, rc;
 };
 
-/* What load_in will read of a message, asked of the prefetch workers: its -H (all of it
- * that one read gives) and, when sizes are wanted, its -D's inode (the fstatat). sub is
- * the subdirectory of input/, or '.'. */
-static void
-warm_message(struct lq_prefetch *pf, char sub, const char *id, unsigned flags)
-{
-	char path[LQ_ID_MAX + 8];
-	int n = snprintf(path, sizeof path, "%c%s%s-H", sub, sub == '.' ? "" : "/", id);
-
-	lq_prefetch_file(pf, path + (sub == '.'), LQ_PREFETCH_BYTES);
-	if (!(flags & LQ_SCAN_NO_SIZE)) {
-		path[n - 1] = 'D';
-		lq_prefetch_file(pf, path + (sub == '.'), 0);
-	}
-}
-
-struct warm_dir {
-	struct collect *c;
-	char sub;
-};
-
-static void
-warm_entry(const struct dirent *de, void *arg)
-{
-	struct warm_dir *w = arg;
-	char id[LQ_ID_MAX + 1];
-	size_t n = strlen(de->d_name);
-
-	if ((n != 18 && n != 25) || de->d_name[n - 2] != '-' || de->d_name[n - 1] != 'H')
-		return;
-	memcpy(id, de->d_name, n - 2);
-	id[n - 2] = '\0';
-	if (exim_valid_id(id))
-		warm_message(w->c->pf, w->sub, id, w->c->sc->flags);
-}
-
 /* One pass over a directory: messages, journals and (in input/) the split subdirectories.
- * A streaming scan reads the directory a window ahead and warms what it found. */
+ * A streaming scan hands each message to the pipeline as it finds it: the window of
+ * messages being loaded is how far ahead it reads the directory. */
 static int
 collect_dir(DIR *d, char sub, struct collect *c, struct lq_err *err)
 {
 	struct exim *ex = c->sp->priv;
 	char id[LQ_ID_MAX + 2];
 	struct dirent *de;
-	struct warm_dir w = { c, sub };
-	struct lq_dirahead da;
 	size_t n;
 
-	lq_dirahead_init(&da, d, c->sorted ? NULL : c->pf, warm_entry, &w);
-	while ((de = lq_dirahead_next(&da)) != NULL) {
+	while ((de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 
 		n = strlen(name);
@@ -1116,11 +1149,10 @@ collect_dir(DIR *d, char sub, struct collect *c, struct lq_err *err)
 		} else {
 			int fd = sub == '.' ? ex->inputfd : subdir_fd(ex, sub);
 
-			if ((c->rc = scan_one(c->sp, fd, id + 1, c->sc, err)) != 0)
+			if ((c->rc = scan_next(c->sp, c->pl, fd, id + 1, c->sc, err)) != 0)
 				break;
 		}
 	}
-	lq_dirahead_done(&da);
 	return 0;
 }
 
@@ -1185,7 +1217,6 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	struct collect c = { .sp = sp, .sc = sc, .sorted = !(sc->flags & LQ_SCAN_UNSORTED) };
 	struct entry *order = NULL;
 	char **jl = NULL;
-	size_t ahead = 0;
 	int rc = -1, fd;
 
 	/* who is being delivered: one read of /proc/locks for the whole scan (a message whose
@@ -1208,7 +1239,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		ex->njournals = c.journals.n;
 		ex->journals_known = 1;
 	}
-	c.pf = lq_prefetch_start(sp, ex->inputfd);
+	c.pl = lq_pipeline_start(sp, &exim_pipeline, sc);
 	/* input/ itself, then every one-character subdirectory, whatever split says */
 	if (read_dir(ex->inputfd, '.', &c, err) < 0)
 		goto out;
@@ -1216,7 +1247,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		if ((fd = subdir_fd(ex, c.subs[i])) >= 0 && read_dir(fd, c.subs[i], &c, err) < 0)
 			goto out;
 	if (!c.sorted || c.rc != 0) {
-		rc = c.rc;
+		rc = c.rc == 0 && c.pl != NULL ? lq_pipeline_finish(c.pl, err) : c.rc;
 		goto out;
 	}
 	if ((order = reallocarray(NULL, c.names.n + 1, sizeof *order)) == NULL ||
@@ -1242,16 +1273,14 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	for (size_t i = 0; i < c.names.n && rc == 0; i++) {
 		const char *name = c.names.pool + order[i].name;
 
-		for (; ahead < c.names.n && ahead < i + lq_prefetch_window(c.pf); ahead++) {
-			const char *next = c.names.pool + order[ahead].name;
-
-			warm_message(c.pf, next[0], next + 1, sc->flags);
-		}
 		fd = name[0] == '.' ? ex->inputfd : subdir_fd(ex, name[0]);
-		rc = scan_one(sp, fd, name + 1, sc, err);
+		rc = scan_next(sp, c.pl, fd, name + 1, sc, err);
 	}
+	if (rc == 0 && c.pl != NULL)
+		rc = lq_pipeline_finish(c.pl, err);
 out:
-	lq_prefetch_stop(c.pf);
+	/* the workers are joined before the journal list and the locks table go */
+	lq_pipeline_stop(c.pl);
 	ex->locks_loaded = 0;
 	ex->journals_known = 0;
 	ex->journals = NULL;
@@ -1330,9 +1359,8 @@ static int
 exim_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn, void *arg,
     struct lq_err *err)
 {
-	struct exim *ex = sp->priv;
 	struct exim_msg *xm = m->priv;
-	const char *p = ex->hbuf.data + xm->hdr_off, *end = ex->hbuf.data + ex->hbuf.len;
+	const char *p = xm->hbuf->data + xm->hdr_off, *end = xm->hbuf->data + xm->hbuf->len;
 	char *endp;
 	int rc;
 
@@ -2027,7 +2055,8 @@ exim_act_reload(struct lq_spool *sp, void *held, struct lq_msg *m, struct lq_err
 {
 	struct exim_held *h = held;
 
-	if (load_in(sp, h->dirfd, queue_name(sp), h->id, 0, m, err) < 0) {
+	if (load_in(sp, h->dirfd, queue_name(sp), h->id, 0, m,
+	    ((struct exim *)sp->priv)->bufs, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered meanwhile)", h->id);
 		return -1;

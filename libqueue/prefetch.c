@@ -117,9 +117,8 @@ open_fds(void)
 	return n - 1;		/* opendir's own */
 }
 
-/* How many workers the descriptor limit leaves room for (at most want). */
-static unsigned
-fd_budget(unsigned want)
+unsigned
+lq_threads_fd_budget(unsigned want)
 {
 	struct rlimit rl;
 	long open = open_fds(), room;
@@ -185,24 +184,30 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Start the workers (as many as can be); 0, or -1 when none could be. */
-static int
-start(struct lq_prefetch *pf)
+unsigned
+lq_threads_start(pthread_t *tid, unsigned have, unsigned want, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
 
-	pf->started = 1;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
 	/* signals stay the scan thread's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	while (pf->nthreads < pf->want &&
-	    pthread_create(&pf->tid[pf->nthreads], &attr, worker, pf) == 0)
-		pf->nthreads++;
+	while (have < want && pthread_create(&tid[have], &attr, fn, arg) == 0)
+		have++;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	return have;
+}
+
+/* Start the workers (as many as can be); 0, or -1 when none could be. */
+static int
+start(struct lq_prefetch *pf)
+{
+	pf->started = 1;
+	pf->nthreads = lq_threads_start(pf->tid, pf->nthreads, pf->want, worker, pf);
 	return pf->nthreads > 0 ? 0 : -1;
 }
 
@@ -212,7 +217,7 @@ lq_prefetch_start(const struct lq_spool *sp, int topfd)
 	unsigned want = sp->jobs > 1 ? sp->jobs - 1 : 0, n;
 	struct lq_prefetch *pf;
 
-	if (want == 0 || topfd < 0 || (n = fd_budget(want)) == 0)
+	if (want == 0 || topfd < 0 || (n = lq_threads_fd_budget(want)) == 0)
 		return NULL;
 	if ((pf = calloc(1, sizeof *pf)) == NULL)
 		return NULL;

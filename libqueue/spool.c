@@ -248,17 +248,21 @@ lq_valid_id(const struct lq_spool *sp, const char *id)
 }
 
 struct lq_msg *
-lq_msg_begin(struct lq_spool *sp)
+lq_msg_init(const struct lq_spool *sp, struct lq_msg *m, struct lq_arena *arena)
 {
-	struct lq_msg *m = &sp->msg;
-
-	lq_arena_reset(sp->arena);
 	memset(m, 0, sizeof *m);
 	m->mta = sp->be->mta;
-	m->arena = sp->arena;
+	m->arena = arena;
 	m->arrival_usec = -1;
 	m->sender = "";
 	return m;
+}
+
+struct lq_msg *
+lq_msg_begin(struct lq_spool *sp)
+{
+	lq_arena_reset(sp->arena);
+	return lq_msg_init(sp, &sp->msg, sp->arena);
 }
 
 int

@@ -67,6 +67,8 @@ qls --json|qls --json
 qls -U --json|qls -U --json
 qgrep -r .|qgrep -r .
 qgrep -c|qgrep -c
+qgrep --body (the callback reads the content)|qgrep -i --body=e
+qgrep --header|qgrep -c --header Subject:.
 qsumm|qsumm
 qsumm --json|qsumm --json
 EOF
@@ -109,8 +111,9 @@ is "$? $(cat "$tmp/out")" "0 $("$B/qls" --jobs 1 -c --spool "$QT_LAB/exim/spools
 QTOOLS_READAHEAD=sometimes "$B/qls" --spool "$QT_LAB/exim/spools/main" >/dev/null 2>"$tmp/err"
 is "$? $(cat "$tmp/err")" "2 qls: QTOOLS_READAHEAD sometimes: not auto or always" \
     "QTOOLS_READAHEAD=sometimes: named, exit 2"
-# by itself (auto) a scan of a queue in the page cache starts no thread: it costs what
-# --jobs 1 costs; with always, it does
+# by itself (auto) a scan of a queue in the page cache starts as many loading threads as
+# there are cores beside the scan thread (Exim: libqueue/pipeline.c), and no warming one
+# (Postfix, qmail: prefetch.c costs what --jobs 1 costs); with always, all of them
 # (threads counted against --jobs 1's: a sanitizer's runtime may have its own; LeakSanitizer
 # cannot run under ptrace)
 clones() {  # clones ARGS...: how many threads or processes qls ARGS started
@@ -122,10 +125,51 @@ if command -v strace >/dev/null; then
     S=$QT_LAB/exim/spools/main
     "$B/qls" --spool "$S" >/dev/null && "$B/qls" --spool "$S" >/dev/null     # cached now
     c1=$(clones --jobs 1 --spool "$S")
-    is "$(QTOOLS_READAHEAD=auto clones --spool "$S")" "$c1" "auto, a cached queue: no thread started"
+    cores=$(nproc)
+    [ "$cores" -le 256 ] || cores=256
+    # what --jobs CORES starts at once: CORES - 1 workers (and a sanitizer's own thread)
+    cmax=$(clones --jobs "$cores" --spool "$S")
+    c=$(QTOOLS_READAHEAD=auto clones --spool "$S")
+    [ "$c" -le "$cmax" ]; ok $? "auto, a cached queue: a thread per other core ($c1 -> $c <= $cmax, $cores cores)"
+    P=$QT_LAB/postfix/long/queue
+    "$B/qls" --spool "$P" >/dev/null && "$B/qls" --spool "$P" >/dev/null
+    is "$(QTOOLS_READAHEAD=auto clones --spool "$P")" "$(clones --jobs 1 --spool "$P")" \
+        "auto, a cached Postfix queue: no warming thread started"
     c=$(clones --spool "$S")
-    [ "$c" -gt "$c1" ]; ok $? "always: the threads start ($c1 -> $c)"
+    [ "$c" -gt "$cmax" ] || [ "$cores" -ge 32 ]; ok $? "always: the threads start ($c1 -> $c)"
 fi
+
+# ---------------------------------------------------------------- damaged messages
+# The loading threads meet damaged and vanished messages in any order; the scan reports
+# them in its own, with --jobs 1's words, and counts them the same (every tenth -H cut
+# short, every seventh made a directory, every thirteenth's -D gone).
+D=$tmp/damaged; cp -a "$QT_LAB/exim/spools/main" "$D"
+n=0
+for h in "$D"/input/*-H; do
+    n=$((n + 1))
+    if [ $((n % 10)) = 0 ]; then truncate -s 40 "$h"
+    elif [ $((n % 7)) = 0 ]; then rm "$h" && mkdir "$h"
+    elif [ $((n % 13)) = 0 ]; then rm -f "${h%-H}-D"
+    fi
+done
+for args in "qls" "qls -U" "qls --json" "qgrep -c -r ." "qsumm"; do
+    # shellcheck disable=SC2086
+    run "$tmp/dmg.1" $B/$args --jobs 1 --spool "$D"
+    # shellcheck disable=SC2086
+    run "$tmp/dmg.n" $B/$args --spool "$D"
+    # shellcheck disable=SC2086
+    run "$tmp/dmg.2" $B/$args --jobs 2 --spool "$D"
+    same "damaged exim queue: $args: --jobs 1 and the default print and report the same" \
+        "$tmp/dmg.1" "$tmp/dmg.n"
+    same "damaged exim queue: $args: --jobs 1 and --jobs 2 print and report the same" \
+        "$tmp/dmg.1" "$tmp/dmg.2"
+done
+[ -s "$tmp/dmg.1.err" ]; ok $? "damaged exim queue: the damage is reported"
+# the callback reads each message's content (its -H from the slot, its -D): the slot stays
+# the message's until the callback returns
+run "$tmp/body.1" "$B/qgrep" -c --body=. --jobs 1 --spool "$D"
+run "$tmp/body.n" "$B/qgrep" -c --body=. --spool "$D"
+same "damaged exim queue: qgrep --body: the same" "$tmp/body.1" "$tmp/body.n"
 
 # ---------------------------------------------------------------- a moving queue
 # Half of a copy's messages stay put; the other half vanish and come back all the time, as

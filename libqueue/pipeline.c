@@ -1,0 +1,411 @@
+/*
+ * pipeline.c -- a scan's messages loaded by several threads and handed over in order
+ * (libqueue/README, "A scan with parsing workers").
+ *
+ *   lq_pipeline_start  the pipeline for one scan (NULL: --jobs 1, or no room for a thread:
+ *                      the backend loads and hands over each message itself, as always)
+ *   lq_pipeline_put    the next message in the scan's order (an item: what the backend's
+ *                      load needs to find it); when the window is full, the oldest is
+ *                      handed over first, so the scan's own pace is the handing over
+ *   lq_pipeline_finish hand over what is left
+ *   lq_pipeline_stop   the workers joined, whatever was not handed over dropped
+ *   lq_slot_begin      a slot's message, reset (the slot's lq_msg_begin)
+ *
+ * The window is a ring of slots, each with its own message, arena and file buffers, so
+ * that memory is the window's, never the queue's. A load (the backend's: open, read,
+ * parse into the slot) runs in a worker or in the scan thread; the handing over (the
+ * backend's: count, report, call the tool's callback) runs in the scan thread only, slot
+ * after slot in the order they were put, and the slot is not reused before the callback
+ * returned (it may read the message's content). So what a scan hands over, and its
+ * reports and counts, are what it would hand over loading each message itself.
+ *
+ * Synchronisation is per slot and cheap: three counters (put, claimed, taken) and a state
+ * per slot. A worker claims the next message put with a compare-and-swap, loads it and
+ * marks the slot done; the scan thread, to hand over the oldest slot, loads messages
+ * itself while the workers are behind (claiming the oldest unclaimed one), and sleeps only
+ * when every message put is being loaded. A worker sleeps when nothing is left to claim
+ * and is woken when a batch has been put, not per message. Everything a load reads of the
+ * spool's own state (Exim's journal list, the /proc/locks table) is read-only meanwhile.
+ *
+ * How many workers: a queue in the page cache costs CPU, not disk waits, so as many as
+ * there are cores beside the scan thread (one, on two cores); once the scan has read from
+ * the disk (the process's block reads grew by more than COLD_BLOCKS in COLD_WINDOWS checks
+ * in a row, as prefetch.c decides), jobs - 1 of them, so that many reads are in flight.
+ * Always no more than the descriptor limit leaves room for (each holds one at a time). A
+ * load a worker made that failed for another reason than the message being gone (damaged,
+ * a descriptor limit, no memory) is made again by the scan thread before it is handed
+ * over, so its report is exactly --jobs 1's.
+ */
+#include <sys/resource.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+/* cold, as prefetch.c: the window is this many messages per job (reads in flight) */
+#define AHEAD_PER_JOB 4
+/* warm, this many per thread loading (the workers and the scan thread): a worker that is
+ * a window ahead sleeps, and each wake-up costs the scan thread a system call, so not too
+ * few (32 on two cores: some 3,000 sleeps in 100,000 messages, against 10,000 with 16);
+ * few enough that the slots' memory stays in the processor's caches */
+#define WARM_PER_THREAD 16
+#define CHECK_EVERY 64		/* handovers between two looks at the block reads */
+#define COLD_BLOCKS 256		/* 512-byte blocks read in CHECK_EVERY handovers: cold */
+#define COLD_WINDOWS 2
+/* a buffer grown past this by one message is given back when its slot is handed over:
+ * memory stays the window's times an ordinary message's */
+#define SLOT_BUF_KEEP (256 * 1024)
+/* how long the scan thread spins for a message a worker is loading before it sleeps (a
+ * load is some microseconds, and a sleep and a wake-up cost as much), and a worker with
+ * nothing to claim before it sleeps: less, since the scan thread puts one message per
+ * handover and the worker is woken for a batch */
+#define SPINS 200
+#define WORKER_SPINS 20
+
+enum { SLOT_FREE, SLOT_PUT, SLOT_LOADING, SLOT_DONE };
+
+struct slot_state {
+	_Atomic int state;
+	int rc;			/* the load's */
+	int by_worker;		/* loaded by a worker (a failure is loaded again) */
+	struct lq_err err;
+	struct lq_msg *m;	/* what the load gave (in slot.msg) */
+};
+
+struct lq_pipeline {
+	struct lq_spool *sp;
+	const struct lq_pipeline_ops *ops;
+	void *arg;
+	size_t window;		/* slots in use: warm_window, or cold_window once cold */
+	size_t warm_window, cold_window;
+	int grow;		/* cold: the ring is to be emptied and made cold_window long */
+	struct lq_slot *slots;	/* cold_window of them */
+	struct slot_state *st;
+	char *items;		/* window x ops->item_size */
+	/* counters of messages, never wrapping: put (scan thread) >= claimed >= taken */
+	_Atomic unsigned long put, claimed;
+	unsigned long taken;
+	unsigned long batch;	/* wake sleeping workers once this many wait */
+	_Atomic int stop;
+	_Atomic unsigned idle;	/* workers asleep on work */
+	_Atomic int scan_waits;	/* the scan thread asleep on done */
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	pthread_t *tid;
+	unsigned nthreads, warm_threads, cold_threads;
+	/* cold detection (auto): block reads of the process at the last look */
+	int cold_known;
+	long inblock;
+	int cold;
+	unsigned long next_check;
+};
+
+/* Blocks the process read from a disk so far; -1: unknown. */
+static long
+process_inblock(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_inblock : -1;
+}
+
+static unsigned
+cores(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	return 1;
+}
+
+static inline void
+relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Load message n (claimed by this thread) into its slot. */
+static void
+load(struct lq_pipeline *p, unsigned long n, int by_worker)
+{
+	size_t i = n % p->window;
+	struct slot_state *s = &p->st[i];
+
+	s->m = NULL;
+	s->rc = p->ops->load(p->sp, p->items + i * p->ops->item_size, &p->slots[i], &s->m,
+	    &s->err);
+	s->by_worker = by_worker;
+	atomic_store(&s->state, SLOT_DONE);
+	if (by_worker && atomic_load(&p->scan_waits)) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_signal(&p->done);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* Claim the next message put and not claimed yet: 1 with *n, or 0 when there is none. */
+static int
+claim(struct lq_pipeline *p, unsigned long *n)
+{
+	unsigned long c = atomic_load(&p->claimed);
+
+	while (c < atomic_load(&p->put))
+		if (atomic_compare_exchange_weak(&p->claimed, &c, c + 1)) {
+			atomic_store(&p->st[c % p->window].state, SLOT_LOADING);
+			*n = c;
+			return 1;
+		}
+	return 0;
+}
+
+static void *
+worker(void *arg)
+{
+	struct lq_pipeline *p = arg;
+	unsigned long n;
+
+	while (!atomic_load(&p->stop)) {
+		int spins;
+
+		if (claim(p, &n)) {
+			load(p, n, 1);
+			continue;
+		}
+		for (spins = 0; spins < WORKER_SPINS && !atomic_load(&p->stop) &&
+		    atomic_load(&p->claimed) >= atomic_load(&p->put); spins++)
+			relax();
+		if (spins < WORKER_SPINS)
+			continue;
+		pthread_mutex_lock(&p->mu);
+		atomic_fetch_add(&p->idle, 1);
+		while (!atomic_load(&p->stop) &&
+		    atomic_load(&p->claimed) >= atomic_load(&p->put))
+			pthread_cond_wait(&p->work, &p->mu);
+		atomic_fetch_sub(&p->idle, 1);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+static void
+wake_workers(struct lq_pipeline *p)
+{
+	if (atomic_load(&p->idle) == 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+free_slots(struct lq_pipeline *p)
+{
+	for (size_t i = 0; p->slots != NULL && i < p->cold_window; i++) {
+		lq_arena_free(p->slots[i].arena);
+		for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
+			lq_buf_free(&p->slots[i].buf[b]);
+	}
+	free(p->slots);
+	free(p->st);
+	free(p->items);
+	free(p->tid);
+}
+
+/* A cold queue: as many workers as jobs allow, so that many reads are in flight, and the
+ * window they need. The ring is empty (the slot of a message depends on the window). */
+static void
+set_cold(struct lq_pipeline *p)
+{
+	p->window = p->cold_window;
+	p->batch = p->window / 4;
+	p->nthreads = lq_threads_start(p->tid, p->nthreads, p->cold_threads, worker, p);
+}
+
+struct lq_pipeline *
+lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *arg)
+{
+	unsigned want = sp->jobs > 1 ? sp->jobs - 1 : 0, budget, ncores = cores();
+	struct lq_pipeline *p;
+
+	if (want == 0 || (budget = lq_threads_fd_budget(want)) == 0)
+		return NULL;
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	p->sp = sp;
+	p->ops = ops;
+	p->arg = arg;
+	p->cold_window = (size_t)sp->jobs * AHEAD_PER_JOB;
+	p->cold_threads = budget;
+	p->warm_threads = ncores > 1 ? ncores - 1 : 0;
+	if (p->warm_threads > budget)
+		p->warm_threads = budget;
+	p->warm_window = (p->warm_threads + 1) * WARM_PER_THREAD;
+	if (p->warm_window > p->cold_window)
+		p->warm_window = p->cold_window;
+	if ((p->slots = calloc(p->cold_window, sizeof *p->slots)) == NULL ||
+	    (p->st = calloc(p->cold_window, sizeof *p->st)) == NULL ||
+	    (p->items = calloc(p->cold_window, ops->item_size)) == NULL ||
+	    (p->tid = calloc(budget, sizeof *p->tid)) == NULL ||
+	    pthread_mutex_init(&p->mu, NULL) != 0) {
+		free_slots(p);
+		free(p);
+		return NULL;
+	}
+	for (size_t i = 0; i < p->cold_window; i++)
+		if ((p->slots[i].arena = lq_arena_new()) == NULL) {
+			pthread_mutex_destroy(&p->mu);
+			free_slots(p);
+			free(p);
+			return NULL;
+		}
+	/* not pthread_cond_init: libfaketime (the tests' clock) wraps it (see prefetch.c) */
+	p->work = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	p->done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	p->inblock = process_inblock();
+	p->cold_known = p->inblock >= 0;
+	p->next_check = CHECK_EVERY;
+	/* always (the tests, whose queues are cached): what a cold queue gets */
+	if (sp->readahead == LQ_READAHEAD_ALWAYS || !p->cold_known)
+		set_cold(p);
+	else {
+		p->window = p->warm_window;
+		p->nthreads = lq_threads_start(p->tid, 0, p->warm_threads, worker, p);
+	}
+	p->batch = p->window / 4;
+	return p;
+}
+
+/* Has the scan been reading from the disk? Then it grows (lq_pipeline_put, with the ring
+ * emptied first). */
+static void
+check_cold(struct lq_pipeline *p)
+{
+	long now;
+
+	p->next_check = p->taken + CHECK_EVERY;
+	if (!p->cold_known || p->window == p->cold_window)
+		return;
+	now = process_inblock();
+	p->cold = now > p->inblock + COLD_BLOCKS ? p->cold + 1 : 0;
+	p->inblock = now;
+	p->grow = p->cold >= COLD_WINDOWS;
+}
+
+/* Wait for message n, being loaded by a worker, to be done. */
+static void
+wait_done(struct lq_pipeline *p, struct slot_state *s)
+{
+	for (int spins = 0; spins < SPINS; spins++) {
+		if (atomic_load(&s->state) == SLOT_DONE)
+			return;
+		relax();
+	}
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->scan_waits, 1);
+	while (atomic_load(&s->state) != SLOT_DONE)
+		pthread_cond_wait(&p->done, &p->mu);
+	atomic_store(&p->scan_waits, 0);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Hand over the oldest message: the backend's handover's return (non-zero: stop). */
+static int
+take(struct lq_pipeline *p, struct lq_err *err)
+{
+	unsigned long n = p->taken, c;
+	size_t i = n % p->window;
+	struct slot_state *s = &p->st[i];
+	struct lq_slot *slot = &p->slots[i];
+	const void *item = p->items + i * p->ops->item_size;
+	int rc;
+
+	/* while it is not done, load the oldest message nobody took yet: the scan thread
+	 * is a worker too, and waits only when every message put is being loaded */
+	while (atomic_load(&s->state) != SLOT_DONE) {
+		if (claim(p, &c))
+			load(p, c, 0);
+		else
+			wait_done(p, s);
+	}
+	if (s->rc < 0 && s->by_worker && s->err.code != LQ_ENOENT) {
+		s->m = NULL;
+		s->rc = p->ops->load(p->sp, item, slot, &s->m, &s->err);
+	}
+	rc = p->ops->handover(p->arg, item, s->rc < 0 ? NULL : s->m, &s->err, err);
+	for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
+		if (slot->buf[b].cap > SLOT_BUF_KEEP)
+			lq_buf_free(&slot->buf[b]);
+	atomic_store(&s->state, SLOT_FREE);
+	p->taken++;
+	if (p->taken >= p->next_check)
+		check_cold(p);
+	return rc;
+}
+
+int
+lq_pipeline_put(struct lq_pipeline *p, const void *item, struct lq_err *err)
+{
+	unsigned long n = p->taken + p->window;
+	size_t i;
+	int rc;
+
+	if (p->grow) {
+		if ((rc = lq_pipeline_finish(p, err)) != 0)
+			return rc;
+		p->grow = 0;
+		set_cold(p);
+	} else if (atomic_load(&p->put) == n && (rc = take(p, err)) != 0)
+		return rc;
+	n = atomic_load(&p->put);
+	i = n % p->window;
+	memcpy(p->items + i * p->ops->item_size, item, p->ops->item_size);
+	atomic_store(&p->st[i].state, SLOT_PUT);
+	atomic_store(&p->put, n + 1);
+	if (n + 1 - atomic_load(&p->claimed) >= p->batch)
+		wake_workers(p);
+	return 0;
+}
+
+int
+lq_pipeline_finish(struct lq_pipeline *p, struct lq_err *err)
+{
+	int rc = 0;
+
+	wake_workers(p);
+	while (rc == 0 && p->taken < atomic_load(&p->put))
+		rc = take(p, err);
+	return rc;
+}
+
+void
+lq_pipeline_stop(struct lq_pipeline *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->stop, 1);
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->nthreads; i++)
+		pthread_join(p->tid[i], NULL);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	free_slots(p);
+	free(p);
+}
+
+struct lq_msg *
+lq_slot_begin(struct lq_spool *sp, struct lq_slot *slot)
+{
+	lq_arena_reset(slot->arena);
+	return lq_msg_init(sp, &slot->msg, slot->arena);
+}
