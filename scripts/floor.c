@@ -23,6 +23,13 @@
  *                             parallel floor of the bench's cold section: what the disk
  *                             gives to a reader with N reads in flight)
  *
+ *   floor -r MTA DIR          also what a reader of the delay reasons (qsumm --by reason,
+ *                             qgrep --reason) must read: on Exim the message log of every
+ *                             message too, open, read, close msglog/ID (msglog/X/ID on a split
+ *                             spool); on Postfix nothing more, as the defer logs are read
+ *                             anyway (showq reads them for postqueue -p); qmail keeps no
+ *                             reasons. -r and -j go together.
+ *
  * Prints "N messages, B bytes read". Built by scripts/bench (cc -O2 -pthread); not part of
  * qtools.
  */
@@ -45,6 +52,7 @@ static char buf[1 << 16];
 /* -j N: the file operations go to N threads through a bounded queue of paths */
 static int jobs;
 static int topfd;
+static int reasons;	/* -r: the message logs too */
 enum { OP_READ, OP_STAT, OP_READ_COUNT, OP_STAT_COUNT };
 struct op {
 	char path[256];
@@ -171,12 +179,13 @@ opendir_at(int dfd, const char *name)
 
 /* ---------------------------------------------------------------- exim */
 
+/* d: input/ (top) or input/X; logfd, logdir: the msglog directory beside it (-r) */
 static void
-exim_dir(DIR *d, int top, const char *dir)
+exim_dir(DIR *d, int top, const char *dir, int logfd, const char *logdir)
 {
 	int dfd = dirfd(d);
 	struct dirent *de;
-	char sub[16];
+	char sub[16], lsub[16];
 
 	while ((de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
@@ -186,11 +195,17 @@ exim_dir(DIR *d, int top, const char *dir)
 		if (top && n == 1 && name[0] != '.' &&
 		    (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)) {
 			DIR *sd = opendir_at(dfd, name);
+			int lfd = -1;
 
 			if (sd != NULL) {
 				snprintf(sub, sizeof sub, "input/%s", name);
-				exim_dir(sd, 0, sub);
+				snprintf(lsub, sizeof lsub, "msglog/%s", name);
+				if (reasons && jobs == 0)
+					lfd = openat(topfd, lsub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				exim_dir(sd, 0, sub, lfd, lsub);
 				closedir(sd);
+				if (lfd >= 0)
+					close(lfd);
 			}
 			continue;
 		}
@@ -201,6 +216,11 @@ exim_dir(DIR *d, int top, const char *dir)
 		memcpy(dname, name, n + 1);
 		dname[17] = 'D';
 		stat_in(dfd, dir, dname, 1);
+		if (reasons) {
+			/* msglog/ID: a message without one has no reasons (a failed open) */
+			dname[16] = '\0';
+			slurp_in(logfd, logdir, dname, 0);
+		}
 	}
 }
 
@@ -314,15 +334,22 @@ main(int argc, char **argv)
 	pthread_t tid[256];
 	int qfd;
 
-	if (argc > 2 && strcmp(argv[1], "-j") == 0) {
-		if ((jobs = atoi(argv[2])) < 1 || jobs > 256)
-			errx(2, "-j %s: 1 to 256", argv[2]);
-		argc -= 2;
-		argv += 2;
+	for (;;) {
+		if (argc > 2 && strcmp(argv[1], "-j") == 0) {
+			if ((jobs = atoi(argv[2])) < 1 || jobs > 256)
+				errx(2, "-j %s: 1 to 256", argv[2]);
+			argc -= 2;
+			argv += 2;
+		} else if (argc > 1 && strcmp(argv[1], "-r") == 0) {
+			reasons = 1;
+			argc--;
+			argv++;
+		} else
+			break;
 	}
 	mta = argc == 3 ? argv[1] : "exim", dir = argv[argc - 1];
 	if (argc < 2 || argc > 3)
-		errx(2, "usage: floor [-j N] [exim|postfix|qmail] DIR");
+		errx(2, "usage: floor [-j N] [-r] [exim|postfix|qmail] DIR");
 	if ((qfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		err(2, "%s", dir);
 	topfd = qfd;
@@ -331,11 +358,15 @@ main(int argc, char **argv)
 			errx(2, "cannot start a thread");
 	if (strcmp(mta, "exim") == 0) {
 		DIR *d = opendir_at(qfd, "input");
+		int lfd = reasons && jobs == 0 ?
+		    openat(qfd, "msglog", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 
 		if (d == NULL)
 			err(2, "%s/input", dir);
-		exim_dir(d, 1, "input");
+		exim_dir(d, 1, "input", lfd, "msglog");
 		closedir(d);
+		if (lfd >= 0)
+			close(lfd);
 	} else if (strcmp(mta, "postfix") == 0) {
 		for (size_t i = 0; i < sizeof pfqueues / sizeof pfqueues[0]; i++)
 			postfix_dir(qfd, pfqueues[i], strcmp(pfqueues[i], "deferred") == 0);
