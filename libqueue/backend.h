@@ -149,6 +149,8 @@ int lq_open_dir(int dirfd, const char *name, struct lq_err *);
 int lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *, struct lq_err *);
 int lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *, struct stat *,
     struct lq_err *);
+int lq_read_tail(int dirfd, const char *name, size_t max, struct lq_buf *, int *cut,
+    struct lq_err *);
 /*
  * Replace name (in dirfd) with data, as the MTAs rewrite a spool file: written whole to tmp
  * beside it (a leftover tmp of a crash is removed first; O_EXCL), given like's owner and

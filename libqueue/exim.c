@@ -676,18 +676,28 @@ msglog_dir(struct exim *ex, int x)
 	return *slot < 0 ? -1 : *slot;
 }
 
-/* The message log of id, open (never a symlink, a regular file): where its -H is first
- * (split: msglog/X), then the other place, as Exim looks. -1 with err (LQ_ENOENT: none). */
+/* The directory of id's message log to look in first (i 0: where its -H is, msglog/X when
+ * split) or second (i 1: the other place), as Exim looks; -1: there is none. */
+static int
+msglog_dir_try(struct exim *ex, const char *id, int split, int i)
+{
+	int dir;
+
+	pthread_mutex_lock(&ex->logmu);
+	dir = msglog_dir(ex, (i == 0) == (split != 0) ? id[5] : 0);
+	pthread_mutex_unlock(&ex->logmu);
+	return dir;
+}
+
+/* The message log of id, open (never a symlink, a regular file). -1 with err (LQ_ENOENT:
+ * none). */
 static int
 msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct lq_err *err)
 {
 	int fd = -1, dir;
 
 	for (int i = 0; i < 2 && fd < 0; i++) {
-		pthread_mutex_lock(&ex->logmu);
-		dir = msglog_dir(ex, (i == 0) == (split != 0) ? id[5] : 0);
-		pthread_mutex_unlock(&ex->logmu);
-		if (dir < 0)
+		if ((dir = msglog_dir_try(ex, id, split, i)) < 0)
 			continue;
 		if ((fd = lq_open_file(dir, id, st, err)) < 0 && err != NULL &&
 		    err->code != LQ_ENOENT)
@@ -696,6 +706,25 @@ msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct 
 	if (fd < 0)
 		return lq_err_set(err, LQ_ENOENT, "%s: no message log", id);
 	return fd;
+}
+
+/* The last MSGLOG_MAX bytes of id's message log into b (*cut: its start left out), found
+ * as msglog_open finds it; one read for most logs. -1 with err (LQ_ENOENT: none). */
+static int
+msglog_read_tail(struct exim *ex, const char *id, int split, struct lq_buf *b, int *cut,
+    struct lq_err *err)
+{
+	int dir;
+
+	for (int i = 0; i < 2; i++) {
+		if ((dir = msglog_dir_try(ex, id, split, i)) < 0)
+			continue;
+		if (lq_read_tail(dir, id, MSGLOG_MAX, b, cut, err) == 0)
+			return 0;
+		if (err != NULL && err->code != LQ_ENOENT)
+			return -1;
+	}
+	return lq_err_set(err, LQ_ENOENT, "%s: no message log", id);
 }
 
 /* Past "YYYY-MM-DD HH:MM:SS " and a "+ZZZZ " after it, or NULL: not a dated line. */
@@ -817,30 +846,20 @@ read_reasons(struct exim *ex, struct lq_buf *lbuf, struct lq_msg *m, int split,
 {
 	struct lq_rcpt **pending;
 	struct lq_err e;
-	struct stat st;
 	const char *p, *end, *frozen = NULL;
 	size_t n = 0, frozen_len = 0;
-	int fd, rc;
+	int cut;
 
 	for (size_t i = 0; i < m->nrcpt; i++)
 		n += !(m->rcpt[i].flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA));
 	if (n == 0)
 		return 0;
-	if ((fd = msglog_open(ex, m->id, split, &st, &e)) < 0)
-		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
 	/* the last MSGLOG_MAX bytes, from the first whole line in them */
-	if (st.st_size > (off_t)MSGLOG_MAX &&
-	    lseek(fd, st.st_size - (off_t)MSGLOG_MAX, SEEK_SET) < 0) {
-		close(fd);
-		return 0;
-	}
-	rc = lq_read_fd(fd, m->id, MSGLOG_MAX, lbuf, &e);
-	close(fd);
-	if (rc < 0)
+	if (msglog_read_tail(ex, m->id, split, lbuf, &cut, &e) < 0)
 		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
 	p = lbuf->data;
 	end = p + lbuf->len;
-	if (st.st_size > (off_t)MSGLOG_MAX)
+	if (cut)
 		p = (p = memchr(p, '\n', lbuf->len)) ? p + 1 : end;
 	if ((pending = lq_arena_alloc(m->arena, n * sizeof *pending)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");

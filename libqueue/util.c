@@ -321,14 +321,6 @@ lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *b, struct lq_err
 	return 0;
 }
 
-/*
- * Most spool files fit the first read: a short read of a regular file is its end, so such
- * a file costs open, one read, close. Only a file that fills the buffer is fstat'ed (and
- * must be regular) before reading on. A FIFO or device under a spool name cannot block
- * (O_NONBLOCK) nor feed us more than max bytes; a symlink is never opened (O_NOFOLLOW).
- * With st, the file is fstat'ed and checked first, as lq_open_file does, and the buffer
- * made big enough for what fstat says, so that one read still does.
- */
 int
 lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_buf *data,
     const struct stat *like, mode_t mode, int keep_times, const char *what, struct lq_err *err)
@@ -359,6 +351,14 @@ lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_bu
 	return 0;
 }
 
+/*
+ * Most spool files fit the first read: a short read of a regular file is its end, so such
+ * a file costs open, one read, close. Only a file that fills the buffer is fstat'ed (and
+ * must be regular) before reading on. A FIFO or device under a spool name cannot block
+ * (O_NONBLOCK) nor feed us more than max bytes; a symlink is never opened (O_NOFOLLOW).
+ * With st, the file is fstat'ed and checked first, as lq_open_file does, and the buffer
+ * made big enough for what fstat says, so that one read still does.
+ */
 int
 lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct stat *st,
     struct lq_err *err)
@@ -402,6 +402,50 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 	} else {
 		/* a big one, or one that grew: start again, with room for all of it */
 		if (lseek(fd, 0, SEEK_SET) < 0)
+			rc = lq_err_sys(err, "%s", name);
+		else
+			rc = lq_read_fd(fd, name, max, b, err);
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * The last max bytes of a file (a log, whose latest lines are the ones that count), by
+ * lq_read_file's rule: one read, and a short one is the whole file (no fstat, no
+ * end-of-file read); only a file that fills it is fstat'ed, must be regular, and is read
+ * again from max bytes before its end. *cut says whether the start was left out (the first
+ * line in b is then likely a part of one).
+ */
+int
+lq_read_tail(int dirfd, const char *name, size_t max, struct lq_buf *b, int *cut,
+    struct lq_err *err)
+{
+	struct stat sb;
+	ssize_t n;
+	int fd, rc;
+
+	*cut = 0;
+	if ((fd = open_plain(dirfd, name, err)) < 0)
+		return -1;
+	b->len = 0;
+	if (lq_buf_reserve(b, 65536) < 0) {
+		close(fd);
+		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
+	}
+	while ((n = read(fd, b->data, b->cap - 1)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		rc = lq_err_sys(err, "%s", name);
+	} else if ((size_t)n < b->cap - 1 && (size_t)n <= max) {
+		b->len = n;
+		b->data[n] = '\0';
+		rc = 0;
+	} else if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		rc = lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
+	} else {
+		*cut = (uint64_t)sb.st_size > max;
+		if (lseek(fd, *cut ? sb.st_size - (off_t)max : 0, SEEK_SET) < 0)
 			rc = lq_err_sys(err, "%s", name);
 		else
 			rc = lq_read_fd(fd, name, max, b, err);
