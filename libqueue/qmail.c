@@ -13,6 +13,10 @@
  * renamed into the hold area QUEUE/qtools-hold/ (same layout) in an order qmail never
  * minds; running, a removal only marks the recipients done, as qmail-send does, and
  * qmail-send is sent ALRM to finish the message itself. libqueue/README, "qmail", acting.
+ *
+ * Scanning: the walk (qmail-qread's order) finds messages and hands them to the pipeline
+ * (pipeline.c), whose threads load them each with a reader of their own (struct reader);
+ * libqueue/README, "A scan with parsing workers", says what stays read-only meanwhile.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
