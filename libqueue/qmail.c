@@ -13,6 +13,10 @@
  * renamed into the hold area QUEUE/qtools-hold/ (same layout) in an order qmail never
  * minds; running, a removal only marks the recipients done, as qmail-send does, and
  * qmail-send is sent ALRM to finish the message itself. libqueue/README, "qmail", acting.
+ *
+ * Scanning: the walk (qmail-qread's order) finds messages and hands them to the pipeline
+ * (pipeline.c), whose threads load them each with a reader of their own (struct reader);
+ * libqueue/README, "A scan with parsing workers", says what stays read-only meanwhile.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -21,6 +25,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +82,11 @@ struct qmail {
 	char pid[24];			/* run_argv: qmail-send's PID, as an argument */
 	struct lq_buf buf, hbuf;
 	struct idset bad;		/* IDs reported during this scan */
+	/* during a scan with loading threads: every split subdirectory a load needed, opened
+	 * once (under dirmu) and kept until the scan ends, so that no thread closes one
+	 * another uses (DIR_UNOPENED: not yet); NULL otherwise (the one-per-kind cache) */
+	atomic_int *scan_dirs;
+	pthread_mutex_t dirmu;
 	struct qmail_held {	/* the message being acted on (lq_act) */
 		unsigned long id;
 		int running;	/* qmail-send runs */
@@ -89,6 +100,19 @@ struct qmail_msg {
 	int hold;		/* read from the hold area */
 	struct stat st;		/* info/ (todo/ before preprocessing) as it was read */
 };
+
+/* What one load reads with: the tree (the queue or the hold area), the buffer its envelope
+ * files go to, and the slot whose message it fills (NULL: the spool's message and buffer).
+ * A scan's loading threads each have their own: nothing a load writes is shared. */
+struct reader {
+	struct lq_spool *sp;
+	struct qmail *q;
+	struct area *a;
+	struct lq_buf *buf;
+	struct lq_slot *slot;
+};
+
+#define DIR_UNOPENED (-1)
 
 /* ---------------------------------------------------------------- names */
 
@@ -173,9 +197,10 @@ path_of(const struct qmail *q, enum kind k, unsigned long id, char out[PATH_MAX_
 }
 
 /* Rewrite an error from lq_open_file & co (whose text starts with the bare file name, the
- * ID) to name the message and the file: "ID: info/7/ID: is a symbolic link". */
+ * ID) to name the message and the file in tree a: "ID: info/7/ID: is a symbolic link". */
 static int
-file_err(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id)
+file_err_in(struct lq_err *err, const struct qmail *q, const struct area *a, enum kind k,
+    unsigned long id)
 {
 	char was[sizeof err->msg], path[PATH_MAX_LEN];
 	enum lq_errcode code;
@@ -192,9 +217,15 @@ file_err(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long i
 	p = strncmp(was, path, n) == 0 ? was + n : was;
 	code = err->code;
 	e = err->sys_errno;
-	lq_err_set(err, code, "%lu: %s: %s", id, path_of(q, k, id, path), p);
+	lq_err_set(err, code, "%lu: %s: %s", id, path_in(q, a, k, id, path), p);
 	err->sys_errno = e;
 	return -1;
+}
+
+static int
+file_err(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id)
+{
+	return file_err_in(err, q, q->cur, k, id);
 }
 
 /* A split subdirectory that should be there is not: damage, named with the message. */
@@ -208,12 +239,19 @@ dir_err(struct lq_err *err, unsigned long id)
 }
 
 static int
-corrupt(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id,
-    const char *what)
+corrupt_in(struct lq_err *err, const struct qmail *q, const struct area *a, enum kind k,
+    unsigned long id, const char *what)
 {
 	char path[PATH_MAX_LEN];
 
-	return lq_err_set(err, LQ_ECORRUPT, "%lu: %s: %s", id, path_of(q, k, id, path), what);
+	return lq_err_set(err, LQ_ECORRUPT, "%lu: %s: %s", id, path_in(q, a, k, id, path), what);
+}
+
+static int
+corrupt(struct lq_err *err, const struct qmail *q, enum kind k, unsigned long id,
+    const char *what)
+{
+	return corrupt_in(err, q, q->cur, k, id, what);
 }
 
 /* ---------------------------------------------------------------- directories */
@@ -270,6 +308,70 @@ exists(struct qmail *q, enum kind k, unsigned long id)
 
 	snprintf(name, sizeof name, "%lu", id);
 	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A split subdirectory during a scan with loading threads, from any of them: opened the
+ * first time one is needed and kept (a failure is not kept: the next load asks again, and
+ * says what the one-per-kind cache would). */
+static int
+scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct lq_err *err)
+{
+	unsigned long n = id % q->split;
+	atomic_int *slot = &q->scan_dirs[((size_t)(a == &q->hold) * NKIND + k) * q->split + n];
+	int fd = atomic_load(slot);
+	struct lq_err e;
+	char name[24];
+
+	if (fd != DIR_UNOPENED)
+		return fd;
+	pthread_mutex_lock(&q->dirmu);
+	if ((fd = atomic_load(slot)) == DIR_UNOPENED) {
+		snprintf(name, sizeof name, "%lu", n);
+		if ((fd = lq_open_dir(a->top[k], name, &e)) >= 0)
+			atomic_store(slot, fd);
+	}
+	pthread_mutex_unlock(&q->dirmu);
+	if (fd < 0)
+		return lq_err_set(err, e.code, "%s%s/%lu: %s", a->prefix, kind_name[k], n,
+		    e.code == LQ_ENOENT ? "missing" : "not a directory");
+	return fd;
+}
+
+/* The directory a load reads kind k's file of id from. */
+static int
+reader_dir(const struct reader *r, enum kind k, unsigned long id, struct lq_err *err)
+{
+	if (r->q->scan_dirs != NULL && is_split(r->q, k) && r->a->top[k] >= 0)
+		return scan_dir(r->q, r->a, k, id, err);
+	return dir_in(r->q, r->a, k, id, err);
+}
+
+/* exists, for a load */
+static int
+reader_has(const struct reader *r, enum kind k, unsigned long id)
+{
+	char name[24];
+	struct stat st;
+	int fd = reader_dir(r, k, id, NULL);
+
+	snprintf(name, sizeof name, "%lu", id);
+	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* The spool's own reader, in the tree being read: lookups by ID, acting, --jobs 1. */
+static struct reader
+spool_reader(struct lq_spool *sp)
+{
+	struct qmail *q = sp->priv;
+
+	return (struct reader){ sp, q, q->cur, &q->buf, NULL };
+}
+
+/* A load's message made new (the spool's, or its slot's). */
+static struct lq_msg *
+reader_msg(const struct reader *r)
+{
+	return r->slot != NULL ? lq_slot_begin(r->sp, r->slot) : lq_msg_begin(r->sp);
 }
 
 /* Has the hold area any file of id? Then a qfreeze or qfreeze -u on it was interrupted. */
@@ -417,6 +519,7 @@ qmail_open(struct lq_spool *sp, struct lq_err *err)
 	q->queue.prefix = "";
 	q->hold.prefix = HOLD "/";
 	q->holdfd = -1;
+	q->dirmu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	use_area(q, 0);
 	sp->priv = q;
 	if (set_queues(sp, q, err) < 0)
@@ -467,6 +570,7 @@ qmail_close(struct lq_spool *sp)
 	}
 	if (q->holdfd >= 0)
 		close(q->holdfd);
+	pthread_mutex_destroy(&q->dirmu);
 	lq_buf_free(&q->buf);
 	lq_buf_free(&q->hbuf);
 	idset_free(&q->bad);
@@ -585,23 +689,23 @@ idset_has(const struct idset *s, unsigned long id)
 
 /* ---------------------------------------------------------------- envelope files */
 
-/* Read kind k's file for id into q->buf. */
+/* Read kind k's file for id into r->buf. */
 static int
-read_env(struct qmail *q, enum kind k, unsigned long id, size_t max, struct stat *st,
+read_env(const struct reader *r, enum kind k, unsigned long id, size_t max, struct stat *st,
     struct lq_err *err)
 {
 	char name[24];
 	int fd;
 
-	if ((fd = dir_of(q, k, id, err)) < 0)
+	if ((fd = reader_dir(r, k, id, err)) < 0)
 		return -1;
 	snprintf(name, sizeof name, "%lu", id);
-	if (lq_read_file(fd, name, max, &q->buf, st, err) < 0)
-		return file_err(err, q, k, id);
+	if (lq_read_file(fd, name, max, r->buf, st, err) < 0)
+		return file_err_in(err, r->q, r->a, k, id);
 	return 0;
 }
 
-/* The records of q->buf, each ended by a NUL; the count, or -1 when the last has none. */
+/* The records of a buffer, each ended by a NUL; the count, or -1 when the last has none. */
 static long
 count_records(const struct lq_buf *b)
 {
@@ -616,7 +720,7 @@ count_records(const struct lq_buf *b)
 
 /* The message file: its size. A missing one while info/ is still there is damage. */
 static int
-mess_size(struct qmail *q, struct lq_msg *m, unsigned long id, enum kind by,
+mess_size(const struct reader *r, struct lq_msg *m, unsigned long id, enum kind by,
     struct lq_err *err)
 {
 	char name[24], path[PATH_MAX_LEN];
@@ -624,25 +728,25 @@ mess_size(struct qmail *q, struct lq_msg *m, unsigned long id, enum kind by,
 	int fd;
 
 	snprintf(name, sizeof name, "%lu", id);
-	if ((fd = dir_of(q, K_MESS, id, err)) < 0)
+	if ((fd = reader_dir(r, K_MESS, id, err)) < 0)
 		return dir_err(err, id);
 	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			return lq_err_sys(err, "%lu: %s", id, path_of(q, K_MESS, id, path));
-		if (!exists(q, by, id))		/* finished between the two looks */
+			return lq_err_sys(err, "%lu: %s", id, path_in(r->q, r->a, K_MESS, id, path));
+		if (!reader_has(r, by, id))		/* finished between the two looks */
 			return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
-		if (q->cur == &q->hold)
-			return corrupt(err, q, K_MESS, id, "missing: " PARTLY);
-		return corrupt(err, q, K_MESS, id, by == K_TODO ?
+		if (r->a == &r->q->hold)
+			return corrupt_in(err, r->q, r->a, K_MESS, id, "missing: " PARTLY);
+		return corrupt_in(err, r->q, r->a, K_MESS, id, by == K_TODO ?
 		    "missing, but todo/ has the envelope" :
 		    "missing, but info/ has the envelope (qmail-qread: trouble with it)");
 	}
 	if (S_ISLNK(st.st_mode))
-		return corrupt(err, q, K_MESS, id, "is a symbolic link");
+		return corrupt_in(err, r->q, r->a, K_MESS, id, "is a symbolic link");
 	if (!S_ISREG(st.st_mode))
-		return corrupt(err, q, K_MESS, id, "not a regular file");
+		return corrupt_in(err, r->q, r->a, K_MESS, id, "not a regular file");
 	if (st.st_size == 0)
-		return corrupt(err, q, K_MESS, id,
+		return corrupt_in(err, r->q, r->a, K_MESS, id,
 		    "empty (qmail-queue always writes a Received line): not a message");
 	m->size = st.st_size;
 	return 0;
@@ -669,39 +773,39 @@ add_rcpt(struct lq_msg *m, size_t *cap, const char *addr, size_t n, unsigned fla
 
 /* local/N/ID or remote/N/ID: T<addr>\0 still to do, D<addr>\0 done. */
 static int
-read_channel(struct qmail *q, struct lq_msg *m, enum kind k, unsigned long id,
+read_channel(const struct reader *r, struct lq_msg *m, enum kind k, unsigned long id,
     const struct idset *known, size_t *cap, struct lq_err *err)
 {
 	struct lq_err e;
 
-	if (q->cur->top[k] < 0 || idset_has(known, id) == 0)
+	if (r->a->top[k] < 0 || idset_has(known, id) == 0)
 		return 0;
-	if (dir_of(q, k, id, &e) < 0) {
-		if (e.code == LQ_ENOENT && q->cur == &q->hold)
+	if (reader_dir(r, k, id, &e) < 0) {
+		if (e.code == LQ_ENOENT && r->a == &r->q->hold)
 			return 0;	/* made only when a held message needs it */
 		if (err != NULL)
 			*err = e;
 		return dir_err(err, id);
 	}
-	if (read_env(q, k, id, ENV_MAX, NULL, &e) < 0) {
+	if (read_env(r, k, id, ENV_MAX, NULL, &e) < 0) {
 		if (e.code == LQ_ENOENT)
 			return 0;	/* no recipients on this channel, or all done and removed */
 		if (err != NULL)
 			*err = e;
 		return -1;
 	}
-	if (count_records(&q->buf) < 0)
-		return corrupt(err, q, k, id, "the last recipient has no NUL terminator");
-	for (size_t i = 0; i < q->buf.len;) {
-		const char *r = q->buf.data + i;
-		size_t n = strlen(r);
+	if (count_records(r->buf) < 0)
+		return corrupt_in(err, r->q, r->a, k, id, "the last recipient has no NUL terminator");
+	for (size_t i = 0; i < r->buf->len;) {
+		const char *rec = r->buf->data + i;
+		size_t n = strlen(rec);
 		unsigned flags = k == K_LOCAL ? LQ_RCPT_LOCAL : 0;
 
-		if (r[0] == 'D')
+		if (rec[0] == 'D')
 			flags |= LQ_RCPT_DONE;
-		else if (r[0] != 'T')
-			return corrupt(err, q, k, id, "a record is neither T nor D");
-		if (add_rcpt(m, cap, r + 1, n - 1, flags, err) < 0)
+		else if (rec[0] != 'T')
+			return corrupt_in(err, r->q, r->a, k, id, "a record is neither T nor D");
+		if (add_rcpt(m, cap, rec + 1, n - 1, flags, err) < 0)
 			return -1;
 		i += n + 1;
 	}
@@ -711,7 +815,7 @@ read_channel(struct qmail *q, struct lq_msg *m, enum kind k, unsigned long id,
 /* A held message is LQ_MSG_FROZEN in the queue "hold" (state "hold"), whether it was
  * preprocessed or not (qm->todo tells). */
 static int
-begin(struct qmail *q, struct lq_msg *m, unsigned long id, int todo, struct lq_err *err)
+begin(const struct reader *r, struct lq_msg *m, unsigned long id, int todo, struct lq_err *err)
 {
 	struct qmail_msg *qm = lq_arena_alloc(m->arena, sizeof *qm);
 
@@ -720,7 +824,7 @@ begin(struct qmail *q, struct lq_msg *m, unsigned long id, int todo, struct lq_e
 	memset(qm, 0, sizeof *qm);
 	qm->id = id;
 	qm->todo = todo;
-	qm->hold = q->cur == &q->hold;
+	qm->hold = r->a == &r->q->hold;
 	m->priv = qm;
 	snprintf(m->id, sizeof m->id, "%lu", id);
 	m->queue = qm->hold ? "hold" : todo ? "todo" : "queue";
@@ -738,131 +842,133 @@ set_times(struct lq_msg *m, const struct stat *st)
 
 /* A preprocessed message: info/ (sender, and its mtime: the birth qmail-qread shows),
  * mess/ (size), bounce/ (bouncing), then local/ and remote/ as qmail-qread reads them. */
-static int load_todo(struct lq_spool *, unsigned long, struct lq_msg *, struct lq_err *);
+static int load_todo(const struct reader *, unsigned long, struct lq_msg *, struct lq_err *);
 
 /* h: what the scan knows (NULL: nothing). An info/ file changed since the scan began may
  * belong to a message still being preprocessed: then todo/ID is what to read. */
 static int
-load_info(struct lq_spool *sp, unsigned long id, struct lq_msg *m, const struct hint *h,
+load_info(const struct reader *r, unsigned long id, struct lq_msg *m, const struct hint *h,
     struct lq_err *err)
 {
-	struct qmail *q = sp->priv;
 	const struct idset *local = NULL, *remote = NULL, *bounce = NULL;
+	const struct lq_buf *b = r->buf;
 	char name[24];
 	struct stat st;
 	size_t cap = 0;
 	const char *nul;
 	int fd, bouncing;
 
-	if (begin(q, m, id, 0, err) < 0)
+	if (begin(r, m, id, 0, err) < 0)
 		return -1;
-	if (read_env(q, K_INFO, id, INFO_MAX, &st, err) < 0)
+	if (read_env(r, K_INFO, id, INFO_MAX, &st, err) < 0)
 		return -1;
 	/* ctime too: a rename back into info/ (qfreeze -u) keeps the mtime, not the ctime */
 	if (h != NULL && (st.st_mtime >= h->since || st.st_ctime >= h->since)) {
-		if (h->todo && exists(q, K_TODO, id)) {
-			if (load_todo(sp, id, lq_msg_begin(sp), err) == 0)
+		if (h->todo && reader_has(r, K_TODO, id)) {
+			if (load_todo(r, id, reader_msg(r), err) == 0)
 				return 0;
 			if (err == NULL || err->code != LQ_ENOENT)
 				return -1;
-			return load_info(sp, id, lq_msg_begin(sp), NULL, err);	/* done meanwhile */
+			return load_info(r, id, reader_msg(r), NULL, err);	/* done meanwhile */
 		}
 	} else if (h != NULL)
 		local = h->local, remote = h->remote, bounce = h->bounce;
 	((struct qmail_msg *)m->priv)->st = st;
-	if (q->buf.len == 0 || q->buf.data[0] != 'F')
-		return corrupt(err, q, K_INFO, id, "no F (sender) record");
-	if ((nul = memchr(q->buf.data, '\0', q->buf.len)) == NULL)
-		return corrupt(err, q, K_INFO, id, "the sender record has no NUL terminator");
+	if (b->len == 0 || b->data[0] != 'F')
+		return corrupt_in(err, r->q, r->a, K_INFO, id, "no F (sender) record");
+	if ((nul = memchr(b->data, '\0', b->len)) == NULL)
+		return corrupt_in(err, r->q, r->a, K_INFO, id,
+		    "the sender record has no NUL terminator");
 	set_times(m, &st);
-	if ((m->sender = lq_arena_strndup(m->arena, q->buf.data + 1, nul - q->buf.data - 1)) == NULL)
+	if ((m->sender = lq_arena_strndup(m->arena, b->data + 1, nul - b->data - 1)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	set_sender(m, m->sender);
-	if (mess_size(q, m, id, K_INFO, err) < 0)
+	if (mess_size(r, m, id, K_INFO, err) < 0)
 		return -1;
 	snprintf(name, sizeof name, "%lu", id);
 	bouncing = idset_has(bounce, id);
-	if (bouncing != 0 && (fd = dir_of(q, K_BOUNCE, id, NULL)) >= 0 &&
+	if (bouncing != 0 && (fd = reader_dir(r, K_BOUNCE, id, NULL)) >= 0 &&
 	    fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(st.st_mode))
-			return corrupt(err, q, K_BOUNCE, id, S_ISLNK(st.st_mode) ?
+			return corrupt_in(err, r->q, r->a, K_BOUNCE, id, S_ISLNK(st.st_mode) ?
 			    "is a symbolic link" : "not a regular file");
 		m->flags |= LQ_MSG_BOUNCING;
 	}
-	if (read_channel(q, m, K_LOCAL, id, local, &cap, err) < 0 ||
-	    read_channel(q, m, K_REMOTE, id, remote, &cap, err) < 0)
+	if (read_channel(r, m, K_LOCAL, id, local, &cap, err) < 0 ||
+	    read_channel(r, m, K_REMOTE, id, remote, &cap, err) < 0)
 		return -1;
 	return 0;
 }
 
 /* A message qmail-send has not preprocessed: todo/ID holds u, p, F and T records. */
 static int
-load_todo(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *err)
+load_todo(const struct reader *r, unsigned long id, struct lq_msg *m, struct lq_err *err)
 {
-	struct qmail *q = sp->priv;
+	const struct lq_buf *b = r->buf;
 	int have_sender = 0;
 	struct stat st;
 	size_t cap = 0;
 
-	if (begin(q, m, id, 1, err) < 0)
+	if (begin(r, m, id, 1, err) < 0)
 		return -1;
-	if (read_env(q, K_TODO, id, ENV_MAX, &st, err) < 0)
+	if (read_env(r, K_TODO, id, ENV_MAX, &st, err) < 0)
 		return -1;
 	((struct qmail_msg *)m->priv)->st = st;
-	if (q->buf.len == 0)
-		return corrupt(err, q, K_TODO, id, "empty");
-	if (count_records(&q->buf) < 0)
-		return corrupt(err, q, K_TODO, id, "the last record has no NUL terminator");
-	for (size_t i = 0; i < q->buf.len;) {
-		const char *r = q->buf.data + i;
-		size_t n = strlen(r);
+	if (b->len == 0)
+		return corrupt_in(err, r->q, r->a, K_TODO, id, "empty");
+	if (count_records(b) < 0)
+		return corrupt_in(err, r->q, r->a, K_TODO, id,
+		    "the last record has no NUL terminator");
+	for (size_t i = 0; i < b->len;) {
+		const char *rec = b->data + i;
+		size_t n = strlen(rec);
 
-		switch (r[0]) {
+		switch (rec[0]) {
 		case 'u':
 		case 'p':
 			break;
 		case 'F':
 			if (have_sender++)
-				return corrupt(err, q, K_TODO, id, "two F (sender) records");
-			if ((m->sender = lq_arena_strndup(m->arena, r + 1, n - 1)) == NULL)
+				return corrupt_in(err, r->q, r->a, K_TODO, id,
+				    "two F (sender) records");
+			if ((m->sender = lq_arena_strndup(m->arena, rec + 1, n - 1)) == NULL)
 				return lq_err_set(err, LQ_ENOMEM, "out of memory");
 			break;
 		case 'T':
-			if (add_rcpt(m, &cap, r + 1, n - 1, 0, err) < 0)
+			if (add_rcpt(m, &cap, rec + 1, n - 1, 0, err) < 0)
 				return -1;
 			break;
 		default:	/* qmail-send: "unknown record type in todo/ID", left there */
-			return corrupt(err, q, K_TODO, id, "unknown record type");
+			return corrupt_in(err, r->q, r->a, K_TODO, id, "unknown record type");
 		}
 		i += n + 1;
 	}
 	if (!have_sender)
-		return corrupt(err, q, K_TODO, id, "no F (sender) record");
+		return corrupt_in(err, r->q, r->a, K_TODO, id, "no F (sender) record");
 	set_sender(m, m->sender);
 	set_times(m, &st);
 	if (!(m->flags & LQ_MSG_FROZEN))
 		m->flags |= LQ_MSG_UNPROCESSED;
-	return mess_size(q, m, id, K_TODO, err);
+	return mess_size(r, m, id, K_TODO, err);
 }
 
 /* todo/ first: while todo/ID exists, qmail-send may still be writing info/ local/ remote/
  * (and throws them away when it restarts). A todo/ID that vanished was just preprocessed. */
 static int
-load_id(struct lq_spool *sp, unsigned long id, struct lq_msg *m, struct lq_err *err)
+load_id(const struct reader *r, unsigned long id, struct lq_msg *m, struct lq_err *err)
 {
-	struct qmail *q = sp->priv;
-	int hold = q->cur == &q->hold;
+	int hold = r->a == &r->q->hold;
 
-	if ((q->want_todo || hold) && exists(q, K_TODO, id)) {
-		if (load_todo(sp, id, m, err) == 0)
+	if ((r->q->want_todo || hold) && reader_has(r, K_TODO, id)) {
+		if (load_todo(r, id, m, err) == 0)
 			return 0;
 		if (err == NULL || err->code != LQ_ENOENT)
 			return -1;
-		m = lq_msg_begin(sp);	/* preprocessed in the meantime */
+		m = reader_msg(r);	/* preprocessed in the meantime */
 	}
-	if (!q->want_queue && !hold)
+	if (!r->q->want_queue && !hold)
 		return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
-	return load_info(sp, id, m, NULL, err);
+	return load_info(r, id, m, NULL, err);
 }
 
 /* The queue first (todo/, then info/), then the hold area. */
@@ -871,11 +977,13 @@ load_any(struct lq_spool *sp, unsigned long id, struct lq_msg **mp, struct lq_er
 {
 	struct qmail *q = sp->priv;
 	struct lq_msg *m = *mp;
+	struct reader r;
 	struct lq_err e;
 
 	use_area(q, 0);
+	r = spool_reader(sp);
 	if (q->want_queue || q->want_todo) {
-		if (load_id(sp, id, m, &e) == 0)
+		if (load_id(&r, id, m, &e) == 0)
 			return 0;
 		if (e.code != LQ_ENOENT) {
 			if (err != NULL)
@@ -887,7 +995,8 @@ load_any(struct lq_spool *sp, unsigned long id, struct lq_msg **mp, struct lq_er
 	if (q->want_hold && q->holdfd >= 0 && q->hold_err.code == LQ_OK) {
 		*mp = m = lq_msg_begin(sp);
 		use_area(q, 1);
-		if (load_id(sp, id, m, &e) == 0)
+		r = spool_reader(sp);
+		if (load_id(&r, id, m, &e) == 0)
 			return 0;
 		use_area(q, 0);
 	}
@@ -968,50 +1077,8 @@ struct walk {
 	int in_info;
 	struct idset local, remote, bounce;
 	struct idset info;	/* walk_leftovers: info/N */
-	struct lq_prefetch *pf;	/* reads in flight ahead of scan_one */
-	size_t ahead;		/* walk_todo, reverse scans: the next entry to warm */
+	struct lq_pipeline *pl;	/* the loading threads, or NULL: scan_one */
 };
-
-/*
- * What scan_one will read of a message, asked of the prefetch workers (paths below the
- * queue directory, in the area being walked): todo/ID, or info/N/ID and the channel files
- * the sets say exist (all of them when a set is unknown), and the inodes of mess/N/ID (its
- * size) and bounce/ID (when it exists). Never mess/'s bytes: its atime is qmail-send's
- * clock for leftovers.
- */
-static void
-warm_message(struct walk *w, unsigned long id, int todo)
-{
-	struct qmail *q = w->sp->priv;
-	const struct area *a = w->hold ? &q->hold : &q->queue;
-	char path[PATH_MAX_LEN];
-
-	if (w->pf == NULL)
-		return;
-	if (todo)
-		lq_prefetch_file(w->pf, path_in(q, a, K_TODO, id, path), LQ_PREFETCH_BYTES);
-	else {
-		lq_prefetch_file(w->pf, path_in(q, a, K_INFO, id, path), LQ_PREFETCH_BYTES);
-		if (!w->in_info || idset_has(&w->local, id) != 0)
-			lq_prefetch_file(w->pf, path_in(q, a, K_LOCAL, id, path), LQ_PREFETCH_BYTES);
-		if (!w->in_info || idset_has(&w->remote, id) != 0)
-			lq_prefetch_file(w->pf, path_in(q, a, K_REMOTE, id, path), LQ_PREFETCH_BYTES);
-		if (w->in_info && idset_has(&w->bounce, id) == 1)
-			lq_prefetch_file(w->pf, path_in(q, a, K_BOUNCE, id, path), 0);
-	}
-	lq_prefetch_file(w->pf, path_in(q, a, K_MESS, id, path), 0);
-}
-
-/* An entry of info/N as walk_info reads it, a window ahead. */
-static void
-warm_info(const struct dirent *de, void *arg)
-{
-	struct walk *w = arg;
-	unsigned long id;
-
-	if (parse_id(de->d_name, &id))
-		warm_message(w, id, 0);
-}
 
 /* Reported already (q->bad is sorted before the leftover walks that ask). */
 static int
@@ -1034,6 +1101,17 @@ report(struct walk *w, const char *id, unsigned long idnum, const struct lq_err 
 	return 0;
 }
 
+/* A problem the walk itself found (a name qmail never writes, a file in the wrong
+ * subdirectory): what was put before it is handed over first, so that the reports keep
+ * --jobs 1's order. */
+static int
+report_found(struct walk *w, const char *id, unsigned long idnum, const struct lq_err *e)
+{
+	int rc = w->pl != NULL ? lq_pipeline_finish(w->pl, w->err) : 0;
+
+	return rc != 0 ? rc : report(w, id, idnum, e);
+}
+
 static int
 report_name(struct walk *w, enum kind k, const char *sub, const char *name, const char *what)
 {
@@ -1042,46 +1120,116 @@ report_name(struct walk *w, enum kind k, const char *sub, const char *name, cons
 
 	lq_err_set(&e, LQ_ECORRUPT, "%s%s/%s%s%s: %s", w->hold ? HOLD "/" : "", kind_name[k],
 	    sub ? sub : "", sub ? "/" : "", shown(name, s), what);
-	return report(w, s, 0, &e);
+	return report_found(w, s, 0, &e);
 }
 
-/* Load and hand over one message. */
+/* One message of a scan: where it is, and what the scan knew of it when it was found
+ * (the hint's sets stay as they are until every message put with them is handed over). */
+struct scan_item {
+	unsigned long id;
+	int todo;		/* found in todo/ */
+	int hold;		/* in the hold area */
+	struct hint h;		/* found in info/ */
+};
+
+/* Load one message of a scan (in any thread, with its own reader). */
 static int
-scan_one(struct walk *w, unsigned long id, int todo)
+load_item(const struct reader *r, const struct scan_item *it, struct lq_msg *m,
+    struct lq_err *err)
 {
-	struct qmail *q = w->sp->priv;
-	struct lq_msg *m = lq_msg_begin(w->sp);
-	struct lq_err e;
+	if (it->todo)
+		return load_id(r, it->id, m, err);
+	return load_info(r, it->id, m, &it->h, err);
+}
+
+/* A message loaded (m) or not (NULL, e saying why), handed over in the scan thread:
+ * counted, reported, or given to the caller. */
+static int
+hand_over(struct walk *w, const struct scan_item *it, struct lq_msg *m,
+    const struct lq_err *e)
+{
 	char ids[24];
 	int rc;
 
-	snprintf(ids, sizeof ids, "%lu", id);
 	w->sc->seen++;
-	use_area(w->sp->priv, w->hold);
-	if (todo)
-		rc = load_id(w->sp, id, m, &e);
-	else {
-		struct hint h = { w->began - 1, q->want_todo || w->hold, NULL, NULL, NULL };
-
-		if (w->in_info)
-			h.local = &w->local, h.remote = &w->remote, h.bounce = &w->bounce;
-		rc = load_info(w->sp, id, m, &h, &e);
-	}
-	if (rc < 0) {
-		if (e.code == LQ_ENOENT) {
+	if (m == NULL) {
+		if (e->code == LQ_ENOENT) {
 			w->sc->vanished++;
 			return 0;
 		}
-		if (e.code == LQ_ENOMEM) {
+		if (e->code == LQ_ENOMEM) {
 			if (w->err != NULL)
-				*w->err = e;
+				*w->err = *e;
 			return -1;
 		}
-		return report(w, ids, id, &e);
+		snprintf(ids, sizeof ids, "%lu", it->id);
+		return report(w, ids, it->id, e);
 	}
 	rc = w->sc->each(m, w->sc->arg);
 	use_area(w->sp->priv, w->hold);		/* the callback may have read another tree */
 	return rc;
+}
+
+/* Load and hand over one message, without loading threads (--jobs 1). */
+static int
+scan_one(struct walk *w, const struct scan_item *it)
+{
+	struct qmail *q = w->sp->priv;
+	struct reader r = { w->sp, q, it->hold ? &q->hold : &q->queue, &q->buf, NULL };
+	struct lq_msg *m = lq_msg_begin(w->sp);
+	struct lq_err e;
+
+	if (load_item(&r, it, m, &e) < 0)
+		m = NULL;
+	return hand_over(w, it, m, &e);
+}
+
+/* The pipeline's load: in any thread, into the slot's message and buffer. */
+static int
+pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot, struct lq_msg **mp,
+    struct lq_err *err)
+{
+	const struct scan_item *it = item;
+	struct qmail *q = sp->priv;
+	struct reader r = { sp, q, it->hold ? &q->hold : &q->queue, &slot->buf[0], slot };
+	struct lq_msg *m = lq_slot_begin(sp, slot);
+
+	if (load_item(&r, it, m, err) < 0)
+		return -1;
+	/* the message a load ended with: a todo/ read again starts a new one */
+	*mp = &slot->msg;
+	return 0;
+}
+
+static int
+pipeline_handover(void *arg, const void *item, struct lq_msg *m, struct lq_err *e,
+    struct lq_err *err)
+{
+	(void)err;	/* the walk's own (w->err) */
+	return hand_over(arg, item, m, e);
+}
+
+static const struct lq_pipeline_ops qmail_pipeline = {
+	.item_size = sizeof(struct scan_item),
+	.load = pipeline_load,
+	.handover = pipeline_handover,
+};
+
+/* The next message of the walk: loaded and handed over now, or put in the pipeline. */
+static int
+scan_next(struct walk *w, unsigned long id, int todo)
+{
+	struct qmail *q = w->sp->priv;
+	struct scan_item it = { .id = id, .todo = todo, .hold = w->hold };
+
+	if (!todo) {
+		it.h = (struct hint){ w->began - 1, q->want_todo || w->hold, NULL, NULL, NULL };
+		if (w->in_info)
+			it.h.local = &w->local, it.h.remote = &w->remote, it.h.bounce = &w->bounce;
+	}
+	if (w->pl == NULL)
+		return scan_one(w, &it);
+	return lq_pipeline_put(w->pl, &it, w->err);
 }
 
 static int
@@ -1090,7 +1238,7 @@ take(struct walk *w, unsigned long id, int todo)
 	char s[24];
 
 	if (w->names == NULL)
-		return scan_one(w, id, todo);
+		return scan_next(w, id, todo);
 	snprintf(s, sizeof s, "%c%lu", w->hold ? (todo ? 'T' : 'I') : (todo ? 't' : 'i'), id);
 	if (lq_names_add(w->names, s, strlen(s)) < 0)
 		return lq_err_set(w->err, LQ_ENOMEM, "out of memory");
@@ -1167,7 +1315,6 @@ static int
 walk_info(struct walk *w)
 {
 	struct qmail *q = w->sp->priv;
-	struct lq_dirahead da;
 	struct dirent *de;
 	char sub[24];
 	int rc = 0;
@@ -1189,8 +1336,7 @@ walk_info(struct walk *w)
 		if ((d = open_sub(q, K_INFO, sub, w->err)) == NULL)
 			return -1;
 		w->in_info = 1;
-		lq_dirahead_init(&da, d, w->names ? NULL : w->pf, warm_info, w);
-		while (rc == 0 && (de = lq_dirahead_next(&da)) != NULL) {
+		while (rc == 0 && (de = readdir(d)) != NULL) {
 			struct lq_err e;
 			unsigned long id;
 			char ids[24];
@@ -1207,16 +1353,19 @@ walk_info(struct walk *w)
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: %sinfo/%lu/%lu is in the wrong split"
 				    " subdirectory (%lu %% %lu = %lu): qmail ignores it", id,
 				    q->cur->prefix, n, id, id, q->split, id % q->split);
-				rc = report(w, ids, id, &e);
+				rc = report_found(w, ids, id, &e);
 				continue;
 			}
 			if ((q->want_todo || w->hold) && idset_has(&w->todo_ids, id) == 1)
 				continue;	/* still being preprocessed: listed from todo/ */
 			rc = take(w, id, 0);
 		}
-		lq_dirahead_done(&da);
 		w->in_info = 0;
 		closedir(d);
+		/* the next info/N has its own local/N and remote/N sets (and the hold area
+		 * its own bounce/): every message loaded with these is handed over first */
+		if (rc == 0 && w->pl != NULL)
+			rc = lq_pipeline_finish(w->pl, w->err);
 	}
 	return rc;
 }
@@ -1280,15 +1429,10 @@ walk_todo(struct walk *w)
 	struct qmail *q = w->sp->priv;
 	int rc = 0;
 
-	for (size_t i = 0, ahead = 0; rc == 0 && i < w->todo.n; i++) {
+	for (size_t i = 0; rc == 0 && i < w->todo.n; i++) {
 		const char *e = w->todo.pool + w->todo.off[i], *name = strchr(e, ' ') + 1;
 		char sub[24];
 		unsigned long id, n = strtoul(e, NULL, 10);
-
-		for (; w->names == NULL && ahead < w->todo.n && ahead < i + lq_prefetch_window(w->pf);
-		    ahead++)
-			if (parse_id(strchr(w->todo.pool + w->todo.off[ahead], ' ') + 1, &id))
-				warm_message(w, id, 1);
 
 		snprintf(sub, sizeof sub, "%lu", n);
 		use_area(q, w->hold);
@@ -1304,7 +1448,7 @@ walk_todo(struct walk *w)
 			snprintf(ids, sizeof ids, "%lu", id);
 			lq_err_set(&err, LQ_ECORRUPT, "%lu: %stodo/%lu/%lu is in the wrong split"
 			    " subdirectory: qmail ignores it", id, q->cur->prefix, n, id);
-			rc = report(w, ids, id, &err);
+			rc = report_found(w, ids, id, &err);
 			continue;
 		}
 		rc = take(w, id, 1);
@@ -1491,6 +1635,43 @@ walk_hold_leftovers(struct walk *w)
 	return rc;
 }
 
+/* The split subdirectories the loading threads opened, closed. */
+static void
+close_scan_dirs(struct qmail *q)
+{
+	if (q->scan_dirs == NULL)
+		return;
+	for (size_t i = 0; i < 2 * NKIND * (size_t)q->split; i++)
+		if (atomic_load(&q->scan_dirs[i]) >= 0)
+			close(atomic_load(&q->scan_dirs[i]));
+	free(q->scan_dirs);
+	q->scan_dirs = NULL;
+}
+
+/* The loading threads of a scan, and the split subdirectories they share (scan_dir); NULL
+ * (the scan loads each message itself) with --jobs 1, or when the limit on open files has
+ * no room for every subdirectory a load may need (4 kinds, 5 with big-todo, per split
+ * and tree) beside them. */
+static struct lq_pipeline *
+start_loaders(struct lq_spool *sp, struct walk *w)
+{
+	struct qmail *q = sp->priv;
+	size_t trees = q->want_hold && q->holdfd >= 0 ? 2 : 1;
+	size_t dirs = (size_t)q->split * (q->bigtodo ? 5 : 4) * trees;
+	size_t n = 2 * NKIND * (size_t)q->split;
+	struct lq_pipeline *pl;
+
+	if (sp->jobs <= 1 || lq_threads_fd_budget((unsigned)dirs) < dirs)
+		return NULL;
+	if ((q->scan_dirs = malloc(n * sizeof *q->scan_dirs)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		atomic_init(&q->scan_dirs[i], DIR_UNOPENED);
+	if ((pl = lq_pipeline_start(sp, &qmail_pipeline, w)) == NULL)
+		close_scan_dirs(q);
+	return pl;
+}
+
 /* qmail-qread's order: info/0, info/1, ... each in directory order. Then what qmail-qread
  * does not show: todo/ (not preprocessed yet), then the leftovers are reported. Sorted and
  * unsorted scans both stream; a reverse scan collects the names first. */
@@ -1509,7 +1690,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.names = &names;
 	w.began = time(NULL);
-	w.pf = lq_prefetch_start(sp, sp->dirfd);
+	w.pl = start_loaders(sp, &w);
 	use_area(q, 0);
 	if (q->want_todo)
 		rc = read_todo(&w);
@@ -1518,7 +1699,7 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	if (rc == 0 && q->want_todo)
 		rc = walk_todo(&w);
 	if (rc == 0 && q->want_hold && q->hold_err.code != LQ_OK)
-		rc = report(&w, HOLD, 0, &q->hold_err);
+		rc = report_found(&w, HOLD, 0, &q->hold_err);
 	else if (rc == 0 && q->want_hold && q->holdfd >= 0) {
 		w.hold = 1;
 		rc = read_todo(&w);
@@ -1528,21 +1709,17 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			rc = walk_todo(&w);
 		w.hold = 0;
 	}
-	for (size_t i = names.n, ahead = names.n; rc == 0 && i-- > 0;) {
+	for (size_t i = names.n; rc == 0 && i-- > 0;) {
 		const char *s = names.pool + names.off[i];
 		unsigned long id;
 
-		for (; ahead > 0 && ahead + lq_prefetch_window(w.pf) > i + 1; ahead--) {
-			const char *t = names.pool + names.off[ahead - 1];
-
-			w.hold = t[0] == 'I' || t[0] == 'T';
-			if (parse_id(t + 1, &id))
-				warm_message(&w, id, t[0] == 't' || t[0] == 'T');
-		}
 		w.hold = s[0] == 'I' || s[0] == 'T';
 		if (parse_id(s + 1, &id))
-			rc = scan_one(&w, id, s[0] == 't' || s[0] == 'T');
+			rc = scan_next(&w, id, s[0] == 't' || s[0] == 'T');
 	}
+	/* every message handed over before the leftovers, which skip those reported */
+	if (rc == 0 && w.pl != NULL)
+		rc = lq_pipeline_finish(w.pl, err);
 	w.hold = 0;
 	lq_names_free(&names);
 	if (rc == 0 && sp->queue == NULL) {
@@ -1551,7 +1728,9 @@ qmail_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		if (rc == 0 && q->holdfd >= 0 && q->hold_err.code == LQ_OK)
 			rc = walk_hold_leftovers(&w);
 	}
-	lq_prefetch_stop(w.pf);
+	/* the threads are joined before the sets and directories they read go */
+	lq_pipeline_stop(w.pl);
+	close_scan_dirs(q);
 	use_area(q, 0);
 	lq_names_free(&w.todo);
 	idset_free(&w.todo_ids);
@@ -1719,10 +1898,12 @@ qmail_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq
 	static const enum kind order[] = { K_INFO, K_LOCAL, K_REMOTE, K_BOUNCE };
 	struct qmail *q = sp->priv;
 	struct qmail_msg *qm = m->priv;
+	struct reader r;
 
 	use_area(q, qm->hold);
+	r = spool_reader(sp);
 	if (qm->todo) {
-		if (read_env(q, K_TODO, qm->id, ENV_MAX, NULL, err) < 0)
+		if (read_env(&r, K_TODO, qm->id, ENV_MAX, NULL, err) < 0)
 			return -1;
 		put_records(out, &q->buf, "todo");
 		return ferror(out) ? lq_err_sys(err, "stdout") : 0;
@@ -1733,7 +1914,7 @@ qmail_write_envelope(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq
 
 		if (q->cur->top[k] < 0)
 			continue;
-		if (read_env(q, k, qm->id, k == K_BOUNCE ? BOUNCE_MAX : ENV_MAX, NULL, &e) < 0) {
+		if (read_env(&r, k, qm->id, k == K_BOUNCE ? BOUNCE_MAX : ENV_MAX, NULL, &e) < 0) {
 			if (e.code == LQ_ENOENT && k != K_INFO)
 				continue;
 			if (err != NULL)

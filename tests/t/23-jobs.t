@@ -171,6 +171,66 @@ run "$tmp/body.1" "$B/qgrep" -c --body=. --jobs 1 --spool "$D"
 run "$tmp/body.n" "$B/qgrep" -c --body=. --spool "$D"
 same "damaged exim queue: qgrep --body: the same" "$tmp/body.1" "$tmp/body.n"
 
+# ---------------------------------------------------------------- damaged qmail messages
+# qmail's scan loads through the same pipeline (qmail.c): a copy of 600 messages, each
+# tenth info/ emptied, each seventh mess/ gone, each thirteenth remote/ made a directory,
+# a few left in todo/ (one cut short), stray names and a file in the wrong split
+# subdirectory (reported by the walk itself, between the loads' reports): listed, reported
+# and counted the same with --jobs 1, 2 and the default; qgrep --body reads each message's
+# mess/ from the callback.
+Q=$tmp/qmail-damaged
+python3 "$QT_ROOT/scripts/clone-qmail-queue" "$tmp/q-d/queue" "$Q" 600 >/dev/null ||
+    bail_out "cannot clone the qmail queue"
+n=0
+for f in $(cd "$Q/info" && find . -type f | sort); do
+    n=$((n + 1)) id=${f##*/} sub=${f%/*}; sub=${sub#./}
+    if [ $((n % 10)) = 0 ]; then : >"$Q/info/$sub/$id"
+    elif [ $((n % 7)) = 0 ]; then rm "$Q/mess/$sub/$id"
+    elif [ $((n % 13)) = 0 ] && [ -e "$Q/remote/$sub/$id" ]; then
+        rm "$Q/remote/$sub/$id" && mkdir "$Q/remote/$sub/$id"
+    elif [ $((n % 31)) = 0 ]; then      # not preprocessed yet: todo/ID only
+        rm -f "$Q/info/$sub/$id" "$Q/local/$sub/$id" "$Q/remote/$sub/$id"
+        if [ $((n % 62)) = 0 ]; then printf 'u0\0p1\0Fa@example.com' >"$Q/todo/$id"
+        else printf 'u0\0p1\0Fa@example.com\0Tb@example.com\0' >"$Q/todo/$id"
+        fi
+    fi
+done
+: >"$Q/info/5/x-stray"; : >"$Q/info/17/0123"
+f=$(cd "$Q/info/3" && ls | head -1)
+mv "$Q/info/3/$f" "$Q/info/4/$f"
+for args in "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qsumm"; do
+    # shellcheck disable=SC2086
+    run "$tmp/qdmg.1" $B/$args --jobs 1 --spool "$Q"
+    # shellcheck disable=SC2086
+    run "$tmp/qdmg.n" $B/$args --spool "$Q"
+    # shellcheck disable=SC2086
+    run "$tmp/qdmg.2" $B/$args --jobs 2 --spool "$Q"
+    same "damaged qmail queue: $args: --jobs 1 and the default print and report the same" \
+        "$tmp/qdmg.1" "$tmp/qdmg.n"
+    same "damaged qmail queue: $args: --jobs 1 and --jobs 2 print and report the same" \
+        "$tmp/qdmg.1" "$tmp/qdmg.2"
+done
+[ "$(wc -l <"$tmp/qdmg.1.err")" -gt 60 ]; ok $? "damaged qmail queue: the damage is reported"
+run "$tmp/qbody.1" "$B/qgrep" -c --body=. --jobs 1 --spool "$Q"
+run "$tmp/qbody.n" "$B/qgrep" -c --body=. --spool "$Q"
+same "damaged qmail queue: qgrep --body: the same" "$tmp/qbody.1" "$tmp/qbody.n"
+# the arrival is info/'s mtime, read by the loading threads under the faked clock
+run "$tmp/qdate.1" "$B/qls" --json --jobs 1 --spool "$Q"
+run "$tmp/qdate.n" "$B/qls" --json --spool "$Q"
+jq -r 'select(.type == "message") | .arrival_time' "$tmp/qdate.n" | sort -u >"$tmp/qdate.times"
+[ -s "$tmp/qdate.times" ] && cmp -s "$tmp/qdate.1" "$tmp/qdate.n"
+ok $? "damaged qmail queue: the loading threads' arrival times are --jobs 1's"
+if command -v strace >/dev/null; then
+    # auto on a cached qmail queue: loading threads, no more than --jobs CORES starts
+    cores=$(nproc); [ "$cores" -le 256 ] || cores=256
+    "$B/qls" --spool "$Q" >/dev/null 2>&1
+    cmax=$(clones --jobs "$cores" --spool "$Q" 2>/dev/null)
+    c=$(QTOOLS_READAHEAD=auto clones --spool "$Q" 2>/dev/null)
+    [ "$c" -le "$cmax" ]; ok $? "auto, a cached qmail queue: a thread per other core ($c <= $cmax)"
+    c1=$(clones --jobs 1 --spool "$Q" 2>/dev/null); c=$(clones --spool "$Q" 2>/dev/null)
+    [ "$c" -gt "$c1" ]; ok $? "always, qmail: the loading threads start ($c1 -> $c)"
+fi
+
 # ---------------------------------------------------------------- a moving queue
 # Half of a copy's messages stay put; the other half vanish and come back all the time, as
 # the MTA makes them: Exim renames a complete -H into place (-D stays), Postfix's queue
