@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -69,23 +70,21 @@ struct logdir {
 	int depth;		/* where the last log was, -1 none yet */
 };
 
-struct offset_set {		/* pointer records already followed in this file */
-	int64_t *key;
-	unsigned *gen;
-	size_t cap, n;
-	unsigned cur;
-};
+/* Which of a load's buffers (struct lq_slot's, or the spool's own) holds what: the read
+ * window of the queue file, the current record's data, the defer log. */
+enum { BUF_WIN, BUF_REC, BUF_LOG };
 
 struct postfix {
 	unsigned queues;	/* bit per queue to read */
 	int qfd[NQUEUES];	/* -1 not opened yet, -2 absent */
 	struct logdir logs[NLOGS];	/* defer/, bounce/ */
+	/* the logs' directories and the depth learnt, which a scan's loading threads share */
+	pthread_mutex_t logmu;
 	int long_layout;	/* postqueue -p's long-ID columns */
-	unsigned char *win;	/* the read window */
-	struct lq_buf rec;	/* the current record's data */
-	struct lq_buf log;	/* the current defer log */
+	/* the files of the message being read outside a threaded scan (lq_load, lq_read,
+	 * lq_act, --jobs 1); a threaded scan's loads use their slot's */
+	struct lq_buf bufs[LQ_SLOT_BUFS];
 	struct lq_buf hdr;	/* a header being put together */
-	struct offset_set seen;
 	struct lq_locks locks;	/* flock()s held, from /proc/locks */
 	int locks_loaded;
 	/* acting: this queue's configuration, asked of postconf (conf_for NULL: not yet) */
@@ -288,12 +287,10 @@ postfix_open(struct lq_spool *sp, struct lq_err *err)
 {
 	struct postfix *pf;
 
-	if ((pf = calloc(1, sizeof *pf)) == NULL ||
-	    (pf->win = malloc(WINDOW)) == NULL) {
-		free(pf);
+	if ((pf = calloc(1, sizeof *pf)) == NULL)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
-	}
 	sp->priv = pf;
+	pf->logmu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	for (int i = 0; i < NQUEUES; i++)
 		pf->qfd[i] = -1;
 	for (int l = 0; l < NLOGS; l++) {
@@ -350,23 +347,30 @@ postfix_close(struct lq_spool *sp)
 			if (pf->logs[l].sub[i] >= 0)
 				close(pf->logs[l].sub[i]);
 	}
-	lq_buf_free(&pf->rec);
-	lq_buf_free(&pf->log);
+	for (int i = 0; i < LQ_SLOT_BUFS; i++)
+		lq_buf_free(&pf->bufs[i]);
 	lq_buf_free(&pf->hdr);
-	free(pf->seen.key);
-	free(pf->seen.gen);
+	pthread_mutex_destroy(&pf->logmu);
 	lq_locks_free(&pf->locks);
 	free(pf->conf_for);
 	free(pf->config_dir);
-	free(pf->win);
 	free(pf);
 	sp->priv = NULL;
 }
 
 /* ---------------------------------------------------------------- reading records */
 
+/* pointer records already followed in one file (in the message's arena) */
+struct offset_set {
+	int64_t *key;		/* -1: a free place */
+	size_t cap, n;
+};
+
 struct pfile {
-	struct postfix *pf;
+	unsigned char *win;	/* the read window (BUF_WIN: WINDOW bytes) */
+	struct lq_buf *rec;	/* the current record's data (BUF_REC) */
+	struct lq_arena *arena;	/* for seen */
+	struct offset_set seen;
 	int fd;
 	int64_t size;		/* at open; the file is read no further */
 	int64_t pos;
@@ -381,7 +385,7 @@ struct rec {
 	int type;
 	int64_t off;		/* where the record starts */
 	size_t len;
-	char *data;		/* NUL-terminated copy (pf->rec) */
+	char *data;		/* NUL-terminated copy (f->rec) */
 };
 
 static int
@@ -390,17 +394,17 @@ pf_getc(struct pfile *f)
 	ssize_t n;
 
 	if (f->pos >= f->woff && f->pos < f->woff + (int64_t)f->wlen)
-		return f->pf->win[f->pos++ - f->woff];
+		return f->win[f->pos++ - f->woff];
 	if (f->pos >= f->size)
 		return -1;
 	do
-		n = pread(f->fd, f->pf->win, WINDOW, f->pos);
+		n = pread(f->fd, f->win, WINDOW, f->pos);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return -1;
 	f->woff = f->pos;
 	f->wlen = (size_t)n;
-	return f->pf->win[f->pos++ - f->woff];
+	return f->win[f->pos++ - f->woff];
 }
 
 static int
@@ -412,7 +416,7 @@ pf_read(struct pfile *f, char *dst, size_t n)
 
 			if (k > n)
 				k = n;
-			memcpy(dst, f->pf->win + (f->pos - f->woff), k);
+			memcpy(dst, f->win + (f->pos - f->woff), k);
 			dst += k;
 			n -= k;
 			f->pos += k;
@@ -435,62 +439,43 @@ corrupt(struct pfile *f, struct lq_err *err, int64_t off, const char *what)
 	    f->id, f->rel, what, (long long)off);
 }
 
-/* offset set with generation stamps: cleared in O(1) per file */
-static void
-seen_clear(struct offset_set *s)
-{
-	s->n = 0;
-	if (++s->cur == 0) {
-		if (s->gen)
-			memset(s->gen, 0, s->cap * sizeof *s->gen);
-		s->cur = 1;
-	}
-}
-
+/* An open-addressing set of offsets (>= 0), made in the arena of the message read when its
+ * first pointer is followed: a load in any thread has its own, gone with the message. */
 static size_t
 seen_slot(const struct offset_set *s, int64_t off)
 {
 	uint64_t h = (uint64_t)off * 0x9E3779B97F4A7C15ull;
 	size_t i = (size_t)(h >> 20) & (s->cap - 1);
 
-	while (s->gen[i] == s->cur && s->key[i] != off)
+	while (s->key[i] >= 0 && s->key[i] != off)
 		i = (i + 1) & (s->cap - 1);
 	return i;
 }
 
 /* 1 when off was there already, 0 when added, -1 out of memory */
 static int
-seen_add(struct offset_set *s, int64_t off)
+seen_add(struct offset_set *s, struct lq_arena *a, int64_t off)
 {
 	size_t i;
 
 	if (s->cap == 0 || (s->n + 1) * 2 > s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct offset_set t = { calloc(cap, sizeof(int64_t)), calloc(cap, sizeof(unsigned)),
-			cap, 0, 1 };
+		struct offset_set t = { lq_arena_alloc(a, cap * sizeof *t.key), cap, 0 };
 
-		if (t.key == NULL || t.gen == NULL) {
-			free(t.key);
-			free(t.gen);
+		if (t.key == NULL)
 			return -1;
-		}
+		memset(t.key, 0xff, cap * sizeof *t.key);	/* every place -1 */
 		for (size_t j = 0; j < s->cap; j++)
-			if (s->gen[j] == s->cur) {
-				size_t k = seen_slot(&t, s->key[j]);
-
-				t.key[k] = s->key[j];
-				t.gen[k] = 1;
+			if (s->key[j] >= 0) {
+				t.key[seen_slot(&t, s->key[j])] = s->key[j];
 				t.n++;
 			}
-		free(s->key);
-		free(s->gen);
 		*s = t;
 	}
 	i = seen_slot(s, off);
-	if (s->gen[i] == s->cur)
+	if (s->key[i] >= 0)
 		return 1;
 	s->key[i] = off;
-	s->gen[i] = s->cur;
 	s->n++;
 	return 0;
 }
@@ -519,8 +504,6 @@ pointer_target(const char *s)
 static int
 rec_get(struct pfile *f, unsigned flags, struct rec *r, struct lq_err *err)
 {
-	struct postfix *pf = f->pf;
-
 	for (;;) {
 		uint64_t len = 0;
 		unsigned shift;
@@ -548,15 +531,15 @@ rec_get(struct pfile *f, unsigned flags, struct rec *r, struct lq_err *err)
 		if (len > REC_MAX)
 			return lq_err_set(err, LQ_ELIMIT, "%s: %s: a record of %llu bytes (offset %lld)",
 			    f->id, f->rel, (unsigned long long)len, (long long)r->off);
-		pf->rec.len = 0;
-		if (lq_buf_reserve(&pf->rec, len + 1) < 0)
+		f->rec->len = 0;
+		if (lq_buf_reserve(f->rec, len + 1) < 0)
 			return lq_err_set(err, LQ_ENOMEM, "out of memory");
-		if (pf_read(f, pf->rec.data, len) < 0)
+		if (pf_read(f, f->rec->data, len) < 0)
 			return corrupt(f, err, r->off, "truncated in a record");
-		pf->rec.len = len;
-		pf->rec.data[len] = '\0';
+		f->rec->len = len;
+		f->rec->data[len] = '\0';
 		r->len = len;
-		r->data = pf->rec.data;
+		r->data = f->rec->data;
 		if (r->type == 'p' && (flags & RG_FOLLOW)) {
 			int64_t to = pointer_target(r->data);
 			int dup;
@@ -567,7 +550,7 @@ rec_get(struct pfile *f, unsigned flags, struct rec *r, struct lq_err *err)
 				continue;	/* a placeholder */
 			if (to >= f->size)
 				return corrupt(f, err, r->off, "pointer past the end of the file");
-			if ((dup = seen_add(&pf->seen, r->off)) < 0)
+			if ((dup = seen_add(&f->seen, f->arena, r->off)) < 0)
 				return lq_err_set(err, LQ_ENOMEM, "out of memory");
 			if (dup)
 				return corrupt(f, err, r->off, "pointer records form a loop");
@@ -580,21 +563,38 @@ rec_get(struct pfile *f, unsigned flags, struct rec *r, struct lq_err *err)
 	}
 }
 
+/* f, to read a file of id's (pm) with bufs (the spool's, or a scan slot's), its pointer
+ * set in arena (the message's). */
+static int
+pfile_init(struct pfile *f, const struct pf_msg *pm, const char *id, struct lq_buf *bufs,
+    struct lq_arena *arena, struct lq_err *err)
+{
+	memset(f, 0, sizeof *f);
+	/* WINDOW bytes and not twice that (lq_buf_reserve keeps one more than asked) */
+	if (lq_buf_reserve(&bufs[BUF_WIN], WINDOW - 1) < 0)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	f->win = (unsigned char *)bufs[BUF_WIN].data;
+	f->rec = &bufs[BUF_REC];
+	f->arena = arena;
+	f->id = id;
+	f->rel = pm->rel;
+	f->woff = -1;
+	f->fd = -1;
+	return 0;
+}
+
 /* The message's file: in dirfd (the directory it was found in) or, with dirfd -1, by its
  * path below the queue directory, one directory at a time. */
 static int
 pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const char *id,
-    int dirfd, struct lq_err *err)
+    int dirfd, struct lq_buf *bufs, struct lq_arena *arena, struct lq_err *err)
 {
 	char path[REL_MAX], *p, *slash;
 	int dfd = sp->dirfd, fd;
 	struct stat st;
 
-	memset(f, 0, sizeof *f);
-	f->pf = sp->priv;
-	f->id = id;
-	f->rel = pm->rel;
-	f->woff = -1;
+	if (pfile_init(f, pm, id, bufs, arena, err) < 0)
+		return -1;
 	snprintf(path, sizeof path, "%s", pm->rel);
 	p = path;
 	if (dirfd >= 0) {
@@ -627,23 +627,21 @@ pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const 
 	}
 	f->fd = fd;
 	f->size = st.st_size;
-	seen_clear(&f->pf->seen);
 	return 0;
 }
 
-/* The message's file, already open as fd (st: its fstat). */
-static void
-pfile_adopt(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const char *id,
-    int fd, const struct stat *st)
+/* The message's file, already open as fd (st: its fstat); fd is closed on failure. */
+static int
+pfile_adopt(struct pfile *f, const struct pf_msg *pm, const char *id, int fd,
+    const struct stat *st, struct lq_buf *bufs, struct lq_arena *arena, struct lq_err *err)
 {
-	memset(f, 0, sizeof *f);
-	f->pf = sp->priv;
-	f->id = id;
-	f->rel = pm->rel;
-	f->woff = -1;
+	if (pfile_init(f, pm, id, bufs, arena, err) < 0) {
+		close(fd);
+		return -1;
+	}
 	f->fd = fd;
 	f->size = st->st_size;
-	seen_clear(&f->pf->seen);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- addresses as showq shows them */
@@ -744,38 +742,48 @@ rcpt_push(struct lq_msg *m, struct rcpts *l, const char *addr, const char *reaso
 	return 0;
 }
 
+/* The first-level hash directory c of a log directory (opened once, under logmu: a scan's
+ * loading threads share them), or -1. */
+static int
+log_subdir(struct postfix *pf, struct logdir *ld, int c)
+{
+	int fd;
+
+	pthread_mutex_lock(&pf->logmu);
+	if (ld->sub[c] == -1) {
+		char name[2] = { (char)c, '\0' };
+		int d = lq_open_dir(ld->fd, name, NULL);
+
+		ld->sub[c] = d < 0 ? -2 : d;
+	}
+	fd = ld->sub[c];
+	pthread_mutex_unlock(&pf->logmu);
+	return fd < 0 ? -1 : fd;
+}
+
 /*
- * Read LOG/<hash>/ID (ld: defer/ or bounce/) at one depth into *out: 0, or -1 when no log
- * is there (or what is there is not a file: as Postfix, we then know no reason), -2 when
- * the hash directories do not go that deep, -3 when the log is too big or memory ran out
- * (err says).
+ * Read LOG/<hash>/ID (ld: defer/ or bounce/, opened) at one depth into *out: 0, or -1 when
+ * no log is there (or what is there is not a file: as Postfix, we then know no reason), -2
+ * when the hash directories do not go that deep, -3 when the log is too big or memory ran
+ * out (err says).
  */
 static int
-log_at(struct logdir *ld, const char *key, const char *id, int depth, struct lq_buf *out,
-    struct lq_err *err)
+log_at(struct postfix *pf, struct logdir *ld, const char *key, const char *id, int depth,
+    struct lq_buf *out, struct lq_err *err)
 {
-	int i, dfd, rc;
+	int dfd, top, rc;
 	struct lq_err e;
 
 	if (depth == 0) {
 		dfd = ld->fd;
-	} else {
-		i = (unsigned char)hash_char(key, 0);
-		if (ld->sub[i] == -1) {
-			char name[2] = { (char)i, '\0' };
-			int d = lq_open_dir(ld->fd, name, NULL);
-
-			ld->sub[i] = d < 0 ? -2 : d;
-		}
-		if (ld->sub[i] < 0)
-			return -2;
-		dfd = ld->sub[i];
-	}
+	} else if ((dfd = log_subdir(pf, ld, (unsigned char)hash_char(key, 0))) < 0)
+		return -2;
+	top = dfd;
 	for (int k = 1; k < depth; k++) {
 		char name[2] = { hash_char(key, k), '\0' };
 		int sub = lq_open_dir(dfd, name, NULL);
 
-		if (dfd != ld->sub[(unsigned char)hash_char(key, 0)])
+		if (dfd != top)
 			close(dfd);
 		if (sub < 0)
 			return -2;
@@ -803,25 +811,35 @@ static int
 read_log_file(struct lq_spool *sp, int log, const char *id, struct lq_buf *out,
     struct lq_err *err)
 {
-	struct logdir *ld = &((struct postfix *)sp->priv)->logs[log];
+	struct postfix *pf = sp->priv;
+	struct logdir *ld = &pf->logs[log];
 	char key[LQ_ID_MAX + 8];
-	int rc;
+	int rc, fd, known;
 
+	pthread_mutex_lock(&pf->logmu);
 	if (ld->fd == -1) {
 		int d = lq_open_dir(sp->dirfd, log_names[log], NULL);
 
 		ld->fd = d < 0 ? -2 : d;
 	}
-	if (ld->fd < 0)
+	fd = ld->fd;
+	known = ld->depth;
+	pthread_mutex_unlock(&pf->logmu);
+	if (fd < 0)
 		return -1;
 	hash_key(id, key);
 	/* once a log was found, Postfix's hash_queue_depth is known: like showq, look there
 	 * only (a missing log then costs one failed open, not one per depth) */
-	if (ld->depth >= 0)
-		return (rc = log_at(ld, key, id, ld->depth, out, err)) == -2 ? -1 : rc;
+	if (known >= 0)
+		return (rc = log_at(pf, ld, key, id, known, out, err)) == -2 ? -1 : rc;
 	for (int depth = 0; depth < DEPTH_MAX; depth++) {
-		if ((rc = log_at(ld, key, id, depth, out, err)) == 0)
-			ld->depth = depth;
+		if ((rc = log_at(pf, ld, key, id, depth, out, err)) == 0) {
+			/* the first found (in a threaded scan, the first to get here) */
+			pthread_mutex_lock(&pf->logmu);
+			if (ld->depth < 0)
+				ld->depth = depth;
+			pthread_mutex_unlock(&pf->logmu);
+		}
 		if (rc != -1)
 			return rc == -2 ? -1 : rc;
 	}
@@ -1033,18 +1051,17 @@ logged_one(const char *addr, const char *status, const char *why, void *arg)
  * reasons"); a line showq would skip is skipped, as it is from postqueue's listing.
  */
 static int
-read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct rcpts *l, char ***filter,
-    size_t *nfilter, struct lq_err *err)
+read_defer_log(struct lq_spool *sp, struct lq_msg *m, struct lq_buf *log, struct rcpts *l,
+    char ***filter, size_t *nfilter, struct lq_err *err)
 {
-	struct postfix *pf = sp->priv;
 	struct logged g = { .m = m, .l = l, .err = err };
 	int rc;
 
-	if ((rc = read_log_file(sp, LOG_DEFER, m->id, &pf->log, err)) == -1)
+	if ((rc = read_log_file(sp, LOG_DEFER, m->id, log, err)) == -1)
 		return 0;
 	if (rc < 0)
 		return lq_err_prefix(err, "%s: defer log: ", m->id);
-	if (log_entries(&pf->log, logged_one, &g, NULL, NULL) != 0)
+	if (log_entries(log, logged_one, &g, NULL, NULL) != 0)
 		return -1;
 	if (g.nf > 1)
 		qsort(g.f, g.nf, sizeof *g.f, strptr_cmp);
@@ -1153,8 +1170,9 @@ note_pending(struct lq_msg *m, const char *addr, int64_t off, struct lq_err *err
 	return 0;
 }
 
+/* The envelope of f into m; log: the buffer for its defer log. */
 static int
-parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
+parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m, struct lq_buf *log,
     const struct stat *st, unsigned scanflags, struct lq_err *err)
 {
 	struct rcpts l = { 0 };
@@ -1199,7 +1217,7 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m,
 			} else if ((m->sender = display_address(m->arena, r.data)) == NULL)
 				return lq_err_set(err, LQ_ENOMEM, "out of memory");
 			if (!(scanflags & LQ_SCAN_NO_REASONS) &&
-			    read_defer_log(sp, m, &l, &filter, &nfilter, err) < 0)
+			    read_defer_log(sp, m, log, &l, &filter, &nfilter, err) < 0)
 				return -1;
 			break;
 		case 'R':
@@ -1289,10 +1307,11 @@ is_locked(struct postfix *pf, const struct stat *st)
 /* ---------------------------------------------------------------- loading */
 
 /* The file name in dirfd, found at rel; st from lstat. fd: the file already open (st is
- * its fstat then), which load_file closes; or -1. */
+ * its fstat then), which load_file closes; or -1. bufs: what it reads into (the spool's, or
+ * a scan slot's); in a threaded scan, it touches nothing else that is written. */
 static int
 load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct stat *st,
-    unsigned flags, struct lq_msg *m, int fd, struct lq_err *err)
+    unsigned flags, struct lq_msg *m, int fd, struct lq_buf *bufs, struct lq_err *err)
 {
 	struct postfix *pf = sp->priv;
 	struct pf_msg *pm;
@@ -1312,11 +1331,11 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 	pm->ino = st->st_ino;
 	pm->long_layout = pf->long_layout;
 	m->priv = pm;
-	if (fd >= 0)
-		pfile_adopt(sp, &f, pm, m->id, fd, st);
-	else if (pfile_open(sp, &f, pm, m->id, dirfd, err) < 0)
+	rc = fd >= 0 ? pfile_adopt(&f, pm, m->id, fd, st, bufs, m->arena, err) :
+	    pfile_open(sp, &f, pm, m->id, dirfd, bufs, m->arena, err);
+	if (rc < 0)
 		return -1;
-	rc = parse_envelope(sp, &f, m, st, flags, err);
+	rc = parse_envelope(sp, &f, m, &bufs[BUF_LOG], st, flags, err);
 	close(f.fd);
 	if (rc < 0)
 		return -1;
@@ -1417,7 +1436,7 @@ postfix_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg 
 	if (locate(sp, id, &q, &dfd, rel, &st, err) < 0)
 		return -1;
 	if ((r = ready(id, rel, &st, err)) > 0)
-		r = load_file(sp, q, dfd, rel, &st, flags, m, -1, err);
+		r = load_file(sp, q, dfd, rel, &st, flags, m, -1, pf->bufs, err);
 	else if (r == 0)
 		r = lq_err_set(err, LQ_ENOENT, "%s: no such message: %s is an " INCOMPLETE, id,
 		    rel, incomplete_by(rel));
@@ -1445,7 +1464,18 @@ struct walk {
 	int q;
 	struct order *order;	/* collecting instead of calling back */
 	int rc;
-	struct lq_prefetch *pfx;	/* reads in flight ahead of visit() */
+	struct lq_pipeline *pl;	/* the loading workers, or NULL: each file loaded here */
+};
+
+/* One queue file of a scan: where it is, and what to check and read of it. */
+struct scan_item {
+	int ordered;		/* newest first, the second pass: found again by its path */
+	int dfd;		/* the walk: the directory it was found in */
+	int q, depth;
+	unsigned char type;	/* readdir's d_type */
+	unsigned flags;		/* the scan's */
+	char key_dirs[DEPTH_MAX + 1];	/* the hash directories it was found in */
+	char rel[REL_MAX];	/* its path below the queue directory: "deferred/A/ID" */
 };
 
 static void
@@ -1454,6 +1484,17 @@ report(struct walk *w, const char *id, const struct lq_err *e)
 	w->sc->bad++;
 	if (w->sc->problem)
 		w->sc->problem(id, e, w->sc->arg);
+}
+
+/* A problem the walk itself finds (not a load's): the files put before it are handed over
+ * first, so that the reports keep --jobs 1's order. -1 when that stopped the scan. */
+static int
+report_in_order(struct walk *w, const char *id, const struct lq_err *e)
+{
+	if (w->pl != NULL && (w->rc = lq_pipeline_finish(w->pl, w->err)) != 0)
+		return -1;
+	report(w, id, e);
+	return 0;
 }
 
 static int
@@ -1475,158 +1516,226 @@ collect(struct order *o, const char *rel, const struct lq_msg *m)
 	return 0;
 }
 
-/* One directory entry that looks like a queue file; returns -1 to stop the walk. */
+/*
+ * A file the walk found in it->dfd: 1 loaded into m, 0 when it is not one to list (an
+ * incomplete queue file, as showq skips it), -1 with e. Open first, then fstat: one system
+ * call fewer than a stat before the open. What readdir says is no file (a FIFO, a socket, a
+ * device) is never opened. What was not opened gets an lstat, to tell an incomplete queue
+ * file or something else (named) from a queue file that could not be opened (EMFILE,
+ * EACCES): that one is named too, never left out of a listing in silence.
+ */
 static int
-visit(struct walk *w, int dfd, const char *name, unsigned char type, const char *rel,
-    int depth, const char *key_dirs)
+load_found(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
+    struct lq_buf *bufs, struct lq_err *e)
 {
-	struct lq_scan *sc = w->sc;
-	struct lq_msg *m;
-	struct lq_err e, re;
+	const char *rel = it->rel, *name = strrchr(rel, '/') + 1;
+	struct lq_err re;
 	struct stat st;
 	char key[LQ_ID_MAX + 8];
-	int r, fd;
+	int r, fd = -1;
 
-	if (w->q == Q_CORRUPT) {	/* never opened: Postfix set it aside as damaged */
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return 0;
-		sc->seen++;
-		lq_err_set(&e, LQ_ECORRUPT,
-		    "%s: %s: Postfix set this queue file aside as damaged (not read)", name, rel);
-		report(w, name, &e);
-		return 0;
-	}
-	/*
-	 * Open first, then fstat: one system call fewer than a stat before the open. What
-	 * readdir says is no file (a FIFO, a socket, a device) is never opened. What was not
-	 * opened gets an lstat, to tell an incomplete queue file (skipped, as showq skips
-	 * it) or something else (named) from a queue file that could not be opened
-	 * (EMFILE, EACCES): that one is named too, never left out of a listing in silence.
-	 */
-	fd = -1;
-	if (type == DT_REG || type == DT_UNKNOWN)
-		fd = lq_open_stat(dfd, name, &st, &e);
+	if (it->type == DT_REG || it->type == DT_UNKNOWN)
+		fd = lq_open_stat(it->dfd, name, &st, e);
 	else
-		lq_err_set(&e, LQ_ECORRUPT, "%s: %s is not a regular file", name, rel);
-	if (fd < 0 && (e.code == LQ_ENOENT || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)) {
-		sc->seen++;
-		if (e.code == LQ_ENOENT || errno == ENOENT)
-			sc->vanished++;
-		else {
-			lq_err_sys(&e, "%s: %s", name, rel);
-			report(w, name, &e);
-		}
-		return 0;
+		lq_err_set(e, LQ_ECORRUPT, "%s: %s is not a regular file", name, rel);
+	if (fd < 0 && (e->code == LQ_ENOENT ||
+	    fstatat(it->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)) {
+		if (e->code == LQ_ENOENT || errno == ENOENT)
+			return lq_err_set(e, LQ_ENOENT, "%s: vanished", name);
+		return lq_err_sys(e, "%s: %s", name, rel);
 	}
 	if ((r = ready(name, rel, &st, &re)) <= 0) {
 		if (fd >= 0)
 			close(fd);
 		if (r == 0)
-			return 0;	/* incomplete, as showq skips it */
-		sc->seen++;
-		report(w, name, &re);
-		return 0;
+			return 0;
+		*e = re;
+		return -1;
 	}
 	if (fd < 0) {
-		sc->seen++;
-		if (e.sys_errno != 0) {	/* named where it is, as the other problems are */
-			int saved = e.sys_errno;
+		if (e->sys_errno != 0) {	/* named where it is, as the other problems are */
+			int saved = e->sys_errno;
 
-			lq_err_set(&e, e.code, "%s: %s: %s", name, rel, strerror(saved));
-			e.sys_errno = saved;	/* the tools tell permission from other causes */
+			lq_err_set(e, e->code, "%s: %s: %s", name, rel, strerror(saved));
+			e->sys_errno = saved;	/* the tools tell permission from other causes */
 		}
-		report(w, name, &e);
-		return 0;
+		return -1;
 	}
-	sc->seen++;
 	hash_key(name, key);
-	for (int i = 0; i < depth; i++)
-		if (key_dirs[i] != hash_char(key, i)) {
+	for (int i = 0; i < it->depth; i++)
+		if (it->key_dirs[i] != hash_char(key, i)) {
 			char want[2 * DEPTH_MAX + 1];
 			int k = 0;
 
-			for (int j = 0; j < depth; j++) {
+			for (int j = 0; j < it->depth; j++) {
 				want[k++] = hash_char(key, j);
 				want[k++] = '/';
 			}
 			want[k] = '\0';
-			lq_err_set(&e, LQ_ECORRUPT,
-			    "%s: %s is in the wrong hash directory (Postfix looks in %s/%s)", name, rel,
-			    queue_names[w->q], want);
-			report(w, name, &e);
 			close(fd);
-			return 0;
+			return lq_err_set(e, LQ_ECORRUPT,
+			    "%s: %s is in the wrong hash directory (Postfix looks in %s/%s)", name,
+			    rel, queue_names[it->q], want);
 		}
-	m = lq_msg_begin(w->sp);
-	if (load_file(w->sp, w->q, dfd, rel, &st, sc->flags, m, fd, &e) < 0) {
-		if (e.code == LQ_ENOENT)
-			sc->vanished++;
-		else if (e.code == LQ_ENOMEM) {
-			*w->err = e;
-			w->rc = -1;
-			return -1;
-		} else
-			report(w, name, &e);
-		return 0;
-	}
-	if (w->order != NULL) {
-		if (collect(w->order, rel, m) < 0) {
-			lq_err_set(w->err, LQ_ENOMEM, "out of memory");
-			w->rc = -1;
-			return -1;
-		}
-		return 0;
-	}
-	if ((w->rc = sc->each(m, sc->arg)) != 0)
-		return -1;
-	return 0;
+	return load_file(sp, it->q, it->dfd, rel, &st, it->flags, m, fd, bufs, e) < 0 ? -1 : 1;
 }
 
-/* What visit() will read of a queue file found in a directory, asked of the prefetch
- * workers: the file's first window, and in deferred/ its delay log (defer/ hashed as deep as
- * the last log found was, else as deferred/ is), unless reasons are not wanted. */
-struct warm_dir {
-	struct walk *w;
-	const char *rel;	/* "deferred/A/": rellen bytes */
-	size_t rellen;
-	int depth;
+/* A file of a newest-first scan's second pass, found again by its path (it may have moved
+ * since the walk found it: then it vanished): 1 loaded into m, or -1 with e. */
+static int
+load_again(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
+    struct lq_buf *bufs, struct lq_err *e)
+{
+	char dir[REL_MAX], *slash;
+	int dfd = sp->dirfd;
+	struct stat st;
+
+	/* the directory again, then the file */
+	snprintf(dir, sizeof dir, "%s", it->rel);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	for (char *p = dir, *s; dfd >= 0 && p != NULL; p = s) {
+		int sub;
+
+		if ((s = strchr(p, '/')) != NULL)
+			*s++ = '\0';
+		sub = lq_open_dir(dfd, p, NULL);
+		if (dfd != sp->dirfd)
+			close(dfd);
+		dfd = sub;
+	}
+	if (dfd < 0 || fstatat(dfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		if (dfd >= 0)
+			close(dfd);
+		return lq_err_set(e, LQ_ENOENT, "%s: vanished", slash + 1);
+	}
+	close(dfd);
+	return load_file(sp, it->q, -1, it->rel, &st, it->flags, m, -1, bufs, e) < 0 ? -1 : 1;
+}
+
+static int
+load_item(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
+    struct lq_buf *bufs, struct lq_err *e)
+{
+	return it->ordered ? load_again(sp, it, m, bufs, e) : load_found(sp, it, m, bufs, e);
+}
+
+/* A file loaded (m) or not (NULL, e saying why; LQ_OK: not one to list) handed over to
+ * the scan: counted, reported, collected or given to the caller. In the scan thread only,
+ * in the walk's order. */
+static int
+hand_over(struct walk *w, const struct scan_item *it, struct lq_msg *m,
+    const struct lq_err *e, struct lq_err *err)
+{
+	struct lq_scan *sc = w->sc;
+
+	if (m == NULL && e->code == LQ_OK)
+		return 0;		/* incomplete, as showq skips it */
+	if (!it->ordered)
+		sc->seen++;		/* (the second pass: counted by the first) */
+	if (m == NULL) {
+		if (e->code == LQ_ENOENT)
+			sc->vanished++;
+		else if (e->code == LQ_ENOMEM) {
+			*err = *e;
+			return w->rc = -1;
+		} else
+			report(w, strrchr(it->rel, '/') + 1, e);
+		return 0;
+	}
+	if (w->order != NULL && !it->ordered) {
+		if (collect(w->order, it->rel, m) < 0) {
+			lq_err_set(err, LQ_ENOMEM, "out of memory");
+			return w->rc = -1;
+		}
+		return 0;
+	}
+	return w->rc = sc->each(m, sc->arg);
+}
+
+/* The pipeline's load: in any thread, into the slot's message and buffers. */
+static int
+pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot, struct lq_msg **mp,
+    struct lq_err *err)
+{
+	struct lq_msg *m = lq_slot_begin(sp, slot);
+	int r = load_item(sp, item, m, slot->buf, err);
+
+	if (r == 0)
+		err->code = LQ_OK;
+	else if (r > 0)
+		*mp = m;
+	return r < 0 ? -1 : 0;
+}
+
+static int
+pipeline_handover(void *arg, const void *item, struct lq_msg *m, struct lq_err *e,
+    struct lq_err *err)
+{
+	return hand_over(arg, item, m, e, err);
+}
+
+static const struct lq_pipeline_ops postfix_pipeline = {
+	.item_size = sizeof(struct scan_item),
+	.load = pipeline_load,
+	.handover = pipeline_handover,
 };
 
-static void
-warm_entry(const struct dirent *de, void *arg)
+/* The next file of a scan, to the pipeline when there is one, else loaded and handed over
+ * here. Non-zero: the scan stops (w->rc). */
+static int
+scan_next(struct walk *w, const struct scan_item *it)
 {
-	struct warm_dir *wd = arg;
-	struct postfix *pf = wd->w->sp->priv;
-	char path[REL_MAX], key[LQ_ID_MAX + 8];
-	const struct logdir *defer = &pf->logs[LOG_DEFER];
-	int n, depth = defer->depth >= 0 ? defer->depth : wd->depth;
+	struct postfix *pf = w->sp->priv;
+	struct lq_msg *m;
+	struct lq_err e;
+	int r;
 
-	if (!postfix_valid_id(de->d_name) || wd->w->q == Q_CORRUPT)
-		return;
-	if (snprintf(path, sizeof path, "%.*s%s", (int)wd->rellen, wd->rel, de->d_name) >=
-	    (int)sizeof path)
-		return;
-	lq_prefetch_file(wd->w->pfx, path, WINDOW);
-	if (wd->w->q != Q_DEFERRED || (wd->w->sc->flags & LQ_SCAN_NO_REASONS))
-		return;
-	hash_key(de->d_name, key);
-	n = snprintf(path, sizeof path, "defer/");
-	for (int k = 0; k < depth && k < DEPTH_MAX; k++)
-		n += snprintf(path + n, sizeof path - n, "%c/", hash_char(key, k));
-	if (snprintf(path + n, sizeof path - n, "%s", de->d_name) < (int)(sizeof path - n))
-		lq_prefetch_file(wd->w->pfx, path, LQ_PREFETCH_BYTES);
+	if (w->pl != NULL)
+		return lq_pipeline_put(w->pl, it, w->err);
+	m = lq_msg_begin(w->sp);
+	if ((r = load_item(w->sp, it, m, pf->bufs, &e)) <= 0) {
+		if (r == 0)
+			e.code = LQ_OK;
+		m = NULL;
+	}
+	return hand_over(w, it, m, &e, w->err);
+}
+
+/* One directory entry that looks like a queue file; returns -1 to stop the walk. */
+static int
+visit(struct walk *w, int dfd, const char *name, unsigned char type, const char *rel,
+    int depth, const char *key_dirs)
+{
+	struct scan_item it = { .dfd = dfd, .q = w->q, .depth = depth, .type = type,
+		.flags = w->sc->flags };
+	struct lq_err e;
+	struct stat st;
+
+	if (w->q == Q_CORRUPT) {	/* never opened: Postfix set it aside as damaged */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
+		w->sc->seen++;
+		lq_err_set(&e, LQ_ECORRUPT,
+		    "%s: %s: Postfix set this queue file aside as damaged (not read)", name, rel);
+		return report_in_order(w, name, &e);
+	}
+	memcpy(it.key_dirs, key_dirs, depth);
+	snprintf(it.rel, sizeof it.rel, "%s", rel);
+	return scan_next(w, &it) != 0 ? -1 : 0;
 }
 
 /*
  * mail_scan_dir_next(): readdir order, and a one-character name is a subdirectory entered
- * at once (depth first). maildrop is flat (scan_dir_next). The directory is read a window
- * ahead, and what it names is warmed.
+ * at once (depth first). maildrop is flat (scan_dir_next). A threaded scan hands each file
+ * to the pipeline as it finds it: the window of files being loaded is how far ahead it
+ * reads the directory, and everything found in a directory is handed over before its
+ * descriptor, which the loads use, is closed.
  */
 static int
 walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key_dirs)
 {
-	struct warm_dir wd = { w, rel, rellen, depth };
-	struct lq_dirahead da;
 	struct dirent *de;
 	int fd, stop = 0;
 	DIR *d;
@@ -1639,8 +1748,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		return lq_err_sys(w->err, "%s/%s", w->sp->dir, rel);
 	}
 	rewinddir(d);
-	lq_dirahead_init(&da, d, w->pfx, warm_entry, &wd);
-	while (!stop && (de = lq_dirahead_next(&da)) != NULL) {
+	while (!stop && (de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		size_t n = strlen(name);
 
@@ -1654,7 +1762,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 			if (depth >= DEPTH_MAX) {
 				lq_err_set(&e, LQ_ELIMIT, "%s: hashed deeper than %d levels: not read",
 				    rel, DEPTH_MAX);
-				report(w, rel, &e);
+				stop = report_in_order(w, rel, &e) < 0;
 				continue;
 			}
 			if ((sub = lq_open_dir(dfd, name, &e)) < 0) {
@@ -1662,7 +1770,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 					lq_err_set(&e, LQ_ECORRUPT,
 					    "%s: not a hash directory (a symbolic link or a file): not read",
 					    rel);
-					report(w, rel, &e);
+					stop = report_in_order(w, rel, &e) < 0;
 				}
 				continue;
 			}
@@ -1678,8 +1786,15 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		snprintf(rel + rellen, REL_MAX - rellen, "%s", name);
 		stop = visit(w, dfd, name, de->d_type, rel, depth, key_dirs) < 0;
 	}
-	lq_dirahead_done(&da);
 	closedir(d);
+	if (!stop && w->pl != NULL && (w->rc = lq_pipeline_finish(w->pl, w->err)) != 0)
+		stop = 1;
+	/* the scan stops: the workers are joined before a caller closes the directory that
+	 * files they may still be loading are in */
+	if (stop && w->pl != NULL) {
+		lq_pipeline_stop(w->pl);
+		w->pl = NULL;
+	}
 	return stop ? -1 : 0;
 }
 
@@ -1702,8 +1817,9 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	struct order order = { 0 };
 	struct walk w = { sp, sc, err, 0, NULL, 0, NULL };
 	char rel[REL_MAX], key_dirs[DEPTH_MAX + 1];
-	size_t ahead = 0;
 
+	/* who is being delivered: read once, before the loading threads start (they only
+	 * look it up) */
 	if ((sc->flags & LQ_SCAN_LOCKS) && load_locks(pf) < 0) {
 		struct lq_err e;
 
@@ -1712,7 +1828,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	}
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.order = &order;
-	w.pfx = lq_prefetch_start(sp, sp->dirfd);
+	w.pl = lq_pipeline_start(sp, &postfix_pipeline, &w);
 	for (size_t i = 0; i < NELEM(showq_order) && w.rc == 0; i++) {
 		int q = showq_order[i], fd;
 		size_t n;
@@ -1728,53 +1844,18 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		if (order.n > 1)
 			qsort(order.v, order.n, sizeof *order.v, stamp_cmp);
 		for (size_t i = 0; i < order.n && w.rc == 0; i++) {
+			struct scan_item it = { .ordered = 1, .dfd = -1, .flags = sc->flags };
 			const char *path = order.paths.pool + order.paths.off[order.v[i].i];
-			struct lq_msg *m = lq_msg_begin(sp);
-			struct lq_err e;
-			struct stat st;
-			char dir[REL_MAX], *slash;
-			int q = queue_index(path, strcspn(path, "/")), dfd = sp->dirfd;
 
-			for (; ahead < order.n && ahead < i + lq_prefetch_window(w.pfx); ahead++)
-				lq_prefetch_file(w.pfx, order.paths.pool +
-				    order.paths.off[order.v[ahead].i], WINDOW);
-
-			/* the directory again, then the file: it may have moved meanwhile */
-			snprintf(dir, sizeof dir, "%s", path);
-			slash = strrchr(dir, '/');
-			*slash = '\0';
-			for (char *p = dir, *s; dfd >= 0 && p != NULL; p = s) {
-				int sub;
-
-				if ((s = strchr(p, '/')) != NULL)
-					*s++ = '\0';
-				sub = lq_open_dir(dfd, p, NULL);
-				if (dfd != sp->dirfd)
-					close(dfd);
-				dfd = sub;
-			}
-			if (dfd < 0 || fstatat(dfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISREG(st.st_mode)) {
-				if (dfd >= 0)
-					close(dfd);
-				sc->vanished++;
-				continue;
-			}
-			close(dfd);
-			if (load_file(sp, q, -1, path, &st, sc->flags, m, -1, &e) < 0) {
-				if (e.code == LQ_ENOENT)
-					sc->vanished++;
-				else if (e.code == LQ_ENOMEM) {
-					*err = e;
-					w.rc = -1;
-				} else
-					report(&w, slash + 1, &e);
-				continue;
-			}
-			w.rc = sc->each(m, sc->arg);
+			it.q = queue_index(path, strcspn(path, "/"));
+			snprintf(it.rel, sizeof it.rel, "%s", path);
+			scan_next(&w, &it);
 		}
+		if (w.rc == 0 && w.pl != NULL)
+			w.rc = lq_pipeline_finish(w.pl, err);
 	}
-	lq_prefetch_stop(w.pfx);
+	/* the workers are joined before the locks table goes */
+	lq_pipeline_stop(w.pl);
 	free(order.v);
 	lq_names_free(&order.paths);
 	return w.rc;
@@ -1954,7 +2035,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 	struct pfile f;
 	struct rec r;
 
-	if (pfile_open(sp, &f, pm, m->id, -1, err) < 0)
+	if (pfile_open(sp, &f, pm, m->id, -1, pf->bufs, m->arena, err) < 0)
 		return -1;
 	if (s->fn != NULL) {
 		s->hdr = &pf->hdr;
@@ -2706,7 +2787,7 @@ postfix_act_reload(struct lq_spool *sp, void *held, struct lq_msg *m, struct lq_
 	struct pf_held *h = held;
 
 	if (load_file(sp, h->q, h->dfd, h->rel, &h->st, (h->q == Q_ACTIVE ? LQ_SCAN_LOCKS : 0) |
-	    PF_NOTE_PENDING, m, -1, err) < 0) {
+	    PF_NOTE_PENDING, m, -1, ((struct postfix *)sp->priv)->bufs, err) < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			lq_err_set(err, LQ_ENOENT, "%s: gone (delivered or moved meanwhile)", h->id);
 		return -1;
