@@ -7,9 +7,6 @@
 
 #include <sys/stat.h>
 
-#include <dirent.h>
-#include <pthread.h>
-
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
 #endif
@@ -236,29 +233,9 @@ int lq_arena_grow(struct lq_msg *, void **v, size_t n, size_t *cap, size_t size,
 int lq_rcpt_add(struct lq_msg *, size_t *cap, const char *addr, const char *reason,
     unsigned flags, struct lq_err *);
 
-/*
- * prefetch.c: reads in flight ahead of a scan (libqueue/README, "A scan with readahead").
- * Worker threads warm the page cache with the files the scan names next and throw the bytes
- * away; the scan thread reads, parses and reports everything itself, in its own order.
- * lq_prefetch_start: a pool for one scan, paths taken below topfd (which must stay open
- * until lq_prefetch_stop); NULL when sp->jobs is 1 or no thread could be started, and every
- * other function takes that NULL as "do nothing". lq_prefetch_file: read path's first
- * bytes (at most LQ_PREFETCH_BYTES), or with bytes 0 only look it up (a file the scan
- * stats). A scan asks for no more than lq_prefetch_window files ahead of the one it reads.
- */
-#define LQ_PREFETCH_BYTES (64 * 1024)
-struct lq_prefetch;
-struct lq_prefetch *lq_prefetch_start(const struct lq_spool *, int topfd);
-void lq_prefetch_file(struct lq_prefetch *, const char *path, size_t bytes);
-unsigned lq_prefetch_window(const struct lq_prefetch *);
-void lq_prefetch_stop(struct lq_prefetch *);
-/* The threads of a scan (prefetch.c, pipeline.c). lq_threads_fd_budget: how many of want
- * the descriptor limit leaves room for, each holding one at a time (half of what is free
- * beyond what the scan itself may hold open). lq_threads_start: tid[have..want) started
- * with every signal blocked (they stay the scan thread's); returns how many there are now. */
+/* pipeline.c: how many of want threads the descriptor limit leaves room for, each holding
+ * one at a time (half of what is free beyond what the scan itself may hold open). */
 unsigned lq_threads_fd_budget(unsigned want);
-unsigned lq_threads_start(pthread_t *tid, unsigned have, unsigned want, void *(*fn)(void *),
-    void *arg);
 
 /*
  * pipeline.c: a scan's messages loaded by workers, handed over in the scan's order
@@ -294,23 +271,6 @@ int lq_pipeline_put(struct lq_pipeline *, const void *item, struct lq_err *);
 int lq_pipeline_finish(struct lq_pipeline *, struct lq_err *);
 void lq_pipeline_stop(struct lq_pipeline *);
 struct lq_msg *lq_slot_begin(struct lq_spool *, struct lq_slot *);
-
-/* readdir() with lq_prefetch_window entries read ahead: each entry is handed to warm once,
- * when it is read, and returned by lq_dirahead_next in readdir's order (valid until the
- * next call). Without a pool it is readdir() itself. */
-struct lq_dirahead {
-	DIR *d;
-	struct lq_prefetch *pf;
-	void (*warm)(const struct dirent *, void *);
-	void *arg;
-	struct dirent *ring;
-	size_t cap, head, n;
-	int eof;
-};
-void lq_dirahead_init(struct lq_dirahead *, DIR *, struct lq_prefetch *,
-    void (*warm)(const struct dirent *, void *), void *arg);
-struct dirent *lq_dirahead_next(struct lq_dirahead *);
-void lq_dirahead_done(struct lq_dirahead *);
 
 /* JSON string (with quotes) */
 void lq_json_string(FILE *, const char *, size_t);

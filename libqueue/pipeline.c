@@ -30,16 +30,21 @@
  * How many workers: a queue in the page cache costs CPU, not disk waits, so as many as
  * there are cores beside the scan thread (one, on two cores); once the scan has read from
  * the disk (the process's block reads grew by more than COLD_BLOCKS in COLD_WINDOWS checks
- * in a row, as prefetch.c decides), jobs - 1 of them, so that many reads are in flight.
- * Always no more than the descriptor limit leaves room for (each holds one at a time). A
+ * in a row), jobs - 1 of them, so that many reads are in flight (LQ_READAHEAD_ALWAYS:
+ * from the start). Always no more than the descriptor limit leaves room for
+ * (lq_threads_fd_budget: each holds one at a time, and the scan thread's own opens keep
+ * theirs, so a low ulimit -n means fewer workers, or none, never a message not read). A
  * load a worker made that failed for another reason than the message being gone (damaged,
  * a descriptor limit, no memory) is made again by the scan thread before it is handed
- * over, so its report is exactly --jobs 1's.
+ * over, so its report is exactly --jobs 1's. Workers run with every signal blocked: a
+ * signal (SIGINT, SIGPIPE) is the scan thread's, as with --jobs 1.
  */
 #include <sys/resource.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +52,32 @@
 
 #include "backend.h"
 
-/* cold, as prefetch.c: the window is this many messages per job (reads in flight) */
+/* cold: the window is this many messages per job. The scan thread waits for the message
+ * it hands over while the workers read the ones after it, so that a window of jobs
+ * messages would leave most of them idle (measured cold, 20,000 messages: 4 per job
+ * halves the wall time of Postfix and qmail scans against 1, and is as fast as 8) */
 #define AHEAD_PER_JOB 4
 /* warm, this many per thread loading (the workers and the scan thread): a worker that is
  * a window ahead sleeps, and each wake-up costs the scan thread a system call, so not too
  * few (32 on two cores: some 3,000 sleeps in 100,000 messages, against 10,000 with 16);
  * few enough that the slots' memory stays in the processor's caches */
 #define WARM_PER_THREAD 16
-#define CHECK_EVERY 64		/* handovers between two looks at the block reads */
-#define COLD_BLOCKS 256		/* 512-byte blocks read in CHECK_EVERY handovers: cold */
+/* cold detection: every CHECK_EVERY handovers, a look at the process's block reads; the
+ * queue is cold when those of the last CHECK_EVERY exceeded COLD_BLOCKS (512 bytes each:
+ * 128 KiB, about half of those files read from the disk, a page each) COLD_WINDOWS times in
+ * a row. A sustained rate, not a total: a warm queue that lost some pages to reclaim (seen
+ * here: a few thousand block reads in a warm scan of 100,000 messages, in bursts) must not
+ * go cold, since jobs - 1 workers cost several times --jobs 1's system time on cached
+ * files (wake-ups, and more of them than there are cores) */
+#define CHECK_EVERY 64
+#define COLD_BLOCKS 256
 #define COLD_WINDOWS 2
+/* descriptors left to the scan thread beyond those open when it starts: what a scan holds
+ * open at once (Exim: input/ and up to 62 split subdirectories, which a streaming scan
+ * opens as it goes; Postfix: a hash path; qmail: a split subdirectory per kind, in the
+ * queue and the hold area), the file it reads, and the tool's own */
+#define FD_RESERVE 80
+#define STACK_SIZE (256 * 1024)
 /* a buffer grown past this by one message is given back when its slot is handed over:
  * memory stays the window's times an ordinary message's */
 #define SLOT_BUF_KEEP (256 * 1024)
@@ -112,6 +133,57 @@ process_inblock(void)
 	struct rusage ru;
 
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_inblock : -1;
+}
+
+/* Descriptors open now (one readdir of /proc/self/fd); -1 when it cannot be read. */
+static long
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;		/* opendir's own */
+}
+
+unsigned
+lq_threads_fd_budget(unsigned want)
+{
+	struct rlimit rl;
+	long open = open_fds(), room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || open < 0)
+		return 0;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)1 << 20)
+		rl.rlim_cur = (rlim_t)1 << 20;
+	room = ((long)rl.rlim_cur - open - FD_RESERVE) / 2;
+	if (room <= 0)
+		return 0;
+	return (unsigned long)room < want ? (unsigned)room : want;
+}
+
+/* Start tid[have..want) running fn(arg); how many there are now (as many as could be). */
+static unsigned
+threads_start(pthread_t *tid, unsigned have, unsigned want, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	/* signals stay the scan thread's: a thread inherits its creator's mask */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (have < want && pthread_create(&tid[have], &attr, fn, arg) == 0)
+		have++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return have;
 }
 
 static unsigned
@@ -226,7 +298,7 @@ set_cold(struct lq_pipeline *p)
 {
 	p->window = p->cold_window;
 	p->batch = p->window / 4;
-	p->nthreads = lq_threads_start(p->tid, p->nthreads, p->cold_threads, worker, p);
+	p->nthreads = threads_start(p->tid, p->nthreads, p->cold_threads, worker, p);
 }
 
 struct lq_pipeline *
@@ -266,7 +338,8 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 			free(p);
 			return NULL;
 		}
-	/* not pthread_cond_init: libfaketime (the tests' clock) wraps it (see prefetch.c) */
+	/* not pthread_cond_init: libfaketime (the tests' clock) wraps it, and a stat() the
+	 * scan makes after it came out unfaked */
 	p->work = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	p->done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	p->inblock = process_inblock();
@@ -277,7 +350,7 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 		set_cold(p);
 	else {
 		p->window = p->warm_window;
-		p->nthreads = lq_threads_start(p->tid, 0, p->warm_threads, worker, p);
+		p->nthreads = threads_start(p->tid, 0, p->warm_threads, worker, p);
 	}
 	p->batch = p->window / 4;
 	return p;

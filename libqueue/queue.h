@@ -121,13 +121,14 @@ struct lq_spool *lq_spool_open(const char *dir, enum lq_mta mta, const char *que
     struct lq_err *);
 void lq_spool_close(struct lq_spool *);
 /* How many file reads a scan keeps in flight (LQ_JOBS_MIN..LQ_JOBS_MAX, else -1 with err):
- * jobs - 1 threads warm the page cache with the files the scan reads next; 1 (the default)
- * starts no thread. What a scan hands over, and in which order, is the same either way. */
+ * up to jobs - 1 threads load (read and parse) the messages the scan hands over next; 1
+ * (the default) starts no thread. What a scan hands over, and in which order, is the same
+ * either way. */
 #define LQ_JOBS_MIN 1
 #define LQ_JOBS_MAX 256
 int lq_spool_set_jobs(struct lq_spool *, long jobs, struct lq_err *);
-/* When the threads start: LQ_READAHEAD_AUTO (the default) once the scan has had to read
- * from the disk (a queue in the page cache is read as with jobs 1, at its cost);
+/* When all jobs - 1 threads start: LQ_READAHEAD_AUTO (the default) once the scan has had to
+ * read from the disk (on a queue in the page cache, one per other core loads);
  * LQ_READAHEAD_ALWAYS when the scan starts (the tests: their queues are always cached). */
 enum lq_readahead { LQ_READAHEAD_AUTO = 0, LQ_READAHEAD_ALWAYS };
 void lq_spool_set_readahead(struct lq_spool *, enum lq_readahead);
