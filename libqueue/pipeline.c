@@ -67,8 +67,8 @@
  * 128 KiB, about half of those files read from the disk, a page each) COLD_WINDOWS times in
  * a row. A sustained rate, not a total: a warm queue that lost some pages to reclaim (seen
  * here: a few thousand block reads in a warm scan of 100,000 messages, in bursts) must not
- * go cold, since jobs - 1 workers cost several times --jobs 1's system time on cached
- * files (wake-ups, and more of them than there are cores) */
+ * go cold, since on cached files more workers than cores only add system time (the
+ * wake-ups; the warming threads this replaced cost several times --jobs 1's) */
 #define CHECK_EVERY 64
 #define COLD_BLOCKS 256
 #define COLD_WINDOWS 2
