@@ -37,8 +37,10 @@ UNITBINS = $(UNITSRC:.c=)
 
 all: $(BINS)
 
+# each archive is made afresh: ar r keeps the members of a source file that is gone (say
+# prefetch.o, whose thread helpers pipeline.o defines now), and a link could pull in both
 libqueue/libqueue.a: $(LIBOBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBOBJ): libqueue/queue.h libqueue/backend.h
 # explicit prerequisites: a pattern rule without a recipe would add none
@@ -116,7 +118,7 @@ build/asan/cmd/%.o: cmd/%.c cmd/cli.h libqueue/queue.h
 	@mkdir -p $(@D)
 	$(SANCC) $(SANCFLAGS) -c -o $@ $<
 build/asan/libqueue.a: $(ASANOBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 build/asan/setid.o: tests/asan-setid.c
 	@mkdir -p $(@D)
 	$(SANCC) $(SANCFLAGS) -c -o $@ $<
@@ -124,7 +126,7 @@ build/asan/bin/%: build/asan/cmd/%.o build/asan/cmd/cli.o build/asan/setid.o bui
 	@mkdir -p $(@D)
 	$(SANCC) $(SANCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# clang's ThreadSanitizer: the tools whose scans run the prefetch threads, objects under
+# clang's ThreadSanitizer: the tools whose scans run the loading threads, objects under
 # build/tsan/ (tests/run-tsan runs the reading tests with them)
 TSANFLAGS  = -fsanitize=thread -fno-omit-frame-pointer
 TSANCFLAGS = $(filter-out -O2 -Werror,$(CFLAGS)) -O1 $(TSANFLAGS)
@@ -140,7 +142,7 @@ build/tsan/cmd/%.o: cmd/%.c cmd/cli.h libqueue/queue.h
 	@mkdir -p $(@D)
 	$(SANCC) $(TSANCFLAGS) -c -o $@ $<
 build/tsan/libqueue.a: $(TSANOBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 build/tsan/bin/%: build/tsan/cmd/%.o build/tsan/cmd/cli.o build/tsan/libqueue.a
 	@mkdir -p $(@D)
 	$(SANCC) $(TSANCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -151,7 +153,7 @@ build/fuzz/libqueue/%.o: libqueue/%.c libqueue/queue.h libqueue/backend.h
 	@mkdir -p $(@D)
 	$(SANCC) $(SANCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build/fuzz/libqueue.a: $(FUZZOBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 build/fuzz/fuzz_%: tests/fuzz/%.c tests/fuzz/fuzz.h build/fuzz/libqueue.a
 	$(SANCC) $(SANCFLAGS) -fsanitize=fuzzer -Ilibqueue $(LDFLAGS) -o $@ $< build/fuzz/libqueue.a $(LDLIBS)
 
