@@ -1,10 +1,10 @@
 #!/bin/bash
-# 23-jobs.t -- reads in flight (--jobs, QTOOLS_JOBS; libqueue/prefetch.c) change nothing the
+# 23-jobs.t -- loading threads (--jobs, QTOOLS_JOBS; libqueue/pipeline.c) change nothing the
 # tools print: on every lab spool the real Exim 4.96 and Postfix 3.7 wrote and on every qmail
 # fixture, qls (sorted, -U, -R, --json), qgrep and qsumm print the same bytes and exit the
 # same with --jobs 1 (no threads) as with the default (32), with QTOOLS_JOBS, and under
-# ulimit -n 32 (fewer reads in flight, never fewer messages); the threads start at once
-# (QTOOLS_READAHEAD=always: these queues are cached) and by themselves only on a cold one.
+# ulimit -n 32 (fewer reads in flight, never fewer messages); all jobs - 1 threads start at
+# once (QTOOLS_READAHEAD=always: these queues are cached), by themselves only on a cold one.
 # Messages that vanish and
 # appear while a threaded scan runs (a loop renaming copies' files out and back in, as the
 # MTAs' own renames make messages appear) are each listed or counted as skipped, and nothing
@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../lib.sh"
 export LC_ALL=C TZ=UTC
 unset QTOOLS_JOBS
-# the labs' queues are in the page cache, where the threads would not start by themselves
+# the labs' queues are in the page cache, where not all the threads would start by themselves
 export QTOOLS_READAHEAD=always
 B=$QT_BIN
 
@@ -112,8 +112,7 @@ QTOOLS_READAHEAD=sometimes "$B/qls" --spool "$QT_LAB/exim/spools/main" >/dev/nul
 is "$? $(cat "$tmp/err")" "2 qls: QTOOLS_READAHEAD sometimes: not auto or always" \
     "QTOOLS_READAHEAD=sometimes: named, exit 2"
 # by itself (auto) a scan of a queue in the page cache starts as many loading threads as
-# there are cores beside the scan thread (Exim, Postfix: libqueue/pipeline.c), and no warming one
-# (qmail: prefetch.c costs what --jobs 1 costs); with always, all of them
+# there are cores beside the scan thread, on every backend; with always, all jobs - 1
 # (threads counted against --jobs 1's: a sanitizer's runtime may have its own; LeakSanitizer
 # cannot run under ptrace)
 clones() {  # clones ARGS...: how many threads or processes qls ARGS started
