@@ -27,8 +27,9 @@
  * and is woken when a batch has been put, not per message. Everything a load reads of the
  * spool's own state (Exim's journal list, the /proc/locks table) is read-only meanwhile.
  *
- * How many workers: a queue in the page cache costs CPU, not disk waits, so as many as
- * there are cores beside the scan thread (one, on two cores); once the scan has read from
+ * How many workers: none while the queue is in the page cache (it costs CPU, not disk
+ * waits, and workers would cost more CPU than they save wall time: lq_pipeline_start says
+ * what was measured); once the scan has read from
  * the disk (the process's block reads grew by more than COLD_BLOCKS in COLD_WINDOWS checks
  * in a row), jobs - 1 of them, so that many reads are in flight (LQ_READAHEAD_ALWAYS:
  * from the start). Always no more than the descriptor limit leaves room for
@@ -186,16 +187,6 @@ threads_start(pthread_t *tid, unsigned have, unsigned want, void *(*fn)(void *),
 	return have;
 }
 
-static unsigned
-cores(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	return 1;
-}
-
 static inline void
 relax(void)
 {
@@ -304,7 +295,7 @@ set_cold(struct lq_pipeline *p)
 struct lq_pipeline *
 lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *arg)
 {
-	unsigned want = sp->jobs > 1 ? sp->jobs - 1 : 0, budget, ncores = cores();
+	unsigned want = sp->jobs > 1 ? sp->jobs - 1 : 0, budget;
 	struct lq_pipeline *p;
 
 	if (want == 0 || (budget = lq_threads_fd_budget(want)) == 0)
@@ -316,9 +307,13 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	p->arg = arg;
 	p->cold_window = (size_t)sp->jobs * AHEAD_PER_JOB;
 	p->cold_threads = budget;
-	p->warm_threads = ncores > 1 ? ncores - 1 : 0;
-	if (p->warm_threads > budget)
-		p->warm_threads = budget;
+	/* warm, the scan thread loads alone: a loading worker per other core cut a cached
+	 * 100,000-message scan's wall time by a fifth to a third, but cost 30-60% more CPU
+	 * (measured on two cores: the kernel's descriptor table shared between threads, wake-ups,
+	 * the messages' bytes moving between caches), and --jobs 1's CPU is the budget a warm
+	 * scan has (issue 12: at most 10% above it). QTOOLS_READAHEAD=always with --jobs 2 is
+	 * that one worker, for whoever would rather spend the CPU. */
+	p->warm_threads = 0;
 	p->warm_window = (p->warm_threads + 1) * WARM_PER_THREAD;
 	if (p->warm_window > p->cold_window)
 		p->warm_window = p->cold_window;
