@@ -73,6 +73,23 @@ done_testing() {
 # the tools under test run with exactly the clock the goldens were captured with.
 QT_FAKETIME_LIB=${QT_FAKETIME_LIB:-$QT_LAB/exim/pkg/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
 
+# libfaketime shares its clock with child processes through /dev/shm/faketime_shm_PID and
+# sem.faketime_sem_PID, which a process killed or ending in _exit() (the labs' daemons, exim's
+# delivery processes) leaves behind. A later process given the same PID (pid_max may be 32768)
+# then finds them, perhaps another user's, and its children die with "ft_shm_init(), sem_open
+# failed": seen as qrun's exim -bP printing nothing now and then. So each test starts by
+# removing those of processes that are gone.
+qt_faketime_sweep() {
+    local f pid gone=()
+    for f in /dev/shm/faketime_shm_* /dev/shm/sem.faketime_sem_*; do
+        pid=${f##*_}
+        case $pid in *[!0-9]* | '') continue ;; esac
+        [ -d "/proc/$pid" ] || gone+=("$f")
+    done
+    [ ${#gone[@]} = 0 ] || rm -f -- "${gone[@]}"
+}
+qt_faketime_sweep
+
 qt_faketime() {  # qt_faketime CMD...
     if [ ! -e "$QT_FAKETIME_LIB" ]; then
         echo "qt_faketime: $QT_FAKETIME_LIB missing (run tests/lab/exim-setup.sh)" >&2
