@@ -48,6 +48,23 @@ same() {
     ok $? "$name" || diag "$d"
 }
 
+# jobs_agree NAME OUT SPOOL "TOOL ARGS"...: each prints, reports and exits the same on SPOOL
+# with --jobs 1, the default and --jobs 2 (the last one's outputs stay in $tmp/OUT.1 ...)
+jobs_agree() {
+    local name=$1 out=$tmp/$2 s=$3 args
+    shift 3
+    for args in "$@"; do
+        # shellcheck disable=SC2086
+        run "$out.1" $B/$args --jobs 1 --spool "$s"
+        # shellcheck disable=SC2086
+        run "$out.n" $B/$args --spool "$s"
+        # shellcheck disable=SC2086
+        run "$out.2" $B/$args --jobs 2 --spool "$s"
+        same "$name: $args: --jobs 1 and the default print and report the same" "$out.1" "$out.n"
+        same "$name: $args: --jobs 1 and --jobs 2 print and report the same" "$out.1" "$out.2"
+    done
+}
+
 # ---------------------------------------------------------------- the same output
 i=0
 for s in $spools; do
@@ -152,18 +169,7 @@ for h in "$D"/input/*-H; do
     elif [ $((n % 13)) = 0 ]; then rm -f "${h%-H}-D"
     fi
 done
-for args in "qls" "qls -U" "qls --json" "qgrep -c -r ." "qsumm"; do
-    # shellcheck disable=SC2086
-    run "$tmp/dmg.1" $B/$args --jobs 1 --spool "$D"
-    # shellcheck disable=SC2086
-    run "$tmp/dmg.n" $B/$args --spool "$D"
-    # shellcheck disable=SC2086
-    run "$tmp/dmg.2" $B/$args --jobs 2 --spool "$D"
-    same "damaged exim queue: $args: --jobs 1 and the default print and report the same" \
-        "$tmp/dmg.1" "$tmp/dmg.n"
-    same "damaged exim queue: $args: --jobs 1 and --jobs 2 print and report the same" \
-        "$tmp/dmg.1" "$tmp/dmg.2"
-done
+jobs_agree "damaged exim queue" dmg "$D" "qls" "qls -U" "qls --json" "qgrep -c -r ." "qsumm"
 [ -s "$tmp/dmg.1.err" ]; ok $? "damaged exim queue: the damage is reported"
 # the callback reads each message's content (its -H from the slot, its -D): the slot stays
 # the message's until the callback returns
@@ -198,18 +204,8 @@ done
 : >"$Q/info/5/x-stray"; : >"$Q/info/17/0123"
 f=$(cd "$Q/info/3" && ls | head -1)
 mv "$Q/info/3/$f" "$Q/info/4/$f"
-for args in "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qsumm"; do
-    # shellcheck disable=SC2086
-    run "$tmp/qdmg.1" $B/$args --jobs 1 --spool "$Q"
-    # shellcheck disable=SC2086
-    run "$tmp/qdmg.n" $B/$args --spool "$Q"
-    # shellcheck disable=SC2086
-    run "$tmp/qdmg.2" $B/$args --jobs 2 --spool "$Q"
-    same "damaged qmail queue: $args: --jobs 1 and the default print and report the same" \
-        "$tmp/qdmg.1" "$tmp/qdmg.n"
-    same "damaged qmail queue: $args: --jobs 1 and --jobs 2 print and report the same" \
-        "$tmp/qdmg.1" "$tmp/qdmg.2"
-done
+jobs_agree "damaged qmail queue" qdmg "$Q" \
+    "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qsumm"
 [ "$(wc -l <"$tmp/qdmg.1.err")" -gt 60 ]; ok $? "damaged qmail queue: the damage is reported"
 run "$tmp/qbody.1" "$B/qgrep" -c --body=. --jobs 1 --spool "$Q"
 run "$tmp/qbody.n" "$B/qgrep" -c --body=. --spool "$Q"
@@ -254,18 +250,8 @@ f=$(cd "$D" && find deferred -type f | sort | tail -1)
 mkdir -p "$D/deferred/Z" && mv "$D/$f" "$D/deferred/Z/"
 ln -s /tmp "$D/deferred/Y"
 cp "$D/$(cd "$D" && find hold -type f | sort | head -1)" "$D/corrupt/"
-for args in "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qsumm"; do
-    # shellcheck disable=SC2086
-    run "$tmp/pdmg.1" $B/$args --jobs 1 --spool "$D"
-    # shellcheck disable=SC2086
-    run "$tmp/pdmg.n" $B/$args --spool "$D"
-    # shellcheck disable=SC2086
-    run "$tmp/pdmg.2" $B/$args --jobs 2 --spool "$D"
-    same "damaged postfix queue: $args: --jobs 1 and the default print and report the same" \
-        "$tmp/pdmg.1" "$tmp/pdmg.n"
-    same "damaged postfix queue: $args: --jobs 1 and --jobs 2 print and report the same" \
-        "$tmp/pdmg.1" "$tmp/pdmg.2"
-done
+jobs_agree "damaged postfix queue" pdmg "$D" \
+    "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qsumm"
 [ "$(wc -l <"$tmp/pdmg.1.err")" -ge 5 ]; ok $? "damaged postfix queue: the damage is reported"
 run "$tmp/pbody.1" "$B/qgrep" -c --body=. --jobs 1 --spool "$D"
 run "$tmp/pbody.n" "$B/qgrep" -c --body=. --spool "$D"
