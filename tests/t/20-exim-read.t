@@ -4,7 +4,7 @@
 # that means the same thing, under the same fixed clock.
 . "$(dirname "$0")/../lib.sh"
 
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
+qt_labs exim
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # exiqsumm -c and -a order ties by Perl's hash order: compare the rows as a set, and check

@@ -4,8 +4,7 @@
 # nothing hangs, and the spool is not changed by reading it.
 . "$(dirname "$0")/../lib.sh"
 
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-"$QT_ROOT/tests/lab/exim-spool.sh" main >/dev/null 2>&1 || bail_out "exim lab spool main failed"
+qt_labs exim main
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 chmod o+x "$tmp"   # exim drops to its own uid: it must reach the copy
 S=$tmp/spool

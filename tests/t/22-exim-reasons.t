@@ -22,7 +22,7 @@ PY=$(command -v /usr/bin/python3 || command -v python3)
 LAB=$QT_ROOT/tests/lab
 T=$QT_BIN
 
-"$LAB/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
+qt_labs exim
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 EXIM=$QT_LAB/exim/bin/exim
 

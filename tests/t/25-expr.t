@@ -18,13 +18,10 @@
 . "$(dirname "$0")/../lib.sh"
 export LC_ALL=C TZ=UTC
 PY=$(command -v /usr/bin/python3 || command -v python3)
-LAB=$QT_ROOT/tests/lab
 B=$QT_BIN
 
-"$LAB/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-"$LAB/exim-spool.sh" main >/dev/null 2>&1 || bail_out "exim lab spool main failed"
-bash "$LAB/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-bash "$LAB/postfix-queue.sh" short >/dev/null 2>&1 || bail_out "postfix lab: short failed"
+qt_labs exim main
+qt_labs postfix short
 command -v strace >/dev/null || bail_out "strace is needed (scripts/install-deps)"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

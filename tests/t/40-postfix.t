@@ -13,10 +13,7 @@ LAB=$QT_ROOT/tests/lab
 PFX=$QT_LAB/postfix
 T=$QT_BIN
 
-bash "$LAB/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-for inst in short long; do
-    bash "$LAB/postfix-queue.sh" "$inst" >/dev/null 2>&1 || bail_out "postfix lab: $inst failed"
-done
+qt_labs postfix short long
 command -v jq >/dev/null || bail_out "jq is needed (scripts/install-deps)"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

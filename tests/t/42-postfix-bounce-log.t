@@ -16,10 +16,7 @@
 PFX=$QT_LAB/postfix
 T=$QT_BIN
 
-bash "$SETUP" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-for inst in short long; do
-    bash "$LAB/postfix-queue.sh" "$inst" >/dev/null 2>&1 || bail_out "postfix lab: $inst failed"
-done
+qt_labs postfix short long
 
 # the maillog's "status=bounced" lines of ID, as qcat --log's bounce lines (MAILLOG: $G/maillog)
 bounced_in_maillog() {

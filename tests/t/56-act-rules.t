@@ -6,8 +6,7 @@
 # sides of the same path are in 55-qmail-act.t and 57-postfix-act.t.
 . "$(dirname "$0")/../lib.sh"
 
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-"$QT_ROOT/tests/lab/exim-spool.sh" main >/dev/null 2>&1 || bail_out "exim lab spool main failed"
+qt_labs exim main
 SHIM=$QT_ROOT/build/tests/fail-pcre2.so
 [ -e "$SHIM" ] || bail_out "$SHIM missing (make build/tests/fail-pcre2.so)"
 tmp=$(mktemp -d); chmod o+x "$tmp"      # exim drops to its own uid: it must reach the copies

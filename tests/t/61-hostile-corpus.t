@@ -9,10 +9,8 @@
 # cases (truncation, garbage, symlinks, FIFOs, one-record damage); this does not repeat them.
 . "$(dirname "$0")/../lib.sh"
 
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-"$QT_ROOT/tests/lab/exim-spool.sh" main >/dev/null 2>&1 || bail_out "exim lab spool main failed"
-bash "$QT_ROOT/tests/lab/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-bash "$QT_ROOT/tests/lab/postfix-queue.sh" short >/dev/null 2>&1 || bail_out "postfix lab: short failed"
+qt_labs exim main
+qt_labs postfix short
 tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 MK=$QT_ROOT/tests/hostile/make.py
 # peak RSS bound, KiB: the tools hold one message at a time (the biggest here is ~8 MB); the

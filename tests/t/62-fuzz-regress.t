@@ -6,14 +6,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-for s in main split frozenmove; do
-    "$QT_ROOT/tests/lab/exim-spool.sh" "$s" >/dev/null 2>&1 || bail_out "exim lab spool $s failed"
-done
-bash "$QT_ROOT/tests/lab/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-for inst in short long; do
-    bash "$QT_ROOT/tests/lab/postfix-queue.sh" "$inst" >/dev/null 2>&1 || bail_out "postfix lab: $inst failed"
-done
+qt_labs exim main split frozenmove
+qt_labs postfix short long
 "$QT_ROOT/tests/fuzz/seeds" "$tmp/seed" >"$tmp/seeds.out" 2>&1
 ok $? "seeds made from the real spools" || diag "$(cat "$tmp/seeds.out")"
 

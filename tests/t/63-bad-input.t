@@ -13,10 +13,8 @@ B=$QT_BIN
 [ "$(id -u)" = 0 ] || bail_out "63-bad-input.t copies the labs' spools with their owners: run it as root"
 command -v jq >/dev/null || bail_out "jq is needed (scripts/install-deps)"
 command -v script >/dev/null || bail_out "script(1) (util-linux) is needed for the terminal tests"
-"$QT_ROOT/tests/lab/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-"$QT_ROOT/tests/lab/exim-spool.sh" main >/dev/null 2>&1 || bail_out "exim lab spool main failed"
-bash "$QT_ROOT/tests/lab/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-bash "$QT_ROOT/tests/lab/postfix-queue.sh" short >/dev/null 2>&1 || bail_out "postfix lab: short failed"
+qt_labs exim main
+qt_labs postfix short
 tmp=$(mktemp -d); chmod o+x "$tmp"      # exim drops to its own uid: it must reach the copies
 trap 'rm -rf "$tmp"' EXIT
 EU=$(awk -F: '$1 == "Debian-exim" { print $3 }' "$QT_LAB/exim/etc/passwd")

@@ -17,18 +17,13 @@
 export LC_ALL=C TZ=UTC
 shopt -s lastpipe     # "... | refused": the TAP counter lives in this shell
 PY=$(command -v /usr/bin/python3 || command -v python3)
-LAB=$QT_ROOT/tests/lab
 
 for c in clush pdsh jq; do
     command -v "$c" >/dev/null || bail_out "$c is missing: run scripts/install-deps as root"
 done
 pdsh -L 2>/dev/null | grep -q '^Module: rcmd/exec' || bail_out "pdsh has no rcmd/exec module"
-"$LAB/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-for s in main split; do
-    "$LAB/exim-spool.sh" "$s" >/dev/null 2>&1 || bail_out "exim lab spool $s failed"
-done
-bash "$LAB/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-bash "$LAB/postfix-queue.sh" short >/dev/null 2>&1 || bail_out "postfix lab: short failed"
+qt_labs exim main split
+qt_labs postfix short
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 F=$tmp/fleet

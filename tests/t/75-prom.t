@@ -19,20 +19,13 @@
 export LC_ALL=C TZ=UTC
 umask 022
 PY=$(command -v /usr/bin/python3 || command -v python3)
-LAB=$QT_ROOT/tests/lab
 NE=/usr/bin/prometheus-node-exporter
 
 for c in "$NE" promtool curl jq setpriv; do
     command -v "$c" >/dev/null || bail_out "$c is missing: run scripts/install-deps as root"
 done
-"$LAB/exim-setup.sh" >/dev/null 2>&1 || bail_out "exim lab setup failed"
-for s in main split; do
-    "$LAB/exim-spool.sh" "$s" >/dev/null 2>&1 || bail_out "exim lab spool $s failed"
-done
-bash "$LAB/postfix-setup.sh" >/dev/null 2>&1 || bail_out "postfix lab: setup failed"
-for s in short long; do
-    bash "$LAB/postfix-queue.sh" "$s" >/dev/null 2>&1 || bail_out "postfix lab: $s failed"
-done
+qt_labs exim main split
+qt_labs postfix short long
 
 tmp=$(mktemp -d)
 nepid=
