@@ -351,6 +351,28 @@ lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_bu
 	return 0;
 }
 
+/* The first read of lq_read_file and lq_read_tail, into b made at least want bytes: 0 when
+ * it was short (the whole of a regular file, now in b), 1 when it filled b (there may be
+ * more), -1 with err. */
+static int
+read_first(int fd, const char *name, size_t want, struct lq_buf *b, struct lq_err *err)
+{
+	ssize_t n;
+
+	b->len = 0;	/* the file replaces what the buffer held */
+	if (lq_buf_reserve(b, want) < 0)
+		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
+	while ((n = read(fd, b->data, b->cap - 1)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return lq_err_sys(err, "%s", name);
+	if ((size_t)n == b->cap - 1)
+		return 1;
+	b->len = n;
+	b->data[n] = '\0';
+	return 0;
+}
+
 /*
  * Most spool files fit the first read: a short read of a regular file is its end, so such
  * a file costs open, one read, close. Only a file that fills the buffer is fstat'ed (and
@@ -365,7 +387,6 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 {
 	struct stat sb;
 	size_t want = 65536;
-	ssize_t n;
 	int fd, rc;
 
 	if (st != NULL) {
@@ -380,28 +401,14 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 	} else if ((fd = open_plain(dirfd, name, err)) < 0)
 		return -1;
 	/* one read: a short one is all of a regular file (no end-of-file read) */
-	b->len = 0;	/* the file replaces what the buffer held */
-	if (lq_buf_reserve(b, want) < 0) {
-		close(fd);
-		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
-	}
-	while ((n = read(fd, b->data, b->cap - 1)) < 0 && errno == EINTR)
-		;
-	if (n < 0) {
-		rc = lq_err_sys(err, "%s", name);
-	} else if ((size_t)n < b->cap - 1) {
-		if ((size_t)n > max)
-			rc = lq_err_set(err, LQ_ELIMIT, "%s: larger than %zu bytes", name, max);
-		else {
-			b->len = n;
-			b->data[n] = '\0';
-			rc = 0;
-		}
-	} else if (st == NULL && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
-		rc = lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
-	} else {
+	if ((rc = read_first(fd, name, want, b, err)) == 0 && b->len > max) {
+		b->len = 0;
+		rc = lq_err_set(err, LQ_ELIMIT, "%s: larger than %zu bytes", name, max);
+	} else if (rc == 1) {
+		if (st == NULL && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)))
+			rc = lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
 		/* a big one, or one that grew: start again, with room for all of it */
-		if (lseek(fd, 0, SEEK_SET) < 0)
+		else if (lseek(fd, 0, SEEK_SET) < 0)
 			rc = lq_err_sys(err, "%s", name);
 		else
 			rc = lq_read_fd(fd, name, max, b, err);
@@ -422,28 +429,16 @@ lq_read_tail(int dirfd, const char *name, size_t max, struct lq_buf *b, int *cut
     struct lq_err *err)
 {
 	struct stat sb;
-	ssize_t n;
 	int fd, rc;
 
 	*cut = 0;
 	if ((fd = open_plain(dirfd, name, err)) < 0)
 		return -1;
-	b->len = 0;
-	if (lq_buf_reserve(b, 65536) < 0) {
-		close(fd);
-		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
-	}
-	while ((n = read(fd, b->data, b->cap - 1)) < 0 && errno == EINTR)
-		;
-	if (n < 0) {
-		rc = lq_err_sys(err, "%s", name);
-	} else if ((size_t)n < b->cap - 1 && (size_t)n <= max) {
-		b->len = n;
-		b->data[n] = '\0';
-		rc = 0;
-	} else if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+	if ((rc = read_first(fd, name, 65536, b, err)) == 0 && b->len > max)
+		rc = 1;		/* more than max in one read: its tail is wanted */
+	if (rc == 1 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
 		rc = lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
-	} else {
+	} else if (rc == 1) {
 		*cut = (uint64_t)sb.st_size > max;
 		if (lseek(fd, *cut ? sb.st_size - (off_t)max : 0, SEEK_SET) < 0)
 			rc = lq_err_sys(err, "%s", name);
