@@ -58,11 +58,9 @@
  * messages would leave most of them idle (measured cold, 20,000 messages: 4 per job
  * halves the wall time of Postfix and qmail scans against 1, and is as fast as 8) */
 #define AHEAD_PER_JOB 4
-/* warm, this many per thread loading (the workers and the scan thread): a worker that is
- * a window ahead sleeps, and each wake-up costs the scan thread a system call, so not too
- * few (32 on two cores: some 3,000 sleeps in 100,000 messages, against 10,000 with 16);
- * few enough that the slots' memory stays in the processor's caches */
-#define WARM_PER_THREAD 16
+/* warm, the scan thread loads alone (lq_pipeline_start says why) through this many slots:
+ * few, so that their memory stays in the processor's caches */
+#define WARM_WINDOW 16
 /* cold detection: every CHECK_EVERY handovers, a look at the process's block reads; the
  * queue is cold when those of the last CHECK_EVERY exceeded COLD_BLOCKS (512 bytes each:
  * 128 KiB, about half of those files read from the disk, a page each) COLD_WINDOWS times in
@@ -103,8 +101,8 @@ struct lq_pipeline {
 	struct lq_spool *sp;
 	const struct lq_pipeline_ops *ops;
 	void *arg;
-	size_t window;		/* slots in use: warm_window, or cold_window once cold */
-	size_t warm_window, cold_window;
+	size_t window;		/* slots in use: WARM_WINDOW at most, or cold_window once cold */
+	size_t cold_window;
 	int grow;		/* cold: the ring is to be emptied and made cold_window long */
 	struct lq_slot *slots;	/* cold_window of them */
 	struct slot_state *st;
@@ -119,7 +117,7 @@ struct lq_pipeline {
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	pthread_t *tid;
-	unsigned nthreads, warm_threads, cold_threads;
+	unsigned nthreads, cold_threads;
 	/* cold detection (auto): block reads of the process at the last look */
 	int cold_known;
 	long inblock;
@@ -307,16 +305,6 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	p->arg = arg;
 	p->cold_window = (size_t)sp->jobs * AHEAD_PER_JOB;
 	p->cold_threads = budget;
-	/* warm, the scan thread loads alone: a loading worker per other core cut a cached
-	 * 100,000-message scan's wall time by a fifth to a third, but cost 30-60% more CPU
-	 * (measured on two cores: the kernel's descriptor table shared between threads, wake-ups,
-	 * the messages' bytes moving between caches), and --jobs 1's CPU is the budget a warm
-	 * scan has (issue 12: at most 10% above it). QTOOLS_READAHEAD=always with --jobs 2 is
-	 * that one worker, for whoever would rather spend the CPU. */
-	p->warm_threads = 0;
-	p->warm_window = (p->warm_threads + 1) * WARM_PER_THREAD;
-	if (p->warm_window > p->cold_window)
-		p->warm_window = p->cold_window;
 	if ((p->slots = calloc(p->cold_window, sizeof *p->slots)) == NULL ||
 	    (p->st = calloc(p->cold_window, sizeof *p->st)) == NULL ||
 	    (p->items = calloc(p->cold_window, ops->item_size)) == NULL ||
@@ -340,13 +328,17 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	p->inblock = process_inblock();
 	p->cold_known = p->inblock >= 0;
 	p->next_check = CHECK_EVERY;
-	/* always (the tests, whose queues are cached): what a cold queue gets */
+	/* always (the tests, whose queues are cached): what a cold queue gets. Warm, the scan
+	 * thread loads alone: a loading worker per other core cut a cached 100,000-message
+	 * scan's wall time by a fifth to a third, but cost 30-60% more CPU (measured on two
+	 * cores: the kernel's descriptor table shared between threads, wake-ups, the messages'
+	 * bytes moving between caches), and --jobs 1's CPU is the budget a warm scan has
+	 * (issue 12: at most 10% above it). QTOOLS_READAHEAD=always with --jobs 2 is that one
+	 * worker, for whoever would rather spend the CPU. */
 	if (sp->readahead == LQ_READAHEAD_ALWAYS || !p->cold_known)
 		set_cold(p);
-	else {
-		p->window = p->warm_window;
-		p->nthreads = threads_start(p->tid, 0, p->warm_threads, worker, p);
-	}
+	else
+		p->window = p->cold_window < WARM_WINDOW ? p->cold_window : WARM_WINDOW;
 	p->batch = p->window / 4;
 	return p;
 }
