@@ -272,7 +272,7 @@ dir_in(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct lq
 	n = id % q->split;
 	if (a->sub[k] >= 0 && a->subn[k] == n)
 		return a->sub[k];
-	snprintf(name, sizeof name, "%lu", n);
+	lq_ultoa(n, name);
 	if ((fd = lq_open_dir(a->top[k], name, err)) < 0) {
 		if (err != NULL)
 			lq_err_set(err, err->code, "%s%s/%lu: %s", a->prefix, kind_name[k], n,
@@ -306,7 +306,7 @@ exists(struct qmail *q, enum kind k, unsigned long id)
 	struct stat st;
 	int fd = dir_of(q, k, id, NULL);
 
-	snprintf(name, sizeof name, "%lu", id);
+	lq_ultoa(id, name);
 	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
@@ -326,7 +326,7 @@ scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct 
 		return fd;
 	pthread_mutex_lock(&q->dirmu);
 	if ((fd = atomic_load(slot)) == DIR_UNOPENED) {
-		snprintf(name, sizeof name, "%lu", n);
+		lq_ultoa(n, name);
 		if ((fd = lq_open_dir(a->top[k], name, &e)) >= 0)
 			atomic_store(slot, fd);
 	}
@@ -354,7 +354,7 @@ reader_has(const struct reader *r, enum kind k, unsigned long id)
 	struct stat st;
 	int fd = reader_dir(r, k, id, NULL);
 
-	snprintf(name, sizeof name, "%lu", id);
+	lq_ultoa(id, name);
 	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
@@ -684,7 +684,18 @@ idset_has(const struct idset *s, unsigned long id)
 {
 	if (s == NULL || !s->known)
 		return -1;
-	return s->n > 0 && bsearch(&id, s->id, s->n, sizeof id, ulong_cmp) != NULL;
+	/* (a search per message and kind: no bsearch and its comparison calls) */
+	for (size_t lo = 0, hi = s->n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->id[mid] == id)
+			return 1;
+		if (s->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- envelope files */
@@ -699,7 +710,7 @@ read_env(const struct reader *r, enum kind k, unsigned long id, size_t max, stru
 
 	if ((fd = reader_dir(r, k, id, err)) < 0)
 		return -1;
-	snprintf(name, sizeof name, "%lu", id);
+	lq_ultoa(id, name);
 	if (lq_read_file(fd, name, max, r->buf, st, err) < 0)
 		return file_err_in(err, r->q, r->a, k, id);
 	return 0;
@@ -727,7 +738,7 @@ mess_size(const struct reader *r, struct lq_msg *m, unsigned long id, enum kind 
 	struct stat st;
 	int fd;
 
-	snprintf(name, sizeof name, "%lu", id);
+	lq_ultoa(id, name);
 	if ((fd = reader_dir(r, K_MESS, id, err)) < 0)
 		return dir_err(err, id);
 	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -826,7 +837,7 @@ begin(const struct reader *r, struct lq_msg *m, unsigned long id, int todo, stru
 	qm->todo = todo;
 	qm->hold = r->a == &r->q->hold;
 	m->priv = qm;
-	snprintf(m->id, sizeof m->id, "%lu", id);
+	lq_ultoa(id, m->id);
 	m->queue = qm->hold ? "hold" : todo ? "todo" : "queue";
 	if (qm->hold)
 		m->flags |= LQ_MSG_FROZEN;
@@ -885,7 +896,7 @@ load_info(const struct reader *r, unsigned long id, struct lq_msg *m, const stru
 	set_sender(m, m->sender);
 	if (mess_size(r, m, id, K_INFO, err) < 0)
 		return -1;
-	snprintf(name, sizeof name, "%lu", id);
+	lq_ultoa(id, name);
 	bouncing = idset_has(bounce, id);
 	if (bouncing != 0 && (fd = reader_dir(r, K_BOUNCE, id, NULL)) >= 0 &&
 	    fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -1013,13 +1024,13 @@ diagnose(struct lq_spool *sp, unsigned long id, struct lq_err *err)
 	char name[24], sub[24];
 	struct stat st;
 
-	snprintf(name, sizeof name, "%lu", id);
+	lq_ultoa(id, name);
 	for (unsigned long n = 0; n < q->split; n++) {
 		int fd;
 
 		if (n == id % q->split)
 			continue;
-		snprintf(sub, sizeof sub, "%lu", n);
+		lq_ultoa(n, sub);
 		if ((fd = lq_open_dir(q->queue.top[K_INFO], sub, NULL)) < 0)
 			continue;
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -1162,7 +1173,7 @@ hand_over(struct walk *w, const struct scan_item *it, struct lq_msg *m,
 				*w->err = *e;
 			return -1;
 		}
-		snprintf(ids, sizeof ids, "%lu", it->id);
+		lq_ultoa(it->id, ids);
 		return report(w, ids, it->id, e);
 	}
 	rc = w->sc->each(m, w->sc->arg);
@@ -1327,7 +1338,7 @@ walk_info(struct walk *w)
 	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
 		DIR *d;
 
-		snprintf(sub, sizeof sub, "%lu", n);
+		lq_ultoa(n, sub);
 		use_area(q, w->hold);
 		if (hold_lacks(w, K_INFO, sub))
 			continue;
@@ -1349,7 +1360,7 @@ walk_info(struct walk *w)
 				continue;
 			}
 			if (id % q->split != n) {
-				snprintf(ids, sizeof ids, "%lu", id);
+				lq_ultoa(id, ids);
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: %sinfo/%lu/%lu is in the wrong split"
 				    " subdirectory (%lu %% %lu = %lu): qmail ignores it", id,
 				    q->cur->prefix, n, id, id, q->split, id % q->split);
@@ -1392,7 +1403,7 @@ read_todo(struct walk *w)
 	for (unsigned long n = 0; rc == 0 && n < nsub; n++) {
 		DIR *d;
 
-		snprintf(sub, sizeof sub, "%lu", n);
+		lq_ultoa(n, sub);
 		use_area(q, w->hold);
 		if (hold_lacks(w, K_TODO, q->bigtodo ? sub : NULL))
 			continue;
@@ -1434,7 +1445,7 @@ walk_todo(struct walk *w)
 		char sub[24];
 		unsigned long id, n = strtoul(e, NULL, 10);
 
-		snprintf(sub, sizeof sub, "%lu", n);
+		lq_ultoa(n, sub);
 		use_area(q, w->hold);
 		if (!parse_id(name, &id)) {
 			rc = report_name(w, K_TODO, q->bigtodo ? sub : NULL, name,
@@ -1445,7 +1456,7 @@ walk_todo(struct walk *w)
 			struct lq_err err;
 			char ids[24];
 
-			snprintf(ids, sizeof ids, "%lu", id);
+			lq_ultoa(id, ids);
 			lq_err_set(&err, LQ_ECORRUPT, "%lu: %stodo/%lu/%lu is in the wrong split"
 			    " subdirectory: qmail ignores it", id, q->cur->prefix, n, id);
 			rc = report_found(w, ids, id, &err);
@@ -1479,7 +1490,7 @@ unfinished(struct walk *w, int dirfd, unsigned long id, int intd)
 	struct stat st;
 	char ids[24];
 
-	snprintf(ids, sizeof ids, "%lu", id);
+	lq_ultoa(id, ids);
 	if (fstatat(dirfd, ids, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT) {		/* finished, or qmail-queue cleaned up */
 			w->sc->vanished++;
@@ -1527,7 +1538,7 @@ walk_leftovers(struct walk *w)
 		DIR *d;
 		int fd;
 
-		snprintf(sub, sizeof sub, "%lu", n);
+		lq_ultoa(n, sub);
 		if ((fd = dir_in(q, &q->queue, K_INFO, n, NULL)) < 0)
 			w->info.known = 0;
 		else if (idset_read(&w->info, fd) < 0)
@@ -1546,7 +1557,7 @@ walk_leftovers(struct walk *w)
 			}
 			if (was_bad(q, id))
 				continue;	/* said already */
-			snprintf(ids, sizeof ids, "%lu", id);
+			lq_ultoa(id, ids);
 			if (id % q->split != n) {
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: mess/%lu/%lu is in the wrong split"
 				    " subdirectory (%lu %% %lu = %lu)", id, n, id, id, q->split,
@@ -1573,7 +1584,7 @@ walk_leftovers(struct walk *w)
 	for (unsigned long n = 0; rc == 0 && n < (q->bigtodo ? q->split : 1); n++) {
 		DIR *d;
 
-		snprintf(sub, sizeof sub, "%lu", n);
+		lq_ultoa(n, sub);
 		if ((d = open_sub(q, K_INTD, q->bigtodo ? sub : NULL, w->err)) == NULL)
 			return -1;
 		while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -1582,7 +1593,7 @@ walk_leftovers(struct walk *w)
 			if (!parse_id(de->d_name, &id) || was_bad(q, id) || exists(q, K_MESS, id) ||
 			    exists(q, K_TODO, id))
 				continue;
-			snprintf(ids, sizeof ids, "%lu", id);
+			lq_ultoa(id, ids);
 			lq_err_set(&e, LQ_ECORRUPT, "%lu: intd/%lu without mess/ or todo/: a fragment"
 			    " a dead qmail-queue left", id, id);
 			w->sc->seen++;
@@ -1608,7 +1619,7 @@ walk_hold_leftovers(struct walk *w)
 	for (unsigned long n = 0; rc == 0 && n < q->split; n++) {
 		DIR *d;
 
-		snprintf(sub, sizeof sub, "%lu", n);
+		lq_ultoa(n, sub);
 		use_area(q, 1);
 		if (hold_lacks(w, K_MESS, sub))
 			continue;
@@ -1620,7 +1631,7 @@ walk_hold_leftovers(struct walk *w)
 			if (!parse_id(de->d_name, &id) || was_bad(q, id) || exists(q, K_INFO, id) ||
 			    exists(q, K_TODO, id))
 				continue;
-			snprintf(ids, sizeof ids, "%lu", id);
+			lq_ultoa(id, ids);
 			if (id % q->split != n)
 				lq_err_set(&e, LQ_ECORRUPT, "%lu: %smess/%lu/%lu is in the wrong split"
 				    " subdirectory", id, HOLD "/", n, id);
@@ -1753,7 +1764,7 @@ open_mess(struct lq_spool *sp, const struct qmail_msg *qm, struct lq_err *err)
 	use_area(q, qm->hold);
 	if ((dfd = dir_of(q, K_MESS, qm->id, err)) < 0)
 		return dir_err(err, qm->id);
-	snprintf(name, sizeof name, "%lu", qm->id);
+	lq_ultoa(qm->id, name);
 	if ((fd = lq_open_file(dfd, name, NULL, err)) < 0)
 		return file_err(err, q, K_MESS, qm->id);
 	return fd;
@@ -1948,6 +1959,24 @@ put_qread(FILE *out, const char *s)
 		putc(*s >= 32 && *s <= 126 ? *s : '_', out);
 }
 
+static void
+put_long(FILE *out, long long v)
+{
+	char num[LQ_ULONG_LEN];
+
+	if (v < 0)
+		putc('-', out);
+	fputs(lq_ultoa(v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v, num), out);
+}
+
+/* %02d of 0 to 99 */
+static void
+put_2digits(FILE *out, int v)
+{
+	putc('0' + v / 10 % 10, out);
+	putc('0' + v % 10, out);
+}
+
 /* "22 Nov 2026 18:29:00 GMT  #ID  SIZE  <sender> [ bouncing]", then "\tlocal\taddr" or
  * "  done\tremote\taddr" per recipient. A message still in todo/ (qmail-qread does not
  * show those) is marked " todo", its recipients "\ttodo\taddr", its date the todo file's.
@@ -1965,8 +1994,23 @@ qmail_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t no
 	(void)now;
 	if (gmtime_r(&m->arrival, &tm) == NULL)
 		memset(&tm, 0, sizeof tm);
-	fprintf(out, "%d %s %d %02d:%02d:%02d GMT  #%s  %lld  <", tm.tm_mday, mon[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, m->id, (long long)m->size);
+	/* "%d %s %d %02d:%02d:%02d GMT  #%s  %lld  <", without printf's cost per message */
+	put_long(out, tm.tm_mday);
+	putc(' ', out);
+	fputs(mon[tm.tm_mon], out);
+	putc(' ', out);
+	put_long(out, tm.tm_year + 1900L);
+	putc(' ', out);
+	put_2digits(out, tm.tm_hour);
+	putc(':', out);
+	put_2digits(out, tm.tm_min);
+	putc(':', out);
+	put_2digits(out, tm.tm_sec);
+	fputs(" GMT  #", out);
+	fputs(m->id, out);
+	fputs("  ", out);
+	put_long(out, m->size);
+	fputs("  <", out);
 	put_qread(out, m->sender);
 	fputs("> ", out);
 	if (m->flags & LQ_MSG_BOUNCING)
@@ -2207,7 +2251,7 @@ hold_dir(struct lq_spool *sp, struct qmail *q, enum kind k, unsigned long id,
 	}
 	if (!is_split(q, k) || (fd = dir_in(q, &q->hold, k, id, NULL)) >= 0)
 		return is_split(q, k) ? fd : q->hold.top[k];
-	snprintf(sub, sizeof sub, "%lu", id % q->split);
+	lq_ultoa(id % q->split, sub);
 	snprintf(what, sizeof what, "%lu: %s/%s/%s/%s", id, sp->dir, HOLD, kind_name[k], sub);
 	if ((fd = mkdir_open(q->hold.top[k], sub, &owner, what, err)) < 0)
 		return -1;
@@ -2235,7 +2279,7 @@ qmail_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq_e
 
 	if (lq_save_dir(sv, "lock", err) < 0)
 		return -1;
-	snprintf(name, sizeof name, "%lu", qm->id);
+	lq_ultoa(qm->id, name);
 	for (int k = 0; rc == 0 && k < NKIND; k++) {
 		if (lq_save_dir(sv, kind_name[k], err) < 0)
 			return -1;
@@ -2280,7 +2324,7 @@ unlink_message(struct qmail *q, const struct qmail_msg *qm, struct lq_err *err)
 	char name[24], path[PATH_MAX_LEN];
 	int dfd;
 
-	snprintf(name, sizeof name, "%lu", qm->id);
+	lq_ultoa(qm->id, name);
 	for (size_t i = 0; i < sizeof remove_order / sizeof remove_order[0]; i++) {
 		enum kind k = remove_order[i];
 
@@ -2302,7 +2346,7 @@ same_info(struct qmail *q, const struct qmail_msg *qm)
 	struct stat st;
 	int dfd = dir_in(q, q->cur, K_INFO, qm->id, NULL);
 
-	snprintf(name, sizeof name, "%lu", qm->id);
+	lq_ultoa(qm->id, name);
 	return dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    st.st_dev == qm->st.st_dev && st.st_ino == qm->st.st_ino &&
 	    st.st_mtim.tv_sec == qm->st.st_mtim.tv_sec &&
@@ -2346,7 +2390,7 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, const char *const *on
 	struct stat st;
 
 	use_area(q, qm->hold);
-	snprintf(name, sizeof name, "%lu", qm->id);
+	lq_ultoa(qm->id, name);
 	for (int i = 0; i < 2; i++) {
 		path_of(q, chan[i], qm->id, path);
 		if ((dfd = dir_of(q, chan[i], qm->id, NULL)) < 0)
@@ -2439,7 +2483,7 @@ move_message(struct lq_spool *sp, const struct qmail_msg *qm, int freeze, struct
 	struct stat st;
 	int sdir, ddir;
 
-	snprintf(name, sizeof name, "%lu", qm->id);
+	lq_ultoa(qm->id, name);
 	for (size_t i = 0; i < NORDER; i++) {
 		enum kind k = freeze_order[freeze ? i : NORDER - 1 - i];
 
@@ -2608,7 +2652,7 @@ replace_file(struct qmail *q, enum kind k, unsigned long id, const struct lq_buf
 
 	if ((dfd = dir_of(q, k, id, err)) < 0)
 		return -1;
-	snprintf(name, sizeof name, "%lu", id);
+	lq_ultoa(id, name);
 	snprintf(tmp, sizeof tmp, "%lu.qtools", id);
 	snprintf(what, sizeof what, "%lu: %s", id, path_of(q, k, id, path));
 	return lq_replace_file(dfd, tmp, name, data, like, like->st_mode & 07777, keep_times,
@@ -2721,7 +2765,7 @@ add_recipients(struct lq_spool *sp, const struct qmail_msg *qm, const char *cons
 	int had[2] = { 0, 0 }, grow[2] = { 0, 0 }, rc = -1, k, fd, dfd;
 
 	use_area(q, qm->hold);
-	snprintf(name, sizeof name, "%lu", qm->id);
+	lq_ultoa(qm->id, name);
 	for (size_t i = 0; i < n; i++) {
 		if ((k = channel_of(sp, addrs[i], ch, err)) < 0)
 			goto out;
