@@ -161,6 +161,45 @@ int lq_replace_file(int dirfd, const char *tmp, const char *name, const struct l
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);
 
+/*
+ * The <ctype.h> classes of the C locale (the tools never call setlocale(), and spool formats
+ * are ASCII whatever the locale), as plain range tests: glibc's isprint() and the others look
+ * a table up through __ctype_b_loc(), a library call per byte on the hot paths of a scan.
+ * c is a byte as unsigned char (or EOF); every byte >= 0x80 is in none of them, as in the
+ * C locale.
+ */
+static inline int
+lq_isdigit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline int
+lq_isalnum(int c)
+{
+	return lq_isdigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* ' ', \t, \n, \v, \f, \r */
+static inline int
+lq_isspace(int c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* ' ' to '~' */
+static inline int
+lq_isprint(int c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+static inline int
+lq_iscntrl(int c)
+{
+	return (c >= 0 && c < 0x20) || c == 0x7f;
+}
+
 /* spool.c, for the run_argv ops: can prog (a name looked up in PATH, or a path) be run?
  * 0, or -1 with err saying "exim4: not found" (or "PATH: not executable"). */
 int lq_find_program(const char *prog, struct lq_err *);

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -163,7 +162,7 @@ postfix_valid_id(const char *id)
 		return 1;
 	}
 	for (const char *p = id; *p; p++)
-		if (!isdigit((unsigned char)*p) && !(*p >= 'A' && *p <= 'F'))
+		if (!lq_isdigit((unsigned char)*p) && !(*p >= 'A' && *p <= 'F'))
 			return 0;
 	return 1;
 }
@@ -486,10 +485,10 @@ pointer_target(const char *s)
 {
 	int64_t v = 0;
 
-	while (isspace((unsigned char)*s))
+	while (lq_isspace((unsigned char)*s))
 		s++;
 	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s) || v > (INT64_MAX - 9) / 10)
+		if (!lq_isdigit((unsigned char)*s) || v > (INT64_MAX - 9) / 10)
 			return -1;
 		v = v * 10 + (*s - '0');
 	}
@@ -647,15 +646,15 @@ pfile_adopt(struct pfile *f, const struct pf_msg *pm, const char *id, int fd,
 /* ---------------------------------------------------------------- addresses as showq shows them */
 
 /* printable() with smtputf8_enable = yes: bytes that are neither printable ASCII nor part
- * of a UTF-8 sequence become '?' */
-static void
+ * of a UTF-8 sequence become '?'. Returns the end of s (its NUL). */
+static char *
 printable(char *s)
 {
 	unsigned char *cp = (unsigned char *)s;
 	int ch;
 
 	for (; (ch = *cp) != 0; cp++) {
-		if (ch < 0x80 && isprint(ch))
+		if (lq_isprint(ch))	/* (ISASCII(ch) && ISPRINT(ch)) */
 			continue;
 		if (ch >= 194 && ch <= 254 && cp[1] >= 128 && cp[1] < 192) {
 			while (cp[1] >= 128 && cp[1] < 192)
@@ -663,6 +662,19 @@ printable(char *s)
 		} else
 			*cp = '?';
 	}
+	return (char *)cp;
+}
+
+/* RFC 822's specials, which a dot-string may not hold unquoted */
+static int
+is_822_special(int ch)
+{
+	switch (ch) {
+	case '(': case ')': case '<': case '>': case '@': case ',': case ';': case ':':
+	case '\\': case '"': case '[': case ']':
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -677,9 +689,7 @@ is_822_dot_string(const char *s, const char *end)
 
 		if (ch == '.' && cp + 1 < end && cp[1] == '.')
 			return 0;
-		if (ch == ' ' || (ch < 0x80 && iscntrl(ch)))
-			return 0;
-		if (strchr("()<>@,;:\\\"[]", ch) != NULL)
+		if (ch == ' ' || lq_iscntrl(ch) || is_822_special(ch))
 			return 0;
 	}
 	return cp[-1] != '.';
@@ -858,20 +868,20 @@ split_nameval(char *buf, char **name, char **value)
 {
 	char *np, *ep, *cp, *vp, *p;
 
-	for (np = buf; *np && isspace((unsigned char)*np); np++)
+	for (np = buf; *np && lq_isspace((unsigned char)*np); np++)
 		;
 	if (*np == '\0' || *np == '=')
 		return -1;
-	for (ep = np; *ep && !isspace((unsigned char)*ep) && *ep != '='; ep++)
+	for (ep = np; *ep && !lq_isspace((unsigned char)*ep) && *ep != '='; ep++)
 		;
-	for (cp = ep; *cp && isspace((unsigned char)*cp); cp++)
+	for (cp = ep; *cp && lq_isspace((unsigned char)*cp); cp++)
 		;
 	if (*cp != '=')
 		return -1;
 	*ep = '\0';
-	for (vp = cp + 1; *vp && isspace((unsigned char)*vp); vp++)
+	for (vp = cp + 1; *vp && lq_isspace((unsigned char)*vp); vp++)
 		;
-	for (p = vp + strlen(vp); p > vp && isspace((unsigned char)p[-1]); p--)
+	for (p = vp + strlen(vp); p > vp && lq_isspace((unsigned char)p[-1]); p--)
 		;
 	*p = '\0';
 	*name = np;
@@ -880,19 +890,29 @@ split_nameval(char *buf, char **name, char **value)
 }
 
 /* The attribute names bounce_log_read knows (mail_proto.h's MAIL_ATTR_*): those
- * bounce_append_service writes. Any other is a line Postfix warns about and ignores. */
-static int
-known_log_attribute(const char *name)
+ * bounce_append_service writes; the ones an entry's reader uses have their own value. Any
+ * other is a line Postfix warns about and ignores. */
+enum log_attr { ATTR_UNKNOWN, ATTR_OTHER, ATTR_RECIPIENT, ATTR_STATUS, ATTR_REASON, ATTR_OFFSET };
+
+static enum log_attr
+log_attribute(const char *name)
 {
-	static const char *const names[] = {
-		"recipient", "original_recipient", "dsn_orig_rcpt", "notify_flags", "offset",
-		"status", "action", "diag_type", "diag_text", "mta_type", "mta_mname", "reason"
+	static const struct {
+		const char *name;
+		enum log_attr attr;
+	} attrs[] = {
+		{ "recipient", ATTR_RECIPIENT }, { "original_recipient", ATTR_OTHER },
+		{ "dsn_orig_rcpt", ATTR_OTHER }, { "notify_flags", ATTR_OTHER },
+		{ "offset", ATTR_OFFSET }, { "status", ATTR_STATUS }, { "action", ATTR_OTHER },
+		{ "diag_type", ATTR_OTHER }, { "diag_text", ATTR_OTHER }, { "mta_type", ATTR_OTHER },
+		{ "mta_mname", ATTR_OTHER }, { "reason", ATTR_REASON }
 	};
 
-	for (size_t i = 0; i < NELEM(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			return 1;
-	return 0;
+	/* (the first byte first: a log has a few lines per recipient, each looked up here) */
+	for (size_t i = 0; i < NELEM(attrs); i++)
+		if (attrs[i].name[0] == name[0] && strcmp(name, attrs[i].name) == 0)
+			return attrs[i].attr;
+	return ATTR_UNKNOWN;
 }
 
 /* An entry's "offset": where its recipient's record is in the queue file; -1 when it is
@@ -905,7 +925,7 @@ log_offset(const char *value)
 
 	errno = 0;
 	off = strtol(value, &end, 10);
-	return !isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || off <= 0 ?
+	return !lq_isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || off <= 0 ?
 	    -1 : off;
 }
 
@@ -963,27 +983,37 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 		}
 		if (!found)
 			e = (struct log_entry){ .start = (size_t)(line - log->data) };
-		if (memchr(line, '\0', (size_t)(nl - line)) != NULL)
+		if (printable(line) != nl)	/* it stops at a NUL in the line */
 			e.unreadable = 1;
-		printable(line);
 		found = 1;
-		if (isalnum((unsigned char)line[0])) {
-			if (split_nameval(line, &name, &value) < 0)
+		if (lq_isalnum((unsigned char)line[0])) {
+			if (split_nameval(line, &name, &value) < 0) {
 				wrong = "malformed record";
-			else if (strcmp(name, "recipient") == 0)
-				addr = value;
-			else if (strcmp(name, "status") == 0)
-				status = value;
-			else if (strcmp(name, "reason") == 0)
-				why = value;
-			else if (strcmp(name, "offset") == 0)
-				e.unreadable |= (e.offset = log_offset(value)) < 0;
-			else if (!known_log_attribute(name))
-				wrong = "unknown attribute name";
+			} else {
+				switch (log_attribute(name)) {
+				case ATTR_RECIPIENT:
+					addr = value;
+					break;
+				case ATTR_STATUS:
+					status = value;
+					break;
+				case ATTR_REASON:
+					why = value;
+					break;
+				case ATTR_OFFSET:
+					e.unreadable |= (e.offset = log_offset(value)) < 0;
+					break;
+				case ATTR_OTHER:
+					break;
+				case ATTR_UNKNOWN:
+					wrong = "unknown attribute name";
+					break;
+				}
+			}
 		} else if (line[0] == '<' && (gt = strstr(line + 1, ">: ")) != NULL) {
 			*gt = '\0';
 			addr = line + 1;
-			for (why = gt + 2; *why && isspace((unsigned char)*why); why++)
+			for (why = gt + 2; *why && lq_isspace((unsigned char)*why); why++)
 				;
 		} else {
 			wrong = "malformed record";
@@ -1146,11 +1176,11 @@ parse_long(const char *s)
 static long
 time_usec(const char *s)
 {
-	while (isspace((unsigned char)*s))
+	while (lq_isspace((unsigned char)*s))
 		s++;
 	if (*s == '+' || *s == '-')
 		s++;
-	while (isdigit((unsigned char)*s))
+	while (lq_isdigit((unsigned char)*s))
 		s++;
 	return strtol(s, NULL, 10);
 }
@@ -1953,7 +1983,7 @@ is_header(const char *s)
 		case ':':
 			return state == 1 || state == 2;
 		default:
-			if (c == 0 || c >= 0x80 || iscntrl(c))
+			if (c == 0 || c >= 0x80 || lq_iscntrl(c))
 				return 0;
 			if (state == 0)
 				state = 1;
