@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <bsd/string.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -176,7 +177,7 @@ hash_key(const char *id, char key[LQ_ID_MAX + 8])
 	unsigned long usec = 0;
 
 	if (z == NULL) {
-		snprintf(key, LQ_ID_MAX + 8, "%s", id);
+		strlcpy(key, id, LQ_ID_MAX + 8);
 		return;
 	}
 	for (const char *p = z - 4; p < z; p++) {
@@ -594,7 +595,7 @@ pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const 
 
 	if (pfile_init(f, pm, id, bufs, arena, err) < 0)
 		return -1;
-	snprintf(path, sizeof path, "%s", pm->rel);
+	strlcpy(path, pm->rel, sizeof path);
 	p = path;
 	if (dirfd >= 0) {
 		dfd = dirfd;
@@ -1172,6 +1173,21 @@ parse_long(const char *s)
 	return strtol(s, NULL, 10);
 }
 
+/* sscanf()'s "%ld" at s: white space, then a decimal number (strtol's, with its sign, and
+ * held at the limits as glibc's scanf does); where it ends, or NULL when there is none. A
+ * record per message is read so: this, not a call of the whole scanf machinery. */
+static const char *
+scan_long(const char *s, long *v)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	if (end == s)
+		return NULL;
+	*v = n;
+	return end;
+}
+
 /* atol() of what comes after the seconds' digits: REC_TYPE_TIME_SCAN */
 static long
 time_usec(const char *s)
@@ -1227,9 +1243,13 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m, struct lq
 				m->arrival_usec = time_usec(r.data);
 			}
 			break;
-		case 'C':
+		case 'C': {
+			const char *after_size;
+
+			/* sscanf(r.data, "%ld %ld", &c_size, &c_offset) != 2 */
 			if (c_size < 0 && c_offset < 0 &&
-			    sscanf(r.data, "%ld %ld", &c_size, &c_offset) != 2)
+			    ((after_size = scan_long(r.data, &c_size)) == NULL ||
+			    scan_long(after_size, &c_offset) == NULL))
 				c_offset = -1;
 			if (!size_ok) {
 				size_ok = r.data[strspn(r.data, "0123456789 ")] == '\0' &&
@@ -1238,6 +1258,7 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m, struct lq
 					msg_size = st->st_size;
 			}
 			break;
+		}
 		case 'S':
 			if (sender_seen++)
 				return corrupt(f, err, r.off, "a second sender record");
@@ -1348,7 +1369,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 	struct pfile f;
 	int rc;
 
-	snprintf(m->id, sizeof m->id, "%s", strrchr(rel, '/') + 1);
+	strlcpy(m->id, strrchr(rel, '/') + 1, sizeof m->id);
 	m->queue = queue_names[q];
 	if ((pm = lq_arena_alloc(m->arena, sizeof *pm)) == NULL) {
 		if (fd >= 0)
@@ -1356,7 +1377,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	}
 	memset(pm, 0, sizeof *pm);
-	snprintf(pm->rel, sizeof pm->rel, "%s", rel);
+	strlcpy(pm->rel, rel, sizeof pm->rel);
 	pm->dev = st->st_dev;
 	pm->ino = st->st_ino;
 	pm->long_layout = pf->long_layout;
@@ -1433,7 +1454,7 @@ locate(struct lq_spool *sp, const char *id, int *qp, int *dfdp, char rel[REL_MAX
 			int sub;
 
 			if (fstatat(dfd, id, st, AT_SYMLINK_NOFOLLOW) == 0) {
-				snprintf(rel + n, REL_MAX - n, "%s", id);
+				strlcpy(rel + n, id, REL_MAX - n);
 				*qp = q;
 				*dfdp = dfd;
 				return 0;
@@ -1621,7 +1642,7 @@ load_again(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
 	struct stat st;
 
 	/* the directory again, then the file */
-	snprintf(dir, sizeof dir, "%s", it->rel);
+	strlcpy(dir, it->rel, sizeof dir);
 	slash = strrchr(dir, '/');
 	*slash = '\0';
 	for (char *p = dir, *s; dfd >= 0 && p != NULL; p = s) {
@@ -1752,7 +1773,7 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 		return report_in_order(w, name, &e);
 	}
 	memcpy(it.key_dirs, key_dirs, depth);
-	snprintf(it.rel, sizeof it.rel, "%s", rel);
+	strlcpy(it.rel, rel, sizeof it.rel);
 	return scan_next(w, &it) != 0 ? -1 : 0;
 }
 
@@ -1788,7 +1809,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 			struct lq_err e;
 			int sub;
 
-			snprintf(rel + rellen, REL_MAX - rellen, "%s", name);
+			strlcpy(rel + rellen, name, REL_MAX - rellen);
 			if (depth >= DEPTH_MAX) {
 				lq_err_set(&e, LQ_ELIMIT, "%s: hashed deeper than %d levels: not read",
 				    rel, DEPTH_MAX);
@@ -1813,7 +1834,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		}
 		if (!postfix_valid_id(name))
 			continue;	/* temporary files (with a '.'), anything not a queue file */
-		snprintf(rel + rellen, REL_MAX - rellen, "%s", name);
+		strlcpy(rel + rellen, name, REL_MAX - rellen);
 		stop = visit(w, dfd, name, de->d_type, rel, depth, key_dirs) < 0;
 	}
 	closedir(d);
@@ -1878,7 +1899,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			const char *path = order.paths.pool + order.paths.off[order.v[i].i];
 
 			it.q = queue_index(path, strcspn(path, "/"));
-			snprintf(it.rel, sizeof it.rel, "%s", path);
+			strlcpy(it.rel, path, sizeof it.rel);
 			scan_next(&w, &it);
 		}
 		if (w.rc == 0 && w.pl != NULL)
@@ -2558,7 +2579,7 @@ target_dir(struct lq_spool *sp, int d, const char *id, char rel[REL_MAX], struct
 		dfd = sub;
 		n += (size_t)snprintf(rel + n, REL_MAX - n, "%s/", name);
 	}
-	snprintf(rel + n, REL_MAX - n, "%s", id);
+	strlcpy(rel + n, id, REL_MAX - n);
 	return dfd;
 }
 
@@ -2594,7 +2615,7 @@ each_log_in(struct lq_spool *sp, const char *id, int d, log_fn fn, void *arg,
 		int sub;
 
 		if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			snprintf(rel + n, sizeof rel - n, "%s", id);
+			strlcpy(rel + n, id, sizeof rel - n);
 			rc = fn(dfd, id, rel, arg, err);
 		}
 		if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
@@ -2742,7 +2763,7 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 	int r;
 
 	*heldp = h;
-	snprintf(h->id, sizeof h->id, "%s", id);
+	strlcpy(h->id, id, sizeof h->id);
 	h->dfd = h->fd = h->logfd = -1;
 	if ((h->live = master_running(sp, id, err)) < 0)
 		return -1;
@@ -2944,7 +2965,7 @@ lock_delay_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_
 		return lq_err_sys(err, "%s: locking %s", id, rel);
 	}
 	h->logfd = fd;
-	snprintf(h->logrel, sizeof h->logrel, "%s", rel);
+	strlcpy(h->logrel, rel, sizeof h->logrel);
 	return 1;	/* the first along the hash path, as our reader finds it */
 }
 
