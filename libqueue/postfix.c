@@ -666,6 +666,26 @@ printable(char *s)
 	return (char *)cp;
 }
 
+/* printable() of a defer log's line s, which ends at end (its NUL): the same bytes changed,
+ * but a run of printable ASCII (nearly all of a log) passed over 8 bytes at a time, where
+ * printable() would leave each byte as it is. */
+static char *
+printable_line(char *s, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t w;
+
+	while (end - s >= 8) {
+		memcpy(&w, s, sizeof w);
+		/* a byte below 0x20, or one above 0x7e (0x7f + 1 and every byte >= 0x80 have
+		 * their high bit set): printable() looks at these 8 bytes one by one */
+		if ((((w - 0x20 * ones) & ~w) | ((w + ones) | w)) & high)
+			break;
+		s += sizeof w;
+	}
+	return printable(s);
+}
+
 /* RFC 822's specials, which a dot-string may not hold unquoted */
 static int
 is_822_special(int ch)
@@ -984,7 +1004,7 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 		}
 		if (!found)
 			e = (struct log_entry){ .start = (size_t)(line - log->data) };
-		if (printable(line) != nl)	/* it stops at a NUL in the line */
+		if (printable_line(line, nl) != nl)	/* it stops at a NUL in the line */
 			e.unreadable = 1;
 		found = 1;
 		if (lq_isalnum((unsigned char)line[0])) {
