@@ -883,9 +883,10 @@ strptr_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* split_nameval() */
+/* split_nameval() of buf, whose NUL is at end: the name's length, or -1 when buf is not
+ * "name = value" */
 static int
-split_nameval(char *buf, char **name, char **value)
+split_nameval(char *buf, char *end, char **name, char **value)
 {
 	char *np, *ep, *cp, *vp, *p;
 
@@ -902,12 +903,12 @@ split_nameval(char *buf, char **name, char **value)
 	*ep = '\0';
 	for (vp = cp + 1; *vp && lq_isspace((unsigned char)*vp); vp++)
 		;
-	for (p = vp + strlen(vp); p > vp && lq_isspace((unsigned char)p[-1]); p--)
+	for (p = end; p > vp && lq_isspace((unsigned char)p[-1]); p--)
 		;
 	*p = '\0';
 	*name = np;
 	*value = vp;
-	return 0;
+	return (int)(ep - np);
 }
 
 /* The attribute names bounce_log_read knows (mail_proto.h's MAIL_ATTR_*): those
@@ -915,23 +916,30 @@ split_nameval(char *buf, char **name, char **value)
  * other is a line Postfix warns about and ignores. */
 enum log_attr { ATTR_UNKNOWN, ATTR_OTHER, ATTR_RECIPIENT, ATTR_STATUS, ATTR_REASON, ATTR_OFFSET };
 
+/* the attribute name of len bytes */
 static enum log_attr
-log_attribute(const char *name)
+log_attribute(const char *name, size_t len)
 {
+#define ATTR(s, a) { s, sizeof s - 1, a }
 	static const struct {
 		const char *name;
+		size_t len;
 		enum log_attr attr;
 	} attrs[] = {
-		{ "recipient", ATTR_RECIPIENT }, { "original_recipient", ATTR_OTHER },
-		{ "dsn_orig_rcpt", ATTR_OTHER }, { "notify_flags", ATTR_OTHER },
-		{ "offset", ATTR_OFFSET }, { "status", ATTR_STATUS }, { "action", ATTR_OTHER },
-		{ "diag_type", ATTR_OTHER }, { "diag_text", ATTR_OTHER }, { "mta_type", ATTR_OTHER },
-		{ "mta_mname", ATTR_OTHER }, { "reason", ATTR_REASON }
+		ATTR("recipient", ATTR_RECIPIENT), ATTR("original_recipient", ATTR_OTHER),
+		ATTR("dsn_orig_rcpt", ATTR_OTHER), ATTR("notify_flags", ATTR_OTHER),
+		ATTR("offset", ATTR_OFFSET), ATTR("status", ATTR_STATUS), ATTR("action", ATTR_OTHER),
+		ATTR("diag_type", ATTR_OTHER), ATTR("diag_text", ATTR_OTHER),
+		ATTR("mta_type", ATTR_OTHER), ATTR("mta_mname", ATTR_OTHER),
+		ATTR("reason", ATTR_REASON)
 	};
+#undef ATTR
 
-	/* (the first byte first: a log has a few lines per recipient, each looked up here) */
+	/* (the length and the first byte first: a log has a few lines per recipient, each
+	 * looked up here, and those two tell all the names but diag_t* apart) */
 	for (size_t i = 0; i < NELEM(attrs); i++)
-		if (attrs[i].name[0] == name[0] && strcmp(name, attrs[i].name) == 0)
+		if (attrs[i].len == len && attrs[i].name[0] == name[0] &&
+		    memcmp(name, attrs[i].name, len) == 0)
 			return attrs[i].attr;
 	return ATTR_UNKNOWN;
 }
@@ -984,8 +992,9 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 	struct log_entry e = { 0 };
 
 	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value, *gt;
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *eol, *name, *value, *gt;
 		const char *wrong = NULL;
+		int namelen;
 
 		if (nl == NULL)
 			break;		/* the last line has no newline: no blank line follows */
@@ -1004,14 +1013,14 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 		}
 		if (!found)
 			e = (struct log_entry){ .start = (size_t)(line - log->data) };
-		if (printable_line(line, nl) != nl)	/* it stops at a NUL in the line */
+		if ((eol = printable_line(line, nl)) != nl)	/* it stops at a NUL in the line */
 			e.unreadable = 1;
 		found = 1;
 		if (lq_isalnum((unsigned char)line[0])) {
-			if (split_nameval(line, &name, &value) < 0) {
+			if ((namelen = split_nameval(line, eol, &name, &value)) < 0) {
 				wrong = "malformed record";
 			} else {
-				switch (log_attribute(name)) {
+				switch (log_attribute(name, (size_t)namelen)) {
 				case ATTR_RECIPIENT:
 					addr = value;
 					break;
@@ -2218,7 +2227,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 		case 'A': {
 			char *name, *value;
 
-			if (split_nameval(r.data, &name, &value) < 0)
+			if (split_nameval(r.data, r.data + strlen(r.data), &name, &value) < 0)
 				break;	/* postcat warns on stderr */
 			if (strcmp(name, "create_time") == 0)
 				print_time(s->out, "create_time", (time_t)parse_long(value));
