@@ -200,6 +200,13 @@ lq_iscntrl(int c)
 	return (c >= 0 && c < 0x20) || c == 0x7f;
 }
 
+/* tolower(): 'A' to 'Z' only */
+static inline int
+lq_tolower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
 /* spool.c, for the run_argv ops: can prog (a name looked up in PATH, or a path) be run?
  * 0, or -1 with err saying "exim4: not found" (or "PATH: not executable"). */
 int lq_find_program(const char *prog, struct lq_err *);
