@@ -388,13 +388,12 @@ struct rec {
 	char *data;		/* NUL-terminated copy (f->rec) */
 };
 
+/* the next byte when it is not in the window: read from there on (or -1) */
 static int
-pf_getc(struct pfile *f)
+pf_getc_read(struct pfile *f)
 {
 	ssize_t n;
 
-	if (f->pos >= f->woff && f->pos < f->woff + (int64_t)f->wlen)
-		return f->win[f->pos++ - f->woff];
 	if (f->pos >= f->size)
 		return -1;
 	do
@@ -405,6 +404,16 @@ pf_getc(struct pfile *f)
 	f->woff = f->pos;
 	f->wlen = (size_t)n;
 	return f->win[f->pos++ - f->woff];
+}
+
+/* the next byte of the file, or -1 at its end (or on a read error); inline, as a record's
+ * type and length are read a byte at a time */
+static inline int
+pf_getc(struct pfile *f)
+{
+	if (f->pos >= f->woff && f->pos < f->woff + (int64_t)f->wlen)
+		return f->win[f->pos++ - f->woff];
+	return pf_getc_read(f);
 }
 
 static int
@@ -944,6 +953,44 @@ log_attribute(const char *name, size_t len)
 	return ATTR_UNKNOWN;
 }
 
+/* strtol(s, end, 10) in the C locale, to the byte: white space, a sign, decimal digits;
+ * LONG_MAX or LONG_MIN and errno ERANGE when it overflows; *end = s when there are no
+ * digits. glibc's serves every base and locale; this one runs a few times per message
+ * and per log entry. */
+static long
+strtol10(const char *s, char **end)
+{
+	const char *p = s;
+	unsigned long v = 0, limit;
+	int neg = 0, over = 0;
+
+	while (lq_isspace((unsigned char)*p))
+		p++;
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	if (!lq_isdigit((unsigned char)*p)) {
+		if (end != NULL)
+			*end = (char *)s;
+		return 0;
+	}
+	limit = neg ? (unsigned long)LONG_MAX + 1 : (unsigned long)LONG_MAX;
+	for (; lq_isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (over || v > (limit - d) / 10)
+			over = 1;
+		else
+			v = v * 10 + d;
+	}
+	if (end != NULL)
+		*end = (char *)p;
+	if (over) {
+		errno = ERANGE;
+		return neg ? LONG_MIN : LONG_MAX;
+	}
+	return neg ? (long)(0 - v) : (long)v;
+}
+
 /* An entry's "offset": where its recipient's record is in the queue file; -1 when it is
  * not a plain positive number (bounce_log_read ignores it then, we cannot tell). */
 static long
@@ -953,7 +1000,7 @@ log_offset(const char *value)
 	long off;
 
 	errno = 0;
-	off = strtol(value, &end, 10);
+	off = strtol10(value, &end);
 	return !lq_isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || off <= 0 ?
 	    -1 : off;
 }
@@ -1199,7 +1246,7 @@ postfix_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_er
 static long
 parse_long(const char *s)
 {
-	return strtol(s, NULL, 10);
+	return strtol10(s, NULL);
 }
 
 /* sscanf()'s "%ld" at s: white space, then a decimal number (strtol's, with its sign, and
@@ -1209,7 +1256,7 @@ static const char *
 scan_long(const char *s, long *v)
 {
 	char *end;
-	long n = strtol(s, &end, 10);
+	long n = strtol10(s, &end);
 
 	if (end == s)
 		return NULL;
@@ -1227,7 +1274,7 @@ time_usec(const char *s)
 		s++;
 	while (lq_isdigit((unsigned char)*s))
 		s++;
-	return strtol(s, NULL, 10);
+	return strtol10(s, NULL);
 }
 
 /* Where a pending recipient's record is, for marking it done (PF_NOTE_PENDING). */
