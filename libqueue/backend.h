@@ -7,6 +7,8 @@
 
 #include <sys/stat.h>
 
+#include <string.h>
+
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
 #endif
@@ -160,6 +162,21 @@ int lq_replace_file(int dirfd, const char *tmp, const char *name, const struct l
 
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);
+
+/* strlcpy() without its result: src cut to size - 1 bytes and NUL-terminated in dst (nothing
+ * written when size is 0), measured and copied by glibc's strnlen and memcpy, where
+ * libbsd's strlcpy goes a byte at a time; the scans copy an ID or a path per message. */
+static inline void
+lq_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n;
+
+	if (size == 0)
+		return;
+	n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 /*
  * The <ctype.h> classes of the C locale (the tools never call setlocale(), and spool formats

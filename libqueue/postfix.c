@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <bsd/string.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -177,7 +176,7 @@ hash_key(const char *id, char key[LQ_ID_MAX + 8])
 	unsigned long usec = 0;
 
 	if (z == NULL) {
-		strlcpy(key, id, LQ_ID_MAX + 8);
+		lq_strlcpy(key, id, LQ_ID_MAX + 8);
 		return;
 	}
 	for (const char *p = z - 4; p < z; p++) {
@@ -604,7 +603,7 @@ pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const 
 
 	if (pfile_init(f, pm, id, bufs, arena, err) < 0)
 		return -1;
-	strlcpy(path, pm->rel, sizeof path);
+	lq_strlcpy(path, pm->rel, sizeof path);
 	p = path;
 	if (dirfd >= 0) {
 		dfd = dirfd;
@@ -675,24 +674,41 @@ printable(char *s)
 	return (char *)cp;
 }
 
-/* printable() of a defer log's line s, which ends at end (its NUL): the same bytes changed,
- * but a run of printable ASCII (nearly all of a log) passed over 8 bytes at a time, where
- * printable() would leave each byte as it is. */
+/*
+ * The line of a defer log at p (before end) as bounce_log_read reads it, with printable()
+ * applied: its newline, made its NUL, and in *eol where printable() stopped (the newline,
+ * or a NUL in the line); NULL when no newline ends it (the line is left as it is). A run of
+ * printable ASCII, which printable() leaves as it is and a log's lines nearly all are, is
+ * passed over 8 bytes at a time, and when the byte after it is the newline, that one pass
+ * was all: no search for the newline first and printable() after.
+ */
 static char *
-printable_line(char *s, const char *end)
+log_line_at(char *p, char *end, char **eol)
 {
 	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	char *s = p, *nl;
 	uint64_t w;
 
 	while (end - s >= 8) {
 		memcpy(&w, s, sizeof w);
 		/* a byte below 0x20, or one above 0x7e (0x7f + 1 and every byte >= 0x80 have
-		 * their high bit set): printable() looks at these 8 bytes one by one */
+		 * their high bit set): looked at one by one */
 		if ((((w - 0x20 * ones) & ~w) | ((w + ones) | w)) & high)
 			break;
 		s += sizeof w;
 	}
-	return printable(s);
+	while (s < end && lq_isprint((unsigned char)*s))
+		s++;
+	if (s < end && *s == '\n') {
+		*s = '\0';
+		*eol = s;
+		return s;
+	}
+	if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+		return NULL;
+	*nl = '\0';
+	*eol = printable(s);
+	return nl;
 }
 
 /* RFC 822's specials, which a dot-string may not hold unquoted */
@@ -1039,13 +1055,12 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 	struct log_entry e = { 0 };
 
 	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *eol, *name, *value, *gt;
+		char *line = p, *eol, *nl = log_line_at(p, end, &eol), *name, *value, *gt;
 		const char *wrong = NULL;
 		int namelen;
 
 		if (nl == NULL)
 			break;		/* the last line has no newline: no blank line follows */
-		*nl = '\0';
 		p = nl + 1;
 		lineno++;
 		if (line[0] == '\0') {
@@ -1060,7 +1075,7 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 		}
 		if (!found)
 			e = (struct log_entry){ .start = (size_t)(line - log->data) };
-		if ((eol = printable_line(line, nl)) != nl)	/* it stops at a NUL in the line */
+		if (eol != nl)	/* printable() stopped at a NUL in the line */
 			e.unreadable = 1;
 		found = 1;
 		if (lq_isalnum((unsigned char)line[0])) {
@@ -1445,7 +1460,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 	struct pfile f;
 	int rc;
 
-	strlcpy(m->id, strrchr(rel, '/') + 1, sizeof m->id);
+	lq_strlcpy(m->id, strrchr(rel, '/') + 1, sizeof m->id);
 	m->queue = queue_names[q];
 	if ((pm = lq_arena_alloc(m->arena, sizeof *pm)) == NULL) {
 		if (fd >= 0)
@@ -1453,7 +1468,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	}
 	memset(pm, 0, sizeof *pm);
-	strlcpy(pm->rel, rel, sizeof pm->rel);
+	lq_strlcpy(pm->rel, rel, sizeof pm->rel);
 	pm->dev = st->st_dev;
 	pm->ino = st->st_ino;
 	pm->long_layout = pf->long_layout;
@@ -1530,7 +1545,7 @@ locate(struct lq_spool *sp, const char *id, int *qp, int *dfdp, char rel[REL_MAX
 			int sub;
 
 			if (fstatat(dfd, id, st, AT_SYMLINK_NOFOLLOW) == 0) {
-				strlcpy(rel + n, id, REL_MAX - n);
+				lq_strlcpy(rel + n, id, REL_MAX - n);
 				*qp = q;
 				*dfdp = dfd;
 				return 0;
@@ -1718,7 +1733,7 @@ load_again(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
 	struct stat st;
 
 	/* the directory again, then the file */
-	strlcpy(dir, it->rel, sizeof dir);
+	lq_strlcpy(dir, it->rel, sizeof dir);
 	slash = strrchr(dir, '/');
 	*slash = '\0';
 	for (char *p = dir, *s; dfd >= 0 && p != NULL; p = s) {
@@ -1849,7 +1864,7 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 		return report_in_order(w, name, &e);
 	}
 	memcpy(it.key_dirs, key_dirs, depth);
-	strlcpy(it.rel, rel, sizeof it.rel);
+	lq_strlcpy(it.rel, rel, sizeof it.rel);
 	return scan_next(w, &it) != 0 ? -1 : 0;
 }
 
@@ -1885,7 +1900,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 			struct lq_err e;
 			int sub;
 
-			strlcpy(rel + rellen, name, REL_MAX - rellen);
+			lq_strlcpy(rel + rellen, name, REL_MAX - rellen);
 			if (depth >= DEPTH_MAX) {
 				lq_err_set(&e, LQ_ELIMIT, "%s: hashed deeper than %d levels: not read",
 				    rel, DEPTH_MAX);
@@ -1910,7 +1925,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		}
 		if (!postfix_valid_id(name))
 			continue;	/* temporary files (with a '.'), anything not a queue file */
-		strlcpy(rel + rellen, name, REL_MAX - rellen);
+		lq_strlcpy(rel + rellen, name, REL_MAX - rellen);
 		stop = visit(w, dfd, name, de->d_type, rel, depth, key_dirs) < 0;
 	}
 	closedir(d);
@@ -1975,7 +1990,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			const char *path = order.paths.pool + order.paths.off[order.v[i].i];
 
 			it.q = queue_index(path, strcspn(path, "/"));
-			strlcpy(it.rel, path, sizeof it.rel);
+			lq_strlcpy(it.rel, path, sizeof it.rel);
 			scan_next(&w, &it);
 		}
 		if (w.rc == 0 && w.pl != NULL)
@@ -2655,7 +2670,7 @@ target_dir(struct lq_spool *sp, int d, const char *id, char rel[REL_MAX], struct
 		dfd = sub;
 		n += (size_t)snprintf(rel + n, REL_MAX - n, "%s/", name);
 	}
-	strlcpy(rel + n, id, REL_MAX - n);
+	lq_strlcpy(rel + n, id, REL_MAX - n);
 	return dfd;
 }
 
@@ -2691,7 +2706,7 @@ each_log_in(struct lq_spool *sp, const char *id, int d, log_fn fn, void *arg,
 		int sub;
 
 		if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			strlcpy(rel + n, id, sizeof rel - n);
+			lq_strlcpy(rel + n, id, sizeof rel - n);
 			rc = fn(dfd, id, rel, arg, err);
 		}
 		if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
@@ -2839,7 +2854,7 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 	int r;
 
 	*heldp = h;
-	strlcpy(h->id, id, sizeof h->id);
+	lq_strlcpy(h->id, id, sizeof h->id);
 	h->dfd = h->fd = h->logfd = -1;
 	if ((h->live = master_running(sp, id, err)) < 0)
 		return -1;
@@ -3041,7 +3056,7 @@ lock_delay_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_
 		return lq_err_sys(err, "%s: locking %s", id, rel);
 	}
 	h->logfd = fd;
-	strlcpy(h->logrel, rel, sizeof h->logrel);
+	lq_strlcpy(h->logrel, rel, sizeof h->logrel);
 	return 1;	/* the first along the hash path, as our reader finds it */
 }
 
