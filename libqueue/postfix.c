@@ -674,19 +674,13 @@ printable(char *s)
 	return (char *)cp;
 }
 
-/*
- * The line of a defer log at p (before end) as bounce_log_read reads it, with printable()
- * applied: its newline, made its NUL, and in *eol where printable() stopped (the newline,
- * or a NUL in the line); NULL when no newline ends it (the line is left as it is). A run of
- * printable ASCII, which printable() leaves as it is and a log's lines nearly all are, is
- * passed over 8 bytes at a time, and when the byte after it is the newline, that one pass
- * was all: no search for the newline first and printable() after.
- */
+/* Where the run of printable ASCII at s ends (end at the latest), looked at 8 bytes at a
+ * time: printable() leaves such a run as it is, and nearly all of an address or a defer
+ * log is one, so printable() need only go on from there. */
 static char *
-log_line_at(char *p, char *end, char **eol)
+ascii_run(char *s, const char *end)
 {
 	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-	char *s = p, *nl;
 	uint64_t w;
 
 	while (end - s >= 8) {
@@ -699,6 +693,21 @@ log_line_at(char *p, char *end, char **eol)
 	}
 	while (s < end && lq_isprint((unsigned char)*s))
 		s++;
+	return s;
+}
+
+/*
+ * The line of a defer log at p (before end) as bounce_log_read reads it, with printable()
+ * applied: its newline, made its NUL, and in *eol where printable() stopped (the newline,
+ * or a NUL in the line); NULL when no newline ends it (the line is left as it is). When the
+ * printable run at p ends at the newline, as it nearly always does, that one pass was all:
+ * no search for the newline first and printable() after.
+ */
+static char *
+log_line_at(char *p, char *end, char **eol)
+{
+	char *s = ascii_run(p, end), *nl;
+
 	if (s < end && *s == '\n') {
 		*s = '\0';
 		*eol = s;
@@ -747,6 +756,7 @@ display_address(struct lq_arena *a, const char *raw)
 {
 	const char *start = raw, *end, *colon, *cp;
 	char *out, *o;
+	size_t len;
 
 	if (*raw == '\0')
 		raw = start = EMPTY_ADDR;
@@ -754,10 +764,15 @@ display_address(struct lq_arena *a, const char *raw)
 		start = colon + 1;
 	if ((end = strrchr(start, '@')) == NULL)
 		end = start + strlen(start);
+	len = strlen(raw);
 	if (is_822_dot_string(start, end)) {
-		out = lq_arena_strndup(a, raw, strlen(raw));
+		if ((out = lq_arena_strndup(a, raw, len)) == NULL)
+			return NULL;
+		o = out + len;
 	} else {
-		if ((out = lq_arena_alloc(a, 2 * strlen(raw) + 3)) == NULL)
+		size_t domain = len - (size_t)(end - raw);	/* from the last '@' on */
+
+		if ((out = lq_arena_alloc(a, 2 * len + 3)) == NULL)
 			return NULL;
 		o = out;
 		memcpy(o, raw, start - raw);
@@ -769,10 +784,10 @@ display_address(struct lq_arena *a, const char *raw)
 			*o++ = *cp;
 		}
 		*o++ = '"';
-		strcpy(o, end);
+		memcpy(o, end, domain + 1);
+		o += domain;
 	}
-	if (out != NULL)
-		printable(out);
+	printable(ascii_run(out, o));	/* (o: the NUL) */
 	return out;
 }
 
@@ -951,12 +966,13 @@ log_attribute(const char *name, size_t len)
 		size_t len;
 		enum log_attr attr;
 	} attrs[] = {
-		ATTR("recipient", ATTR_RECIPIENT), ATTR("original_recipient", ATTR_OTHER),
-		ATTR("dsn_orig_rcpt", ATTR_OTHER), ATTR("notify_flags", ATTR_OTHER),
-		ATTR("offset", ATTR_OFFSET), ATTR("status", ATTR_STATUS), ATTR("action", ATTR_OTHER),
+		/* first those bounce_append_service writes in every entry */
+		ATTR("recipient", ATTR_RECIPIENT), ATTR("offset", ATTR_OFFSET),
+		ATTR("status", ATTR_STATUS), ATTR("action", ATTR_OTHER),
+		ATTR("reason", ATTR_REASON), ATTR("dsn_orig_rcpt", ATTR_OTHER),
+		ATTR("original_recipient", ATTR_OTHER), ATTR("notify_flags", ATTR_OTHER),
 		ATTR("diag_type", ATTR_OTHER), ATTR("diag_text", ATTR_OTHER),
-		ATTR("mta_type", ATTR_OTHER), ATTR("mta_mname", ATTR_OTHER),
-		ATTR("reason", ATTR_REASON)
+		ATTR("mta_type", ATTR_OTHER), ATTR("mta_mname", ATTR_OTHER)
 	};
 #undef ATTR
 
@@ -977,7 +993,8 @@ static long
 strtol10(const char *s, char **end)
 {
 	const char *p = s;
-	unsigned long v = 0, limit;
+	unsigned long v = 0, limit, cutoff;
+	unsigned cutlim;
 	int neg = 0, over = 0;
 
 	while (lq_isspace((unsigned char)*p))
@@ -990,10 +1007,12 @@ strtol10(const char *s, char **end)
 		return 0;
 	}
 	limit = neg ? (unsigned long)LONG_MAX + 1 : (unsigned long)LONG_MAX;
+	cutoff = limit / 10;	/* v * 10 + d > limit: v past cutoff, or at it and d past cutlim */
+	cutlim = (unsigned)(limit % 10);
 	for (; lq_isdigit((unsigned char)*p); p++) {
 		unsigned d = (unsigned)(*p - '0');
 
-		if (over || v > (limit - d) / 10)
+		if (over || v > cutoff || (v == cutoff && d > cutlim))
 			over = 1;
 		else
 			v = v * 10 + d;
