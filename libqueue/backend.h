@@ -131,7 +131,14 @@ struct lq_buf {
 	char *data;
 	size_t len, cap;
 };
-int lq_buf_reserve(struct lq_buf *, size_t more);
+/* Room for more bytes after len, and one byte beyond them: 0, or -1 out of memory. The
+ * check is inline (a record reader asks before every record); lq_buf_grow makes the room. */
+int lq_buf_grow(struct lq_buf *, size_t more);
+static inline int
+lq_buf_reserve(struct lq_buf *b, size_t more)
+{
+	return b->cap - b->len > more ? 0 : lq_buf_grow(b, more);
+}
 int lq_buf_append(struct lq_buf *, const void *, size_t);
 void lq_buf_free(struct lq_buf *);
 
