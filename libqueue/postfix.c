@@ -2152,13 +2152,54 @@ rec_type_name(int type)
 	return "unknown_record_type";
 }
 
+/* asctime_r(tm, buf) (buf: 26 bytes or more), written here for the years 1000 to 9999
+ * (glibc's goes through snprintf, and the listing shows a time per message); another year,
+ * or a field out of its range, is left to asctime_r itself. */
+static char *
+asctime_of(const struct tm *tm, char *buf)
+{
+	static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int year;
+
+	if (tm->tm_year < 1000 - 1900 || tm->tm_year > 9999 - 1900 || tm->tm_wday < 0 ||
+	    tm->tm_wday > 6 || tm->tm_mon < 0 || tm->tm_mon > 11 || tm->tm_mday < 1 ||
+	    tm->tm_mday > 31 || tm->tm_hour < 0 || tm->tm_hour > 23 || tm->tm_min < 0 ||
+	    tm->tm_min > 59 || tm->tm_sec < 0 || tm->tm_sec > 60)
+		return asctime_r(tm, buf);
+	/* "%.3s %.3s%3d %.2d:%.2d:%.2d %d\n" */
+	year = tm->tm_year + 1900;
+	memcpy(buf, days + 3 * tm->tm_wday, 3);
+	buf[3] = ' ';
+	memcpy(buf + 4, months + 3 * tm->tm_mon, 3);
+	buf[7] = ' ';
+	buf[8] = tm->tm_mday < 10 ? ' ' : (char)('0' + tm->tm_mday / 10);
+	buf[9] = (char)('0' + tm->tm_mday % 10);
+	buf[10] = ' ';
+	buf[11] = (char)('0' + tm->tm_hour / 10);
+	buf[12] = (char)('0' + tm->tm_hour % 10);
+	buf[13] = ':';
+	buf[14] = (char)('0' + tm->tm_min / 10);
+	buf[15] = (char)('0' + tm->tm_min % 10);
+	buf[16] = ':';
+	buf[17] = (char)('0' + tm->tm_sec / 10);
+	buf[18] = (char)('0' + tm->tm_sec % 10);
+	buf[19] = ' ';
+	buf[20] = (char)('0' + year / 1000);
+	buf[21] = (char)('0' + year / 100 % 10);
+	buf[22] = (char)('0' + year / 10 % 10);
+	buf[23] = (char)('0' + year % 10);
+	buf[24] = '\n';
+	buf[25] = '\0';
+	return buf;
+}
+
 static void
 print_time(FILE *out, const char *label, time_t t)
 {
 	char buf[64];
 	struct tm tm;
 
-	if (localtime_r(&t, &tm) != NULL && asctime_r(&tm, buf) != NULL)
+	if (localtime_r(&t, &tm) != NULL && asctime_of(&tm, buf) != NULL)
 		fprintf(out, "%s: %s", label, buf);
 	else
 		fprintf(out, "%s: (time %lld)\n", label, (long long)t);
@@ -2381,21 +2422,26 @@ msg_long_layout(const struct lq_msg *m)
 	return pm != NULL ? pm->long_layout : long_id_separator(m->id) != NULL;
 }
 
+/* What "%-17s %8s %-19s " (long IDs) and "%-11s %7s %-20s " write of three "": the blank
+ * Queue ID, Size and Arrival Time columns before a recipient */
+enum { LONG_RCPT_INDENT = 17 + 1 + 8 + 1 + 19 + 1, SHORT_RCPT_INDENT = 11 + 1 + 7 + 1 + 20 + 1 };
+
 static int
 postfix_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 {
 	int lg = msg_long_layout(m);
 	const char *reason = "";
-	char idst[LQ_ID_MAX + 4], when[64] = "";
+	char idst[LQ_ID_MAX + 4], when[64] = "", blank[LONG_RCPT_INDENT];
 	struct tm tm;
 	time_t t = m->arrival;
 
 	(void)flags, (void)now;
+	memset(blank, ' ', sizeof blank);
 	snprintf(idst, sizeof idst, "%s%s%s", m->id,
 	    m->queue && strcmp(m->queue, "active") == 0 ? "*" :
 	    m->queue && strcmp(m->queue, "hold") == 0 ? "!" : "",
 	    (m->flags & LQ_MSG_EXPIRED) ? "#" : "");
-	if (localtime_r(&t, &tm) == NULL || asctime_r(&tm, when) == NULL)
+	if (localtime_r(&t, &tm) == NULL || asctime_of(&tm, when) == NULL)
 		snprintf(when, sizeof when, "%lld", (long long)t);
 	fprintf(out, lg ? "%-17s %8lld %19.19s %s\n" : "%-11s %7lld %20.20s %s\n", idst,
 	    (long long)m->size, when, m->sender[0] ? m->sender : EMPTY_ADDR);
@@ -2412,8 +2458,11 @@ postfix_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t 
 			reason = why;
 			fprintf(out, "%*s(%s)\n", pad < 0 ? 0 : pad, "", show);
 		}
-		fprintf(out, lg ? "%-17s %8s %-19s %s\n" : "%-11s %7s %-20s %s\n", "", "", "",
-		    r->address);
+		/* (not fprintf's "%-17s %8s %-19s %s\n" of "", "", "" and the address: the
+		 * same bytes, without the printf machinery for every recipient) */
+		fwrite(blank, 1, lg ? LONG_RCPT_INDENT : SHORT_RCPT_INDENT, out);
+		fputs(r->address, out);
+		putc('\n', out);
 	}
 	return putc('\n', out) == EOF ? -1 : 0;
 }
