@@ -2434,13 +2434,20 @@ postfix_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t 
 	char idst[LQ_ID_MAX + 4], when[64] = "", blank[LONG_RCPT_INDENT];
 	struct tm tm;
 	time_t t = m->arrival;
+	size_t n;
 
 	(void)flags, (void)now;
 	memset(blank, ' ', sizeof blank);
-	snprintf(idst, sizeof idst, "%s%s%s", m->id,
-	    m->queue && strcmp(m->queue, "active") == 0 ? "*" :
-	    m->queue && strcmp(m->queue, "hold") == 0 ? "!" : "",
-	    (m->flags & LQ_MSG_EXPIRED) ? "#" : "");
+	/* the ID and its marks (m->id: at most LQ_ID_MAX bytes, idst has room for two more) */
+	n = strlen(m->id);
+	memcpy(idst, m->id, n);
+	if (m->queue && strcmp(m->queue, "active") == 0)
+		idst[n++] = '*';
+	else if (m->queue && strcmp(m->queue, "hold") == 0)
+		idst[n++] = '!';
+	if (m->flags & LQ_MSG_EXPIRED)
+		idst[n++] = '#';
+	idst[n] = '\0';
 	if (localtime_r(&t, &tm) == NULL || asctime_of(&tm, when) == NULL)
 		snprintf(when, sizeof when, "%lld", (long long)t);
 	fprintf(out, lg ? "%-17s %8lld %19.19s %s\n" : "%-11s %7lld %20.20s %s\n", idst,
