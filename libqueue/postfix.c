@@ -1111,8 +1111,9 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 				case ATTR_REASON:
 					why = value;
 					break;
-				case ATTR_OFFSET:
-					e.unreadable |= (e.offset = log_offset(value)) < 0;
+				case ATTR_OFFSET:	/* (only where is told of it) */
+					if (where != NULL)
+						e.unreadable |= (e.offset = log_offset(value)) < 0;
 					break;
 				case ATTR_OTHER:
 					break;
