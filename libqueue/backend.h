@@ -7,6 +7,8 @@
 
 #include <sys/stat.h>
 
+#include <string.h>
+
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
 #endif
@@ -129,7 +131,14 @@ struct lq_buf {
 	char *data;
 	size_t len, cap;
 };
-int lq_buf_reserve(struct lq_buf *, size_t more);
+/* Room for more bytes after len, and one byte beyond them: 0, or -1 out of memory. The
+ * check is inline (a record reader asks before every record); lq_buf_grow makes the room. */
+int lq_buf_grow(struct lq_buf *, size_t more);
+static inline int
+lq_buf_reserve(struct lq_buf *b, size_t more)
+{
+	return b->cap - b->len > more ? 0 : lq_buf_grow(b, more);
+}
 int lq_buf_append(struct lq_buf *, const void *, size_t);
 void lq_buf_free(struct lq_buf *);
 
@@ -160,6 +169,67 @@ int lq_replace_file(int dirfd, const char *tmp, const char *name, const struct l
 
 /* Is this name safe to use as one path component? (no '/', no NUL, not . or ..) */
 int lq_plain_name(const char *);
+
+/* strlcpy() without its result: src cut to size - 1 bytes and NUL-terminated in dst (nothing
+ * written when size is 0), measured and copied by glibc's strnlen and memcpy, where
+ * libbsd's strlcpy goes a byte at a time; the scans copy an ID or a path per message. */
+static inline void
+lq_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n;
+
+	if (size == 0)
+		return;
+	n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/*
+ * The <ctype.h> classes of the C locale (the tools never call setlocale(), and spool formats
+ * are ASCII whatever the locale), as plain range tests: glibc's isprint() and the others look
+ * a table up through __ctype_b_loc(), a library call per byte on the hot paths of a scan.
+ * c is a byte as unsigned char (or EOF); every byte >= 0x80 is in none of them, as in the
+ * C locale.
+ */
+static inline int
+lq_isdigit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline int
+lq_isalnum(int c)
+{
+	return lq_isdigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* ' ', \t, \n, \v, \f, \r */
+static inline int
+lq_isspace(int c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* ' ' to '~' */
+static inline int
+lq_isprint(int c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+static inline int
+lq_iscntrl(int c)
+{
+	return (c >= 0 && c < 0x20) || c == 0x7f;
+}
+
+/* tolower(): 'A' to 'Z' only */
+static inline int
+lq_tolower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
 
 /* spool.c, for the run_argv ops: can prog (a name looked up in PATH, or a path) be run?
  * 0, or -1 with err saying "exim4: not found" (or "PATH: not executable"). */

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -163,7 +162,7 @@ postfix_valid_id(const char *id)
 		return 1;
 	}
 	for (const char *p = id; *p; p++)
-		if (!isdigit((unsigned char)*p) && !(*p >= 'A' && *p <= 'F'))
+		if (!lq_isdigit((unsigned char)*p) && !(*p >= 'A' && *p <= 'F'))
 			return 0;
 	return 1;
 }
@@ -177,7 +176,7 @@ hash_key(const char *id, char key[LQ_ID_MAX + 8])
 	unsigned long usec = 0;
 
 	if (z == NULL) {
-		snprintf(key, LQ_ID_MAX + 8, "%s", id);
+		lq_strlcpy(key, id, LQ_ID_MAX + 8);
 		return;
 	}
 	for (const char *p = z - 4; p < z; p++) {
@@ -388,13 +387,12 @@ struct rec {
 	char *data;		/* NUL-terminated copy (f->rec) */
 };
 
+/* the next byte when it is not in the window: read from there on (or -1) */
 static int
-pf_getc(struct pfile *f)
+pf_getc_read(struct pfile *f)
 {
 	ssize_t n;
 
-	if (f->pos >= f->woff && f->pos < f->woff + (int64_t)f->wlen)
-		return f->win[f->pos++ - f->woff];
 	if (f->pos >= f->size)
 		return -1;
 	do
@@ -405,6 +403,16 @@ pf_getc(struct pfile *f)
 	f->woff = f->pos;
 	f->wlen = (size_t)n;
 	return f->win[f->pos++ - f->woff];
+}
+
+/* the next byte of the file, or -1 at its end (or on a read error); inline, as a record's
+ * type and length are read a byte at a time */
+static inline int
+pf_getc(struct pfile *f)
+{
+	if (f->pos >= f->woff && f->pos < f->woff + (int64_t)f->wlen)
+		return f->win[f->pos++ - f->woff];
+	return pf_getc_read(f);
 }
 
 static int
@@ -486,10 +494,10 @@ pointer_target(const char *s)
 {
 	int64_t v = 0;
 
-	while (isspace((unsigned char)*s))
+	while (lq_isspace((unsigned char)*s))
 		s++;
 	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s) || v > (INT64_MAX - 9) / 10)
+		if (!lq_isdigit((unsigned char)*s) || v > (INT64_MAX - 9) / 10)
 			return -1;
 		v = v * 10 + (*s - '0');
 	}
@@ -595,7 +603,7 @@ pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const 
 
 	if (pfile_init(f, pm, id, bufs, arena, err) < 0)
 		return -1;
-	snprintf(path, sizeof path, "%s", pm->rel);
+	lq_strlcpy(path, pm->rel, sizeof path);
 	p = path;
 	if (dirfd >= 0) {
 		dfd = dirfd;
@@ -647,15 +655,15 @@ pfile_adopt(struct pfile *f, const struct pf_msg *pm, const char *id, int fd,
 /* ---------------------------------------------------------------- addresses as showq shows them */
 
 /* printable() with smtputf8_enable = yes: bytes that are neither printable ASCII nor part
- * of a UTF-8 sequence become '?' */
-static void
+ * of a UTF-8 sequence become '?'. Returns the end of s (its NUL). */
+static char *
 printable(char *s)
 {
 	unsigned char *cp = (unsigned char *)s;
 	int ch;
 
 	for (; (ch = *cp) != 0; cp++) {
-		if (ch < 0x80 && isprint(ch))
+		if (lq_isprint(ch))	/* (ISASCII(ch) && ISPRINT(ch)) */
 			continue;
 		if (ch >= 194 && ch <= 254 && cp[1] >= 128 && cp[1] < 192) {
 			while (cp[1] >= 128 && cp[1] < 192)
@@ -663,6 +671,65 @@ printable(char *s)
 		} else
 			*cp = '?';
 	}
+	return (char *)cp;
+}
+
+/* Where the run of printable ASCII at s ends (end at the latest), looked at 8 bytes at a
+ * time: printable() leaves such a run as it is, and nearly all of an address or a defer
+ * log is one, so printable() need only go on from there. */
+static char *
+ascii_run(char *s, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t w;
+
+	while (end - s >= 8) {
+		memcpy(&w, s, sizeof w);
+		/* a byte below 0x20, or one above 0x7e (0x7f + 1 and every byte >= 0x80 have
+		 * their high bit set): looked at one by one */
+		if ((((w - 0x20 * ones) & ~w) | ((w + ones) | w)) & high)
+			break;
+		s += sizeof w;
+	}
+	while (s < end && lq_isprint((unsigned char)*s))
+		s++;
+	return s;
+}
+
+/*
+ * The line of a defer log at p (before end) as bounce_log_read reads it, with printable()
+ * applied: its newline, made its NUL, and in *eol where printable() stopped (the newline,
+ * or a NUL in the line); NULL when no newline ends it (the line is left as it is). When the
+ * printable run at p ends at the newline, as it nearly always does, that one pass was all:
+ * no search for the newline first and printable() after.
+ */
+static char *
+log_line_at(char *p, char *end, char **eol)
+{
+	char *s = ascii_run(p, end), *nl;
+
+	if (s < end && *s == '\n') {
+		*s = '\0';
+		*eol = s;
+		return s;
+	}
+	if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+		return NULL;
+	*nl = '\0';
+	*eol = printable(s);
+	return nl;
+}
+
+/* RFC 822's specials, which a dot-string may not hold unquoted */
+static int
+is_822_special(int ch)
+{
+	switch (ch) {
+	case '(': case ')': case '<': case '>': case '@': case ',': case ';': case ':':
+	case '\\': case '"': case '[': case ']':
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -677,9 +744,7 @@ is_822_dot_string(const char *s, const char *end)
 
 		if (ch == '.' && cp + 1 < end && cp[1] == '.')
 			return 0;
-		if (ch == ' ' || (ch < 0x80 && iscntrl(ch)))
-			return 0;
-		if (strchr("()<>@,;:\\\"[]", ch) != NULL)
+		if (ch == ' ' || lq_iscntrl(ch) || is_822_special(ch))
 			return 0;
 	}
 	return cp[-1] != '.';
@@ -691,6 +756,7 @@ display_address(struct lq_arena *a, const char *raw)
 {
 	const char *start = raw, *end, *colon, *cp;
 	char *out, *o;
+	size_t len;
 
 	if (*raw == '\0')
 		raw = start = EMPTY_ADDR;
@@ -698,10 +764,15 @@ display_address(struct lq_arena *a, const char *raw)
 		start = colon + 1;
 	if ((end = strrchr(start, '@')) == NULL)
 		end = start + strlen(start);
+	len = strlen(raw);
 	if (is_822_dot_string(start, end)) {
-		out = lq_arena_strndup(a, raw, strlen(raw));
+		if ((out = lq_arena_strndup(a, raw, len)) == NULL)
+			return NULL;
+		o = out + len;
 	} else {
-		if ((out = lq_arena_alloc(a, 2 * strlen(raw) + 3)) == NULL)
+		size_t domain = len - (size_t)(end - raw);	/* from the last '@' on */
+
+		if ((out = lq_arena_alloc(a, 2 * len + 3)) == NULL)
 			return NULL;
 		o = out;
 		memcpy(o, raw, start - raw);
@@ -713,10 +784,10 @@ display_address(struct lq_arena *a, const char *raw)
 			*o++ = *cp;
 		}
 		*o++ = '"';
-		strcpy(o, end);
+		memcpy(o, end, domain + 1);
+		o += domain;
 	}
-	if (out != NULL)
-		printable(out);
+	printable(ascii_run(out, o));	/* (o: the NUL) */
 	return out;
 }
 
@@ -852,47 +923,107 @@ strptr_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* split_nameval() */
+/* split_nameval() of buf, whose NUL is at end: the name's length, or -1 when buf is not
+ * "name = value" */
 static int
-split_nameval(char *buf, char **name, char **value)
+split_nameval(char *buf, char *end, char **name, char **value)
 {
 	char *np, *ep, *cp, *vp, *p;
 
-	for (np = buf; *np && isspace((unsigned char)*np); np++)
+	for (np = buf; *np && lq_isspace((unsigned char)*np); np++)
 		;
 	if (*np == '\0' || *np == '=')
 		return -1;
-	for (ep = np; *ep && !isspace((unsigned char)*ep) && *ep != '='; ep++)
+	for (ep = np; *ep && !lq_isspace((unsigned char)*ep) && *ep != '='; ep++)
 		;
-	for (cp = ep; *cp && isspace((unsigned char)*cp); cp++)
+	for (cp = ep; *cp && lq_isspace((unsigned char)*cp); cp++)
 		;
 	if (*cp != '=')
 		return -1;
 	*ep = '\0';
-	for (vp = cp + 1; *vp && isspace((unsigned char)*vp); vp++)
+	for (vp = cp + 1; *vp && lq_isspace((unsigned char)*vp); vp++)
 		;
-	for (p = vp + strlen(vp); p > vp && isspace((unsigned char)p[-1]); p--)
+	for (p = end; p > vp && lq_isspace((unsigned char)p[-1]); p--)
 		;
 	*p = '\0';
 	*name = np;
 	*value = vp;
-	return 0;
+	return (int)(ep - np);
 }
 
 /* The attribute names bounce_log_read knows (mail_proto.h's MAIL_ATTR_*): those
- * bounce_append_service writes. Any other is a line Postfix warns about and ignores. */
-static int
-known_log_attribute(const char *name)
-{
-	static const char *const names[] = {
-		"recipient", "original_recipient", "dsn_orig_rcpt", "notify_flags", "offset",
-		"status", "action", "diag_type", "diag_text", "mta_type", "mta_mname", "reason"
-	};
+ * bounce_append_service writes; the ones an entry's reader uses have their own value. Any
+ * other is a line Postfix warns about and ignores. */
+enum log_attr { ATTR_UNKNOWN, ATTR_OTHER, ATTR_RECIPIENT, ATTR_STATUS, ATTR_REASON, ATTR_OFFSET };
 
-	for (size_t i = 0; i < NELEM(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			return 1;
-	return 0;
+/* the attribute name of len bytes */
+static enum log_attr
+log_attribute(const char *name, size_t len)
+{
+#define ATTR(s, a) { s, sizeof s - 1, a }
+	static const struct {
+		const char *name;
+		size_t len;
+		enum log_attr attr;
+	} attrs[] = {
+		/* first those bounce_append_service writes in every entry */
+		ATTR("recipient", ATTR_RECIPIENT), ATTR("offset", ATTR_OFFSET),
+		ATTR("status", ATTR_STATUS), ATTR("action", ATTR_OTHER),
+		ATTR("reason", ATTR_REASON), ATTR("dsn_orig_rcpt", ATTR_OTHER),
+		ATTR("original_recipient", ATTR_OTHER), ATTR("notify_flags", ATTR_OTHER),
+		ATTR("diag_type", ATTR_OTHER), ATTR("diag_text", ATTR_OTHER),
+		ATTR("mta_type", ATTR_OTHER), ATTR("mta_mname", ATTR_OTHER)
+	};
+#undef ATTR
+
+	/* (the length and the first byte first: a log has a few lines per recipient, each
+	 * looked up here, and those two tell all the names but diag_t* apart) */
+	for (size_t i = 0; i < NELEM(attrs); i++)
+		if (attrs[i].len == len && attrs[i].name[0] == name[0] &&
+		    memcmp(name, attrs[i].name, len) == 0)
+			return attrs[i].attr;
+	return ATTR_UNKNOWN;
+}
+
+/* strtol(s, end, 10) in the C locale, to the byte: white space, a sign, decimal digits;
+ * LONG_MAX or LONG_MIN and errno ERANGE when it overflows; *end = s when there are no
+ * digits. glibc's serves every base and locale; this one runs a few times per message
+ * and per log entry. */
+static long
+strtol10(const char *s, char **end)
+{
+	const char *p = s;
+	unsigned long v = 0, limit, cutoff;
+	unsigned cutlim;
+	int neg = 0, over = 0;
+
+	while (lq_isspace((unsigned char)*p))
+		p++;
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	if (!lq_isdigit((unsigned char)*p)) {
+		if (end != NULL)
+			*end = (char *)s;
+		return 0;
+	}
+	limit = neg ? (unsigned long)LONG_MAX + 1 : (unsigned long)LONG_MAX;
+	cutoff = limit / 10;	/* v * 10 + d > limit: v past cutoff, or at it and d past cutlim */
+	cutlim = (unsigned)(limit % 10);
+	for (; lq_isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (over || v > cutoff || (v == cutoff && d > cutlim))
+			over = 1;
+		else
+			v = v * 10 + d;
+	}
+	if (end != NULL)
+		*end = (char *)p;
+	if (over) {
+		errno = ERANGE;
+		return neg ? LONG_MIN : LONG_MAX;
+	}
+	return neg ? (long)(0 - v) : (long)v;
 }
 
 /* An entry's "offset": where its recipient's record is in the queue file; -1 when it is
@@ -904,8 +1035,8 @@ log_offset(const char *value)
 	long off;
 
 	errno = 0;
-	off = strtol(value, &end, 10);
-	return !isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || off <= 0 ?
+	off = strtol10(value, &end);
+	return !lq_isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || off <= 0 ?
 	    -1 : off;
 }
 
@@ -943,12 +1074,12 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 	struct log_entry e = { 0 };
 
 	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *name, *value, *gt;
+		char *line = p, *eol, *nl = log_line_at(p, end, &eol), *name, *value, *gt;
 		const char *wrong = NULL;
+		int namelen;
 
 		if (nl == NULL)
 			break;		/* the last line has no newline: no blank line follows */
-		*nl = '\0';
 		p = nl + 1;
 		lineno++;
 		if (line[0] == '\0') {
@@ -963,27 +1094,38 @@ log_entries(struct lq_buf *log, log_entry_fn fn, void *arg, struct lq_err *bad,
 		}
 		if (!found)
 			e = (struct log_entry){ .start = (size_t)(line - log->data) };
-		if (memchr(line, '\0', (size_t)(nl - line)) != NULL)
+		if (eol != nl)	/* printable() stopped at a NUL in the line */
 			e.unreadable = 1;
-		printable(line);
 		found = 1;
-		if (isalnum((unsigned char)line[0])) {
-			if (split_nameval(line, &name, &value) < 0)
+		if (lq_isalnum((unsigned char)line[0])) {
+			if ((namelen = split_nameval(line, eol, &name, &value)) < 0) {
 				wrong = "malformed record";
-			else if (strcmp(name, "recipient") == 0)
-				addr = value;
-			else if (strcmp(name, "status") == 0)
-				status = value;
-			else if (strcmp(name, "reason") == 0)
-				why = value;
-			else if (strcmp(name, "offset") == 0)
-				e.unreadable |= (e.offset = log_offset(value)) < 0;
-			else if (!known_log_attribute(name))
-				wrong = "unknown attribute name";
+			} else {
+				switch (log_attribute(name, (size_t)namelen)) {
+				case ATTR_RECIPIENT:
+					addr = value;
+					break;
+				case ATTR_STATUS:
+					status = value;
+					break;
+				case ATTR_REASON:
+					why = value;
+					break;
+				case ATTR_OFFSET:	/* (only where is told of it) */
+					if (where != NULL)
+						e.unreadable |= (e.offset = log_offset(value)) < 0;
+					break;
+				case ATTR_OTHER:
+					break;
+				case ATTR_UNKNOWN:
+					wrong = "unknown attribute name";
+					break;
+				}
+			}
 		} else if (line[0] == '<' && (gt = strstr(line + 1, ">: ")) != NULL) {
 			*gt = '\0';
 			addr = line + 1;
-			for (why = gt + 2; *why && isspace((unsigned char)*why); why++)
+			for (why = gt + 2; *why && lq_isspace((unsigned char)*why); why++)
 				;
 		} else {
 			wrong = "malformed record";
@@ -1139,20 +1281,35 @@ postfix_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_er
 static long
 parse_long(const char *s)
 {
-	return strtol(s, NULL, 10);
+	return strtol10(s, NULL);
+}
+
+/* sscanf()'s "%ld" at s: white space, then a decimal number (strtol's, with its sign, and
+ * held at the limits as glibc's scanf does); where it ends, or NULL when there is none. A
+ * record per message is read so: this, not a call of the whole scanf machinery. */
+static const char *
+scan_long(const char *s, long *v)
+{
+	char *end;
+	long n = strtol10(s, &end);
+
+	if (end == s)
+		return NULL;
+	*v = n;
+	return end;
 }
 
 /* atol() of what comes after the seconds' digits: REC_TYPE_TIME_SCAN */
 static long
 time_usec(const char *s)
 {
-	while (isspace((unsigned char)*s))
+	while (lq_isspace((unsigned char)*s))
 		s++;
 	if (*s == '+' || *s == '-')
 		s++;
-	while (isdigit((unsigned char)*s))
+	while (lq_isdigit((unsigned char)*s))
 		s++;
-	return strtol(s, NULL, 10);
+	return strtol10(s, NULL);
 }
 
 /* Where a pending recipient's record is, for marking it done (PF_NOTE_PENDING). */
@@ -1197,9 +1354,13 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m, struct lq
 				m->arrival_usec = time_usec(r.data);
 			}
 			break;
-		case 'C':
+		case 'C': {
+			const char *after_size;
+
+			/* sscanf(r.data, "%ld %ld", &c_size, &c_offset) != 2 */
 			if (c_size < 0 && c_offset < 0 &&
-			    sscanf(r.data, "%ld %ld", &c_size, &c_offset) != 2)
+			    ((after_size = scan_long(r.data, &c_size)) == NULL ||
+			    scan_long(after_size, &c_offset) == NULL))
 				c_offset = -1;
 			if (!size_ok) {
 				size_ok = r.data[strspn(r.data, "0123456789 ")] == '\0' &&
@@ -1208,6 +1369,7 @@ parse_envelope(struct lq_spool *sp, struct pfile *f, struct lq_msg *m, struct lq
 					msg_size = st->st_size;
 			}
 			break;
+		}
 		case 'S':
 			if (sender_seen++)
 				return corrupt(f, err, r.off, "a second sender record");
@@ -1318,7 +1480,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 	struct pfile f;
 	int rc;
 
-	snprintf(m->id, sizeof m->id, "%s", strrchr(rel, '/') + 1);
+	lq_strlcpy(m->id, strrchr(rel, '/') + 1, sizeof m->id);
 	m->queue = queue_names[q];
 	if ((pm = lq_arena_alloc(m->arena, sizeof *pm)) == NULL) {
 		if (fd >= 0)
@@ -1326,7 +1488,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	}
 	memset(pm, 0, sizeof *pm);
-	snprintf(pm->rel, sizeof pm->rel, "%s", rel);
+	lq_strlcpy(pm->rel, rel, sizeof pm->rel);
 	pm->dev = st->st_dev;
 	pm->ino = st->st_ino;
 	pm->long_layout = pf->long_layout;
@@ -1403,7 +1565,7 @@ locate(struct lq_spool *sp, const char *id, int *qp, int *dfdp, char rel[REL_MAX
 			int sub;
 
 			if (fstatat(dfd, id, st, AT_SYMLINK_NOFOLLOW) == 0) {
-				snprintf(rel + n, REL_MAX - n, "%s", id);
+				lq_strlcpy(rel + n, id, REL_MAX - n);
 				*qp = q;
 				*dfdp = dfd;
 				return 0;
@@ -1591,7 +1753,7 @@ load_again(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
 	struct stat st;
 
 	/* the directory again, then the file */
-	snprintf(dir, sizeof dir, "%s", it->rel);
+	lq_strlcpy(dir, it->rel, sizeof dir);
 	slash = strrchr(dir, '/');
 	*slash = '\0';
 	for (char *p = dir, *s; dfd >= 0 && p != NULL; p = s) {
@@ -1722,7 +1884,7 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 		return report_in_order(w, name, &e);
 	}
 	memcpy(it.key_dirs, key_dirs, depth);
-	snprintf(it.rel, sizeof it.rel, "%s", rel);
+	lq_strlcpy(it.rel, rel, sizeof it.rel);
 	return scan_next(w, &it) != 0 ? -1 : 0;
 }
 
@@ -1758,7 +1920,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 			struct lq_err e;
 			int sub;
 
-			snprintf(rel + rellen, REL_MAX - rellen, "%s", name);
+			lq_strlcpy(rel + rellen, name, REL_MAX - rellen);
 			if (depth >= DEPTH_MAX) {
 				lq_err_set(&e, LQ_ELIMIT, "%s: hashed deeper than %d levels: not read",
 				    rel, DEPTH_MAX);
@@ -1783,7 +1945,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		}
 		if (!postfix_valid_id(name))
 			continue;	/* temporary files (with a '.'), anything not a queue file */
-		snprintf(rel + rellen, REL_MAX - rellen, "%s", name);
+		lq_strlcpy(rel + rellen, name, REL_MAX - rellen);
 		stop = visit(w, dfd, name, de->d_type, rel, depth, key_dirs) < 0;
 	}
 	closedir(d);
@@ -1848,7 +2010,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			const char *path = order.paths.pool + order.paths.off[order.v[i].i];
 
 			it.q = queue_index(path, strcspn(path, "/"));
-			snprintf(it.rel, sizeof it.rel, "%s", path);
+			lq_strlcpy(it.rel, path, sizeof it.rel);
 			scan_next(&w, &it);
 		}
 		if (w.rc == 0 && w.pl != NULL)
@@ -1953,7 +2115,7 @@ is_header(const char *s)
 		case ':':
 			return state == 1 || state == 2;
 		default:
-			if (c == 0 || c >= 0x80 || iscntrl(c))
+			if (c == 0 || c >= 0x80 || lq_iscntrl(c))
 				return 0;
 			if (state == 0)
 				state = 1;
@@ -1991,13 +2153,54 @@ rec_type_name(int type)
 	return "unknown_record_type";
 }
 
+/* asctime_r(tm, buf) (buf: 26 bytes or more), written here for the years 1000 to 9999
+ * (glibc's goes through snprintf, and the listing shows a time per message); another year,
+ * or a field out of its range, is left to asctime_r itself. */
+static char *
+asctime_of(const struct tm *tm, char *buf)
+{
+	static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int year;
+
+	if (tm->tm_year < 1000 - 1900 || tm->tm_year > 9999 - 1900 || tm->tm_wday < 0 ||
+	    tm->tm_wday > 6 || tm->tm_mon < 0 || tm->tm_mon > 11 || tm->tm_mday < 1 ||
+	    tm->tm_mday > 31 || tm->tm_hour < 0 || tm->tm_hour > 23 || tm->tm_min < 0 ||
+	    tm->tm_min > 59 || tm->tm_sec < 0 || tm->tm_sec > 60)
+		return asctime_r(tm, buf);
+	/* "%.3s %.3s%3d %.2d:%.2d:%.2d %d\n" */
+	year = tm->tm_year + 1900;
+	memcpy(buf, days + 3 * tm->tm_wday, 3);
+	buf[3] = ' ';
+	memcpy(buf + 4, months + 3 * tm->tm_mon, 3);
+	buf[7] = ' ';
+	buf[8] = tm->tm_mday < 10 ? ' ' : (char)('0' + tm->tm_mday / 10);
+	buf[9] = (char)('0' + tm->tm_mday % 10);
+	buf[10] = ' ';
+	buf[11] = (char)('0' + tm->tm_hour / 10);
+	buf[12] = (char)('0' + tm->tm_hour % 10);
+	buf[13] = ':';
+	buf[14] = (char)('0' + tm->tm_min / 10);
+	buf[15] = (char)('0' + tm->tm_min % 10);
+	buf[16] = ':';
+	buf[17] = (char)('0' + tm->tm_sec / 10);
+	buf[18] = (char)('0' + tm->tm_sec % 10);
+	buf[19] = ' ';
+	buf[20] = (char)('0' + year / 1000);
+	buf[21] = (char)('0' + year / 100 % 10);
+	buf[22] = (char)('0' + year / 10 % 10);
+	buf[23] = (char)('0' + year % 10);
+	buf[24] = '\n';
+	buf[25] = '\0';
+	return buf;
+}
+
 static void
 print_time(FILE *out, const char *label, time_t t)
 {
 	char buf[64];
 	struct tm tm;
 
-	if (localtime_r(&t, &tm) != NULL && asctime_r(&tm, buf) != NULL)
+	if (localtime_r(&t, &tm) != NULL && asctime_of(&tm, buf) != NULL)
 		fprintf(out, "%s: %s", label, buf);
 	else
 		fprintf(out, "%s: (time %lld)\n", label, (long long)t);
@@ -2147,7 +2350,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 		case 'A': {
 			char *name, *value;
 
-			if (split_nameval(r.data, &name, &value) < 0)
+			if (split_nameval(r.data, r.data + strlen(r.data), &name, &value) < 0)
 				break;	/* postcat warns on stderr */
 			if (strcmp(name, "create_time") == 0)
 				print_time(s->out, "create_time", (time_t)parse_long(value));
@@ -2220,21 +2423,33 @@ msg_long_layout(const struct lq_msg *m)
 	return pm != NULL ? pm->long_layout : long_id_separator(m->id) != NULL;
 }
 
+/* What "%-17s %8s %-19s " (long IDs) and "%-11s %7s %-20s " write of three "": the blank
+ * Queue ID, Size and Arrival Time columns before a recipient */
+enum { LONG_RCPT_INDENT = 17 + 1 + 8 + 1 + 19 + 1, SHORT_RCPT_INDENT = 11 + 1 + 7 + 1 + 20 + 1 };
+
 static int
 postfix_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 {
 	int lg = msg_long_layout(m);
 	const char *reason = "";
-	char idst[LQ_ID_MAX + 4], when[64] = "";
+	char idst[LQ_ID_MAX + 4], when[64] = "", blank[LONG_RCPT_INDENT];
 	struct tm tm;
 	time_t t = m->arrival;
+	size_t n;
 
 	(void)flags, (void)now;
-	snprintf(idst, sizeof idst, "%s%s%s", m->id,
-	    m->queue && strcmp(m->queue, "active") == 0 ? "*" :
-	    m->queue && strcmp(m->queue, "hold") == 0 ? "!" : "",
-	    (m->flags & LQ_MSG_EXPIRED) ? "#" : "");
-	if (localtime_r(&t, &tm) == NULL || asctime_r(&tm, when) == NULL)
+	memset(blank, ' ', sizeof blank);
+	/* the ID and its marks (m->id: at most LQ_ID_MAX bytes, idst has room for two more) */
+	n = strlen(m->id);
+	memcpy(idst, m->id, n);
+	if (m->queue && strcmp(m->queue, "active") == 0)
+		idst[n++] = '*';
+	else if (m->queue && strcmp(m->queue, "hold") == 0)
+		idst[n++] = '!';
+	if (m->flags & LQ_MSG_EXPIRED)
+		idst[n++] = '#';
+	idst[n] = '\0';
+	if (localtime_r(&t, &tm) == NULL || asctime_of(&tm, when) == NULL)
 		snprintf(when, sizeof when, "%lld", (long long)t);
 	fprintf(out, lg ? "%-17s %8lld %19.19s %s\n" : "%-11s %7lld %20.20s %s\n", idst,
 	    (long long)m->size, when, m->sender[0] ? m->sender : EMPTY_ADDR);
@@ -2251,8 +2466,11 @@ postfix_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t 
 			reason = why;
 			fprintf(out, "%*s(%s)\n", pad < 0 ? 0 : pad, "", show);
 		}
-		fprintf(out, lg ? "%-17s %8s %-19s %s\n" : "%-11s %7s %-20s %s\n", "", "", "",
-		    r->address);
+		/* (not fprintf's "%-17s %8s %-19s %s\n" of "", "", "" and the address: the
+		 * same bytes, without the printf machinery for every recipient) */
+		fwrite(blank, 1, lg ? LONG_RCPT_INDENT : SHORT_RCPT_INDENT, out);
+		fputs(r->address, out);
+		putc('\n', out);
 	}
 	return putc('\n', out) == EOF ? -1 : 0;
 }
@@ -2528,7 +2746,7 @@ target_dir(struct lq_spool *sp, int d, const char *id, char rel[REL_MAX], struct
 		dfd = sub;
 		n += (size_t)snprintf(rel + n, REL_MAX - n, "%s/", name);
 	}
-	snprintf(rel + n, REL_MAX - n, "%s", id);
+	lq_strlcpy(rel + n, id, REL_MAX - n);
 	return dfd;
 }
 
@@ -2564,7 +2782,7 @@ each_log_in(struct lq_spool *sp, const char *id, int d, log_fn fn, void *arg,
 		int sub;
 
 		if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			snprintf(rel + n, sizeof rel - n, "%s", id);
+			lq_strlcpy(rel + n, id, sizeof rel - n);
 			rc = fn(dfd, id, rel, arg, err);
 		}
 		if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
@@ -2712,7 +2930,7 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 	int r;
 
 	*heldp = h;
-	snprintf(h->id, sizeof h->id, "%s", id);
+	lq_strlcpy(h->id, id, sizeof h->id);
 	h->dfd = h->fd = h->logfd = -1;
 	if ((h->live = master_running(sp, id, err)) < 0)
 		return -1;
@@ -2914,7 +3132,7 @@ lock_delay_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_
 		return lq_err_sys(err, "%s: locking %s", id, rel);
 	}
 	h->logfd = fd;
-	snprintf(h->logrel, sizeof h->logrel, "%s", rel);
+	lq_strlcpy(h->logrel, rel, sizeof h->logrel);
 	return 1;	/* the first along the hash path, as our reader finds it */
 }
 

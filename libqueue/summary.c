@@ -5,7 +5,6 @@
  * With other keys (qsumm --by KEY[,KEY], lq_summary_set_keys) a row is one value of the
  * keys, and counts messages: a message once in each row it has a value of.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,7 +157,7 @@ lq_rcpt_domain(const char *addr, const char **dom)
 	if (at == NULL)
 		return 0;
 	p = at + 1;
-	while (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-')
+	while (lq_isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-')
 		p++;
 	if (p > at + 1) {
 		*dom = at + 1;
@@ -167,9 +166,9 @@ lq_rcpt_domain(const char *addr, const char **dom)
 	if (*p != '[')
 		return 0;
 	for (p++;; p++) {
-		if (!isdigit((unsigned char)*p))
+		if (!lq_isdigit((unsigned char)*p))
 			return 0;
-		while (isdigit((unsigned char)*p))
+		while (lq_isdigit((unsigned char)*p))
 			p++;
 		if (*p == ']' && dots == 3) {
 			*dom = at + 1;
@@ -305,8 +304,9 @@ part_append(char *key, size_t k, const char *v, size_t n, int lower)
 {
 	if (n > PART_MAX)
 		n = PART_MAX;
-	for (size_t i = 0; i < n; i++)
-		key[k + i] = lower ? (char)tolower((unsigned char)v[i]) : v[i];
+	memcpy(key + k, v, n);
+	for (size_t i = 0; lower && i < n; i++)
+		key[k + i] = (char)lq_tolower((unsigned char)key[k + i]);
 	key[k + n] = '\0';
 	return k + n + 1;
 }
@@ -424,7 +424,7 @@ lq_summary_add(struct lq_summary *s, const struct lq_msg *m)
 			k = key_append(key, k, " (f)", 4);
 		key[k] = '\0';
 		for (char *p = key; *p; p++)
-			*p = tolower((unsigned char)*p);
+			*p = (char)lq_tolower((unsigned char)*p);
 		if ((d = domain_get(s, key, k + 1)) == NULL)
 			return -1;
 		row_add(d, m, age, vol);

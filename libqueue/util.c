@@ -177,7 +177,7 @@ lq_arena_strndup(struct lq_arena *a, const char *s, size_t n)
 /* ---------------------------------------------------------------- buffers */
 
 int
-lq_buf_reserve(struct lq_buf *b, size_t more)
+lq_buf_grow(struct lq_buf *b, size_t more)
 {
 	size_t cap;
 	char *p;
