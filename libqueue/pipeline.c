@@ -333,7 +333,10 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	 * scan's wall time by a fifth to a third, but cost 30-60% more CPU (measured on two
 	 * cores: the kernel's descriptor table shared between threads, wake-ups, the messages'
 	 * bytes moving between caches), and --jobs 1's CPU is the budget a warm scan has
-	 * (issue 12: at most 10% above it). QTOOLS_READAHEAD=always with --jobs 2 is that one
+	 * (issue 12: at most 10% above it). A descriptor table per worker (unshare) takes the
+	 * kernel's part away (two threads reading the same cached files: +20% CPU sharing one
+	 * table, +6% with one each), but the handing over stays: still +10-35%, at 0.6-0.7 of
+	 * the wall time. QTOOLS_READAHEAD=always with --jobs 2 is that one
 	 * worker, for whoever would rather spend the CPU. */
 	if (sp->readahead == LQ_READAHEAD_ALWAYS || !p->cold_known)
 		set_cold(p);
