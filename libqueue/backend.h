@@ -307,7 +307,7 @@ int lq_rcpt_add(struct lq_msg *, size_t *cap, const char *addr, const char *reas
  * one at a time (half of what is free beyond what the scan itself may hold open). */
 unsigned lq_threads_fd_budget(unsigned want);
 
-/* util.c: v in decimal into out (snprintf's "%llu" without its cost, for a name or a field
+/* columns.c: v in decimal into out (snprintf's "%llu" without its cost, for a name or a field
  * made per message); out. */
 #define LQ_ULONG_LEN 21
 char *lq_ultoa(unsigned long long v, char out[LQ_ULONG_LEN]);

@@ -1,6 +1,7 @@
 /*
  * columns.c -- Exim's age and size columns, which the exiqgrep- and exiqsumm-compatible
- * outputs print on every MTA. Written without printf: a listing calls them for every
+ * outputs print on every MTA, and lq_ultoa, the digits of a number for any per-message
+ * output or file name. Written without printf: a listing calls them for every
  * message, and printf's cost showed in the benchmark. They match "%2d", "%5d", "%4.1f"...
  * byte for byte (tests/unit/lq_test.c checks them against printf over every size to 12 MB).
  */
@@ -8,23 +9,33 @@
 
 #include "backend.h"
 
+char *
+lq_ultoa(unsigned long long v, char out[LQ_ULONG_LEN])
+{
+	char tmp[LQ_ULONG_LEN], *t = tmp + sizeof tmp;
+
+	*--t = '\0';
+	do
+		*--t = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	memcpy(out, t, (size_t)(tmp + sizeof tmp - t));
+	return out;
+}
+
 /* n right-aligned in width columns, then the suffix; like "%*d%s" without printf. */
 static void
 put_number(char *buf, long long n, int width, const char *suffix)
 {
-	char digits[24];
-	int k = 0, neg = n < 0;
-	unsigned long long u = neg ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+	char digits[LQ_ULONG_LEN];
+	int neg = n < 0, k;
 
-	do
-		digits[k++] = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
-	if (neg)
-		digits[k++] = '-';
+	lq_ultoa(neg ? 0ULL - (unsigned long long)n : (unsigned long long)n, digits);
+	k = (int)strlen(digits) + neg;
 	for (int pad = width - k; pad > 0; pad--)
 		*buf++ = ' ';
-	while (k > 0)
-		*buf++ = digits[--k];
+	if (neg)
+		*buf++ = '-';
+	buf = stpcpy(buf, digits);
 	strcpy(buf, suffix);
 }
 

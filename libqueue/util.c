@@ -216,23 +216,6 @@ lq_buf_free(struct lq_buf *b)
 	b->len = b->cap = 0;
 }
 
-/* ---------------------------------------------------------------- numbers */
-
-char *
-lq_ultoa(unsigned long long v, char out[LQ_ULONG_LEN])
-{
-	char tmp[LQ_ULONG_LEN], *t = tmp + sizeof tmp;
-	size_t n;
-
-	*--t = '\0';
-	do
-		*--t = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	n = (size_t)(tmp + sizeof tmp - t);
-	memcpy(out, t, n);
-	return out;
-}
-
 /* ---------------------------------------------------------------- files */
 
 int
