@@ -205,11 +205,8 @@ done
 f=$(cd "$Q/info/3" && ls | head -1)
 mv "$Q/info/3/$f" "$Q/info/4/$f"
 jobs_agree "damaged qmail queue" qdmg "$Q" \
-    "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qsumm"
+    "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qgrep -c --body=." "qsumm"
 [ "$(wc -l <"$tmp/qdmg.1.err")" -gt 60 ]; ok $? "damaged qmail queue: the damage is reported"
-run "$tmp/qbody.1" "$B/qgrep" -c --body=. --jobs 1 --spool "$Q"
-run "$tmp/qbody.n" "$B/qgrep" -c --body=. --spool "$Q"
-same "damaged qmail queue: qgrep --body: the same" "$tmp/qbody.1" "$tmp/qbody.n"
 # the arrival is info/'s mtime, read by the loading threads under the faked clock
 run "$tmp/qdate.1" "$B/qls" --json --jobs 1 --spool "$Q"
 run "$tmp/qdate.n" "$B/qls" --json --spool "$Q"
@@ -251,11 +248,8 @@ mkdir -p "$D/deferred/Z" && mv "$D/$f" "$D/deferred/Z/"
 ln -s /tmp "$D/deferred/Y"
 cp "$D/$(cd "$D" && find hold -type f | sort | head -1)" "$D/corrupt/"
 jobs_agree "damaged postfix queue" pdmg "$D" \
-    "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qsumm"
+    "qls" "qls -U" "qls -R" "qls --json" "qgrep -c -r ." "qgrep -c --body=." "qsumm"
 [ "$(wc -l <"$tmp/pdmg.1.err")" -ge 5 ]; ok $? "damaged postfix queue: the damage is reported"
-run "$tmp/pbody.1" "$B/qgrep" -c --body=. --jobs 1 --spool "$D"
-run "$tmp/pbody.n" "$B/qgrep" -c --body=. --spool "$D"
-same "damaged postfix queue: qgrep --body: the same" "$tmp/pbody.1" "$tmp/pbody.n"
 
 # ---------------------------------------------------------------- a moving queue
 # Half of a copy's messages stay put; the other half vanish and come back all the time, as
