@@ -345,6 +345,13 @@ struct lq_pipeline *lq_pipeline_start(struct lq_spool *, const struct lq_pipelin
 int lq_pipeline_put(struct lq_pipeline *, const void *item, struct lq_err *);
 int lq_pipeline_finish(struct lq_pipeline *, struct lq_err *);
 void lq_pipeline_stop(struct lq_pipeline *);
+/* The scan opened a directory the messages it puts next are in (before putting them): warm
+ * workers, whose descriptor tables are copies, are started again with one that has it. */
+void lq_pipeline_new_dir(struct lq_pipeline *);
+/* Is the calling thread a warm worker, whose descriptors are its own? A load that would open
+ * a directory for the rest of the scan must not, then: it fails (LQ_ESYS, EAGAIN) and the
+ * scan thread makes it again. */
+int lq_private_fds(void);
 struct lq_msg *lq_slot_begin(struct lq_spool *, struct lq_slot *);
 
 /* JSON string (with quotes) */

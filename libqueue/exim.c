@@ -652,7 +652,9 @@ data_locked(int dirfd, const char *id)
  */
 #define MSGLOG_MAX (1u << 20)
 
-/* msglog/ (x == 0) or msglog/X; -1 when there is none */
+/* msglog/ (x == 0) or msglog/X; -1 when there is none, NOT_HERE in a warm worker when it
+ * was not opened yet (open_msglog_dirs) */
+#define NOT_HERE (-3)
 static int
 msglog_dir(struct exim *ex, int x)
 {
@@ -666,6 +668,8 @@ msglog_dir(struct exim *ex, int x)
 		return -1;
 	else
 		slot = &ex->logsub[b62digit(x)];
+	if (*slot == -1 && lq_private_fds())
+		return NOT_HERE;
 	if (*slot == -1) {
 		if (x == 0)
 			fd = lq_open_dir(ex->queuefd, "msglog", NULL);
@@ -674,6 +678,28 @@ msglog_dir(struct exim *ex, int x)
 		*slot = fd < 0 ? -2 : fd;
 	}
 	return *slot < 0 ? -1 : *slot;
+}
+
+/* Every directory a message log may be in, opened before a scan's loads: a warm worker
+ * cannot open one for the others (lq_private_fds). */
+static void
+open_msglog_dirs(struct exim *ex)
+{
+	static const char digits[] =
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+	pthread_mutex_lock(&ex->logmu);
+	if (msglog_dir(ex, 0) >= 0)
+		for (const char *x = digits; *x; x++)
+			msglog_dir(ex, *x);
+	pthread_mutex_unlock(&ex->logmu);
+}
+
+/* A load a warm worker cannot make: the scan thread makes it again. */
+static int
+not_here(const char *id, struct lq_err *err)
+{
+	return lq_err_set(err, LQ_ESYS, "%s: the message log's directory is not open yet", id);
 }
 
 /* The directory of id's message log to look in first (i 0: where its -H is, msglog/X when
@@ -697,7 +723,9 @@ msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct 
 	int fd = -1, dir;
 
 	for (int i = 0; i < 2 && fd < 0; i++) {
-		if ((dir = msglog_dir_try(ex, id, split, i)) < 0)
+		if ((dir = msglog_dir_try(ex, id, split, i)) == NOT_HERE)
+			return not_here(id, err);
+		if (dir < 0)
 			continue;
 		if ((fd = lq_open_file(dir, id, st, err)) < 0 && err != NULL &&
 		    err->code != LQ_ENOENT)
@@ -717,7 +745,9 @@ msglog_read_tail(struct exim *ex, const char *id, int split, struct lq_buf *b, i
 	int dir;
 
 	for (int i = 0; i < 2; i++) {
-		if ((dir = msglog_dir_try(ex, id, split, i)) < 0)
+		if ((dir = msglog_dir_try(ex, id, split, i)) == NOT_HERE)
+			return not_here(id, err);
+		if (dir < 0)
 			continue;
 		if (lq_read_tail(dir, id, MSGLOG_MAX, b, cut, err) == 0)
 			return 0;
@@ -1258,13 +1288,19 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		ex->njournals = c.journals.n;
 		ex->journals_known = 1;
 	}
+	if (!(sc->flags & LQ_SCAN_NO_REASONS))
+		open_msglog_dirs(ex);
 	c.pl = lq_pipeline_start(sp, &exim_pipeline, sc);
 	/* input/ itself, then every one-character subdirectory, whatever split says */
 	if (read_dir(ex->inputfd, '.', &c, err) < 0)
 		goto out;
-	for (size_t i = 0; c.rc == 0 && i < c.nsubs; i++)
-		if ((fd = subdir_fd(ex, c.subs[i])) >= 0 && read_dir(fd, c.subs[i], &c, err) < 0)
+	for (size_t i = 0; c.rc == 0 && i < c.nsubs; i++) {
+		if ((fd = subdir_fd(ex, c.subs[i])) < 0)
+			continue;
+		lq_pipeline_new_dir(c.pl);	/* a streaming scan puts its messages next */
+		if (read_dir(fd, c.subs[i], &c, err) < 0)
 			goto out;
+	}
 	if (!c.sorted || c.rc != 0) {
 		rc = c.rc == 0 && c.pl != NULL ? lq_pipeline_finish(c.pl, err) : c.rc;
 		goto out;

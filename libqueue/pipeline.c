@@ -53,14 +53,25 @@
 
 #include "backend.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN
+#endif
+#endif
+
 /* cold: the window is this many messages per job. The scan thread waits for the message
  * it hands over while the workers read the ones after it, so that a window of jobs
  * messages would leave most of them idle (measured cold, 20,000 messages: 4 per job
  * halves the wall time of Postfix and qmail scans against 1, and is as fast as 8) */
 #define AHEAD_PER_JOB 4
-/* warm, the scan thread loads alone (lq_pipeline_start says why) through this many slots:
- * few, so that their memory stays in the processor's caches */
-#define WARM_WINDOW 16
+/* warm and alone (one core, or no room for a thread), the scan thread loads through this
+ * many slots: few, so that their memory stays in the processor's caches */
+#define ALONE_WINDOW 16
+/* warm with a worker per other core: enough slots that a worker ahead of the scan thread
+ * rarely runs out of messages and sleeps (a sleep and a wake-up cost as much as a load) */
+#define WARM_WINDOW 64
 /* cold detection: every CHECK_EVERY handovers, a look at the process's block reads; the
  * queue is cold when those of the last CHECK_EVERY exceeded COLD_BLOCKS (512 bytes each:
  * 128 KiB, about half of those files read from the disk, a page each) COLD_WINDOWS times in
@@ -101,10 +112,11 @@ struct lq_pipeline {
 	struct lq_spool *sp;
 	const struct lq_pipeline_ops *ops;
 	void *arg;
-	size_t window;		/* slots in use: WARM_WINDOW at most, or cold_window once cold */
+	size_t window;		/* slots in use: the warm window, or cold_window once cold */
 	size_t cold_window;
+	size_t nslots;		/* the larger of the two */
 	int grow;		/* cold: the ring is to be emptied and made cold_window long */
-	struct lq_slot *slots;	/* cold_window of them */
+	struct lq_slot *slots;	/* nslots of them */
 	struct slot_state *st;
 	char *items;		/* window x ops->item_size */
 	/* counters of messages, never wrapping: put (scan thread) >= claimed >= taken */
@@ -115,13 +127,20 @@ struct lq_pipeline {
 	_Atomic unsigned idle;	/* workers asleep on work */
 	_Atomic int scan_waits;	/* the scan thread asleep on done */
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+	pthread_cond_t work, done, readied;
 	pthread_t *tid;
 	unsigned nthreads, cold_threads;
+	/* warm: workers with a descriptor table of their own (private_worker), started at the
+	 * first put after the scan opened a directory (lq_pipeline_new_dir) */
+	unsigned warm_threads;
+	int warm_due;		/* start them at the next put */
+	_Atomic int retire;	/* they leave after the load they are making */
+	unsigned ready;		/* (under mu) those that have their table */
 	/* cold detection (auto): block reads of the process at the last look */
 	int cold_known;
 	long inblock;
-	int cold;
+	int cold;		/* checks in a row that found disk reads */
+	int is_cold;		/* the workers are the cold ones */
 	unsigned long next_check;
 };
 
@@ -227,33 +246,77 @@ claim(struct lq_pipeline *p, unsigned long *n)
 	return 0;
 }
 
+/* Should a worker leave? At the end of the scan, or (warm) when its table is out of date. */
+static inline int
+leaving(struct lq_pipeline *p)
+{
+	return atomic_load(&p->stop) || atomic_load(&p->retire);
+}
+
 static void *
 worker(void *arg)
 {
 	struct lq_pipeline *p = arg;
 	unsigned long n;
 
-	while (!atomic_load(&p->stop)) {
+	while (!leaving(p)) {
 		int spins;
 
 		if (claim(p, &n)) {
 			load(p, n, 1);
 			continue;
 		}
-		for (spins = 0; spins < WORKER_SPINS && !atomic_load(&p->stop) &&
+		for (spins = 0; spins < WORKER_SPINS && !leaving(p) &&
 		    atomic_load(&p->claimed) >= atomic_load(&p->put); spins++)
 			relax();
 		if (spins < WORKER_SPINS)
 			continue;
 		pthread_mutex_lock(&p->mu);
 		atomic_fetch_add(&p->idle, 1);
-		while (!atomic_load(&p->stop) &&
-		    atomic_load(&p->claimed) >= atomic_load(&p->put))
+		while (!leaving(p) && atomic_load(&p->claimed) >= atomic_load(&p->put))
 			pthread_cond_wait(&p->work, &p->mu);
 		atomic_fetch_sub(&p->idle, 1);
 		pthread_mutex_unlock(&p->mu);
 	}
 	return NULL;
+}
+
+/* Does this thread have a descriptor table of its own (a warm worker's)? */
+static _Thread_local int own_fd_table;
+
+int
+lq_private_fds(void)
+{
+	return own_fd_table;
+}
+
+/*
+ * A warm worker: a worker with a copy of the process's descriptor table, taken before it
+ * loads anything. Threads that share one table serialise on it: every open and close takes
+ * its lock, every use of a descriptor counts a reference the other core then has to fetch
+ * (measured on two cores: two threads opening and reading 100,000 cached files cost 20%
+ * more CPU than one thread reading them all; with a table each, 6%). The copy holds every
+ * descriptor the scan thread had open then, at the same numbers, so a load uses the
+ * directories an item names as the scan thread would; what the scan thread opens later is
+ * not in it: hence lq_pipeline_new_dir, and a load that would open a directory for the whole
+ * scan asks lq_private_fds first (its descriptor would be this thread's only). If the copy
+ * cannot be made, the worker shares the table, as cold workers do. Not under
+ * ThreadSanitizer: it keeps one table of descriptors for the whole process, and two threads
+ * using the same number for different files would look like a race to it.
+ */
+static void *
+private_worker(void *arg)
+{
+	struct lq_pipeline *p = arg;
+
+#ifndef UNDER_TSAN
+	own_fd_table = unshare(CLONE_FILES) == 0;
+#endif
+	pthread_mutex_lock(&p->mu);
+	p->ready++;
+	pthread_cond_signal(&p->readied);
+	pthread_mutex_unlock(&p->mu);
+	return worker(arg);
 }
 
 static void
@@ -269,7 +332,7 @@ wake_workers(struct lq_pipeline *p)
 static void
 free_slots(struct lq_pipeline *p)
 {
-	for (size_t i = 0; p->slots != NULL && i < p->cold_window; i++) {
+	for (size_t i = 0; p->slots != NULL && i < p->nslots; i++) {
 		lq_arena_free(p->slots[i].arena);
 		for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
 			lq_buf_free(&p->slots[i].buf[b]);
@@ -280,20 +343,78 @@ free_slots(struct lq_pipeline *p)
 	free(p->tid);
 }
 
+/* The warm workers leave (after the load each is making) and are joined. */
+static void
+retire_workers(struct lq_pipeline *p)
+{
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->retire, 1);
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->nthreads; i++)
+		pthread_join(p->tid[i], NULL);
+	atomic_store(&p->retire, 0);
+	p->nthreads = 0;
+	p->ready = 0;
+}
+
+/* Warm workers, each with a copy of the descriptor table as it is now: the put that starts
+ * them waits until every copy is made, so that the directory of the message it puts is in
+ * them. */
+static void
+start_warm_workers(struct lq_pipeline *p)
+{
+	p->warm_due = 0;
+	p->nthreads = threads_start(p->tid, 0, p->warm_threads, private_worker, p);
+	pthread_mutex_lock(&p->mu);
+	while (p->ready < p->nthreads)
+		pthread_cond_wait(&p->readied, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* A cold queue: as many workers as jobs allow, so that many reads are in flight, and the
- * window they need. The ring is empty (the slot of a message depends on the window). */
+ * window they need; they share the table (a disk read costs far more than the table's
+ * lock, and so many copies would each hold every directory). The ring is empty (the slot
+ * of a message depends on the window). */
 static void
 set_cold(struct lq_pipeline *p)
 {
+	if (p->nthreads > 0 && p->warm_threads > 0)
+		retire_workers(p);
+	p->warm_threads = 0;
+	p->warm_due = 0;
+	p->is_cold = 1;
 	p->window = p->cold_window;
 	p->batch = p->window / 4;
 	p->nthreads = threads_start(p->tid, p->nthreads, p->cold_threads, worker, p);
 }
 
+/* How many cores this process may run on (its affinity mask); 1 when it cannot be told. */
+static unsigned
+usable_cores(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof set, &set) < 0 || (n = CPU_COUNT(&set)) < 1)
+		return 1;
+	return (unsigned)n;
+}
+
+void
+lq_pipeline_new_dir(struct lq_pipeline *p)
+{
+	if (p == NULL || p->warm_threads == 0)
+		return;
+	if (p->nthreads > 0)
+		retire_workers(p);
+	p->warm_due = 1;
+}
+
 struct lq_pipeline *
 lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *arg)
 {
-	unsigned want = sp->jobs > 1 ? sp->jobs - 1 : 0, budget;
+	unsigned want = sp->jobs > 1 ? sp->jobs - 1 : 0, budget, cores;
 	struct lq_pipeline *p;
 
 	if (want == 0 || (budget = lq_threads_fd_budget(want)) == 0)
@@ -305,16 +426,19 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	p->arg = arg;
 	p->cold_window = (size_t)sp->jobs * AHEAD_PER_JOB;
 	p->cold_threads = budget;
-	if ((p->slots = calloc(p->cold_window, sizeof *p->slots)) == NULL ||
-	    (p->st = calloc(p->cold_window, sizeof *p->st)) == NULL ||
-	    (p->items = calloc(p->cold_window, ops->item_size)) == NULL ||
+	cores = usable_cores();
+	p->warm_threads = cores - 1 < budget ? cores - 1 : budget;
+	p->nslots = p->cold_window > WARM_WINDOW ? p->cold_window : WARM_WINDOW;
+	if ((p->slots = calloc(p->nslots, sizeof *p->slots)) == NULL ||
+	    (p->st = calloc(p->nslots, sizeof *p->st)) == NULL ||
+	    (p->items = calloc(p->nslots, ops->item_size)) == NULL ||
 	    (p->tid = calloc(budget, sizeof *p->tid)) == NULL ||
 	    pthread_mutex_init(&p->mu, NULL) != 0) {
 		free_slots(p);
 		free(p);
 		return NULL;
 	}
-	for (size_t i = 0; i < p->cold_window; i++)
+	for (size_t i = 0; i < p->nslots; i++)
 		if ((p->slots[i].arena = lq_arena_new()) == NULL) {
 			pthread_mutex_destroy(&p->mu);
 			free_slots(p);
@@ -325,23 +449,21 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	 * scan makes after it came out unfaked */
 	p->work = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	p->done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	p->readied = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	p->inblock = process_inblock();
 	p->cold_known = p->inblock >= 0;
 	p->next_check = CHECK_EVERY;
-	/* always (the tests, whose queues are cached): what a cold queue gets. Warm, the scan
-	 * thread loads alone: a loading worker per other core cut a cached 100,000-message
-	 * scan's wall time by a fifth to a third, but cost 30-60% more CPU (measured on two
-	 * cores: the kernel's descriptor table shared between threads, wake-ups, the messages'
-	 * bytes moving between caches), and --jobs 1's CPU is the budget a warm scan has
-	 * (issue 12: at most 10% above it). A descriptor table per worker (unshare) takes the
-	 * kernel's part away (two threads reading the same cached files: +20% CPU sharing one
-	 * table, +6% with one each), but the handing over stays: still +10-35%, at 0.6-0.7 of
-	 * the wall time. QTOOLS_READAHEAD=always with --jobs 2 is that one
-	 * worker, for whoever would rather spend the CPU. */
-	if (sp->readahead == LQ_READAHEAD_ALWAYS || !p->cold_known)
+	/* always (the tests, whose queues are cached): what a cold queue gets. Warm: a worker
+	 * per other core, each with its own descriptor table (private_worker says why), started
+	 * at the first put; on one core, the scan thread loads alone. */
+	if (sp->readahead == LQ_READAHEAD_ALWAYS || !p->cold_known) {
 		set_cold(p);
-	else
-		p->window = p->cold_window < WARM_WINDOW ? p->cold_window : WARM_WINDOW;
+	} else if (p->warm_threads > 0) {
+		p->window = WARM_WINDOW;
+		p->warm_due = 1;
+	} else {
+		p->window = ALONE_WINDOW;
+	}
 	p->batch = p->window / 4;
 	return p;
 }
@@ -354,7 +476,7 @@ check_cold(struct lq_pipeline *p)
 	long now;
 
 	p->next_check = p->taken + CHECK_EVERY;
-	if (!p->cold_known || p->window == p->cold_window)
+	if (!p->cold_known || p->is_cold)
 		return;
 	now = process_inblock();
 	p->cold = now > p->inblock + COLD_BLOCKS ? p->cold + 1 : 0;
@@ -427,6 +549,8 @@ lq_pipeline_put(struct lq_pipeline *p, const void *item, struct lq_err *err)
 		set_cold(p);
 	} else if (atomic_load(&p->put) == n && (rc = take(p, err)) != 0)
 		return rc;
+	if (p->warm_due)
+		start_warm_workers(p);
 	n = atomic_load(&p->put);
 	i = n % p->window;
 	memcpy(p->items + i * p->ops->item_size, item, p->ops->item_size);
@@ -461,6 +585,7 @@ lq_pipeline_stop(struct lq_pipeline *p)
 		pthread_join(p->tid[i], NULL);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->readied);
 	pthread_mutex_destroy(&p->mu);
 	free_slots(p);
 	free(p);

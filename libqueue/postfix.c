@@ -814,13 +814,19 @@ rcpt_push(struct lq_msg *m, struct rcpts *l, const char *addr, const char *reaso
 }
 
 /* The first-level hash directory c of a log directory (opened once, under logmu: a scan's
- * loading threads share them), or -1. */
+ * loading threads share them), or -1; NOT_HERE in a warm worker, whose descriptors are its
+ * own, when it was not opened yet (open_log_dirs). */
+#define NOT_HERE (-3)
 static int
 log_subdir(struct postfix *pf, struct logdir *ld, int c)
 {
 	int fd;
 
 	pthread_mutex_lock(&pf->logmu);
+	if (ld->sub[c] == -1 && lq_private_fds()) {
+		pthread_mutex_unlock(&pf->logmu);
+		return NOT_HERE;
+	}
 	if (ld->sub[c] == -1) {
 		char name[2] = { (char)c, '\0' };
 		int d = lq_open_dir(ld->fd, name, NULL);
@@ -830,6 +836,37 @@ log_subdir(struct postfix *pf, struct logdir *ld, int c)
 	fd = ld->sub[c];
 	pthread_mutex_unlock(&pf->logmu);
 	return fd < 0 ? -1 : fd;
+}
+
+/* A log a warm worker cannot read (a directory not open yet): -3 with err, and the scan
+ * thread loads the message again. */
+static int
+not_here(const char *id, struct lq_err *err)
+{
+	if (err != NULL)
+		lq_err_set(err, LQ_ESYS, "%s: the log's directory is not open yet", id);
+	return -3;
+}
+
+/* The directories of log's files, opened before a scan's loads read them: the log directory
+ * and its first-level hash directories (Postfix hashes on hex digits). */
+static void
+open_log_dirs(struct lq_spool *sp, int log)
+{
+	struct postfix *pf = sp->priv;
+	struct logdir *ld = &pf->logs[log];
+
+	pthread_mutex_lock(&pf->logmu);
+	if (ld->fd == -1) {
+		int d = lq_open_dir(sp->dirfd, log_names[log], NULL);
+
+		ld->fd = d < 0 ? -2 : d;
+	}
+	pthread_mutex_unlock(&pf->logmu);
+	if (ld->fd < 0)
+		return;
+	for (const char *c = "0123456789ABCDEF"; *c; c++)
+		log_subdir(pf, ld, (unsigned char)*c);
 }
 
 /*
@@ -847,7 +884,9 @@ log_at(struct postfix *pf, struct logdir *ld, const char *key, const char *id, i
 
 	if (depth == 0) {
 		dfd = ld->fd;
-	} else if ((dfd = log_subdir(pf, ld, (unsigned char)hash_char(key, 0))) < 0)
+	} else if ((dfd = log_subdir(pf, ld, (unsigned char)hash_char(key, 0))) == NOT_HERE) {
+		return not_here(id, err);
+	} else if (dfd < 0)
 		return -2;
 	top = dfd;
 	for (int k = 1; k < depth; k++) {
@@ -888,6 +927,10 @@ read_log_file(struct lq_spool *sp, int log, const char *id, struct lq_buf *out,
 	int rc, fd, known;
 
 	pthread_mutex_lock(&pf->logmu);
+	if (ld->fd == -1 && lq_private_fds()) {
+		pthread_mutex_unlock(&pf->logmu);
+		return not_here(id, err);
+	}
 	if (ld->fd == -1) {
 		int d = lq_open_dir(sp->dirfd, log_names[log], NULL);
 
@@ -1910,6 +1953,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		return lq_err_sys(w->err, "%s/%s", w->sp->dir, rel);
 	}
 	rewinddir(d);
+	lq_pipeline_new_dir(w->pl);	/* its messages are put next */
 	while (!stop && (de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		size_t n = strlen(name);
@@ -1990,6 +2034,8 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	}
 	if ((sc->flags & LQ_SCAN_REVERSE) && !(sc->flags & LQ_SCAN_UNSORTED))
 		w.order = &order;
+	if (!(sc->flags & LQ_SCAN_NO_REASONS))
+		open_log_dirs(sp, LOG_DEFER);
 	w.pl = lq_pipeline_start(sp, &postfix_pipeline, &w);
 	for (size_t i = 0; i < NELEM(showq_order) && w.rc == 0; i++) {
 		int q = showq_order[i], fd;

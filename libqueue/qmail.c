@@ -310,9 +310,10 @@ exists(struct qmail *q, enum kind k, unsigned long id)
 	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* A split subdirectory during a scan with loading threads, from any of them: opened the
- * first time one is needed and kept (a failure is not kept: the next load asks again, and
- * says what the one-per-kind cache would). */
+/* A split subdirectory during a scan with loading threads, from any of them: opened when
+ * the loaders start (start_loaders) or the first time one is needed, and kept (a failure is
+ * not kept: the next load asks again, and says what the one-per-kind cache would). Not by a
+ * warm worker, whose descriptors are its own: its load is made again by the scan thread. */
 static int
 scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct lq_err *err)
 {
@@ -324,6 +325,8 @@ scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct 
 
 	if (fd != DIR_UNOPENED)
 		return fd;
+	if (lq_private_fds())
+		return lq_err_set(err, LQ_ESYS, "%s%s/%lu: not open yet", a->prefix, kind_name[k], n);
 	pthread_mutex_lock(&q->dirmu);
 	if ((fd = atomic_load(slot)) == DIR_UNOPENED) {
 		lq_ultoa(n, name);
@@ -1678,6 +1681,15 @@ start_loaders(struct lq_spool *sp, struct walk *w)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		atomic_init(&q->scan_dirs[i], DIR_UNOPENED);
+	/* all of them now, before any worker's descriptor table is copied (scan_dir) */
+	for (size_t t = 0; t < trees; t++) {
+		struct area *a = t == 0 ? &q->queue : &q->hold;
+
+		for (int k = 0; k < NKIND; k++)
+			for (unsigned long i = 0; is_split(q, k) && a->top[k] >= 0 && i < q->split;
+			    i++)
+				scan_dir(q, a, k, i, NULL);
+	}
 	if ((pl = lq_pipeline_start(sp, &qmail_pipeline, w)) == NULL)
 		close_scan_dirs(q);
 	return pl;
