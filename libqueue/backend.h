@@ -39,6 +39,8 @@ struct lq_backend {
 	int (*write_envelope)(struct lq_spool *, struct lq_msg *, FILE *, struct lq_err *);
 	/* the MTA's viewer for several sections at once (postcat); NULL: none */
 	int (*write_view)(struct lq_spool *, struct lq_msg *, unsigned, FILE *, struct lq_err *);
+	/* the native listing of one message, called with the stream locked (lq_write_listing):
+	 * it writes with the unlocked stdio calls */
 	int (*write_listing)(FILE *, const struct lq_msg *, unsigned, time_t);
 	/* the message's own log (lq_write_log); NULL: the MTA keeps none */
 	int (*write_log)(struct lq_spool *, struct lq_msg *, FILE *, struct lq_err *);

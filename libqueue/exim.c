@@ -1488,19 +1488,19 @@ exim_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now
 	lq_format_age(age, now - m->arrival);
 	lq_format_size(size, (m->flags & LQ_MSG_NO_SIZE) ? 0 : m->size);
 	/* "%s %s %s <%s>", written piece by piece: this runs 100,000 times a listing */
-	fputs(age, out);
-	putc(' ', out);
-	fputs(size, out);
-	putc(' ', out);
-	fputs(m->id, out);
-	fputs(" <", out);
-	fputs(m->sender, out);
-	putc('>', out);
+	fputs_unlocked(age, out);
+	putc_unlocked(' ', out);
+	fputs_unlocked(size, out);
+	putc_unlocked(' ', out);
+	fputs_unlocked(m->id, out);
+	fputs_unlocked(" <", out);
+	fputs_unlocked(m->sender, out);
+	putc_unlocked('>', out);
 	if (m->flags & LQ_MSG_SENDER_UNTRUSTED)
 		fprintf(out, " (%s)", m->login);
 	if (m->flags & LQ_MSG_FROZEN)
-		fputs(" *** frozen ***", out);
-	putc('\n', out);
+		fputs_unlocked(" *** frozen ***", out);
+	putc_unlocked('\n', out);
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		const struct lq_rcpt *r = &m->rcpt[i];
 		int done = r->flags & LQ_RCPT_DONE;
@@ -1508,15 +1508,15 @@ exim_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now
 		if (r->flags & LQ_RCPT_EXTRA) {
 			if (!(flags & LQ_LIST_ALL))
 				continue;
-			fputs("       +D ", out);
+			fputs_unlocked("       +D ", out);
 		} else if (!done || !(flags & LQ_LIST_UNDELIVERED))
-			fputs(done ? "        D " : "          ", out);
+			fputs_unlocked(done ? "        D " : "          ", out);
 		else
 			continue;
-		fputs(r->address, out);
-		putc('\n', out);
+		fputs_unlocked(r->address, out);
+		putc_unlocked('\n', out);
 	}
-	return putc('\n', out) == EOF ? -1 : 0;
+	return putc_unlocked('\n', out) == EOF ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- acting (exim -M*) */

@@ -25,6 +25,7 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 	/* showq lists the null sender as empty_address_recipient */
 	if (sender[0] == '\0' && lq_backend_of(m->mta)->null_sender != NULL)
 		sender = lq_backend_of(m->mta)->null_sender;
+	flockfile(out);	/* one lock of the stream per message (lq_write_listing says why) */
 	lq_json_head(out, "message", host, m->mta);
 	fputs(", \"queue_name\": ", out);
 	lq_json_string(out, m->queue ? m->queue : "", m->queue ? strlen(m->queue) : 0);
@@ -46,7 +47,7 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 			fputs(", \"delay_reason\": ", out);
 			lq_json_text(out, r->reason, strlen(r->reason));
 		}
-		putc('}', out);
+		putc_unlocked('}', out);
 		sep = ", ";
 	}
 	fputs("], \"delivered\": [", out);
@@ -61,6 +62,7 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 		sep = ", ";
 	}
 	fprintf(out, "], \"state\": \"%s\"}\n", lq_state_name(m));
+	funlockfile(out);
 	return ferror(out) ? -1 : 0;
 }
 
@@ -80,6 +82,7 @@ lq_write_exiqgrep(FILE *out, const struct lq_msg *m, unsigned flags, int brief, 
 	char age[LQ_COLSIZE], size[LQ_COLSIZE];
 	const char *p = age, *sep = "";
 
+	flockfile(out);	/* one lock of the stream per message (lq_write_listing says why) */
 	if (brief)
 		fprintf(out, "%s From: <%s> To: ", m->id, m->sender);
 	else {
@@ -102,6 +105,7 @@ lq_write_exiqgrep(FILE *out, const struct lq_msg *m, unsigned flags, int brief, 
 			fprintf(out, "\t  %s%s\n", done ? "D " : "", r->address);
 		sep = ";";
 	}
-	putc('\n', out);
+	putc_unlocked('\n', out);
+	funlockfile(out);
 	return ferror(out) ? -1 : 0;
 }

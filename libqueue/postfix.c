@@ -2514,11 +2514,11 @@ postfix_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t 
 		}
 		/* (not fprintf's "%-17s %8s %-19s %s\n" of "", "", "" and the address: the
 		 * same bytes, without the printf machinery for every recipient) */
-		fwrite(blank, 1, lg ? LONG_RCPT_INDENT : SHORT_RCPT_INDENT, out);
-		fputs(r->address, out);
-		putc('\n', out);
+		fwrite_unlocked(blank, 1, lg ? LONG_RCPT_INDENT : SHORT_RCPT_INDENT, out);
+		fputs_unlocked(r->address, out);
+		putc_unlocked('\n', out);
 	}
-	return putc('\n', out) == EOF ? -1 : 0;
+	return putc_unlocked('\n', out) == EOF ? -1 : 0;
 }
 
 /* The column headings come with the first message (qls writes the head only then). */

@@ -1968,7 +1968,7 @@ static void
 put_qread(FILE *out, const char *s)
 {
 	for (; *s != '\0'; s++)
-		putc(*s >= 32 && *s <= 126 ? *s : '_', out);
+		putc_unlocked(*s >= 32 && *s <= 126 ? *s : '_', out);
 }
 
 static void
@@ -1977,16 +1977,16 @@ put_long(FILE *out, long long v)
 	char num[LQ_ULONG_LEN];
 
 	if (v < 0)
-		putc('-', out);
-	fputs(lq_ultoa(v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v, num), out);
+		putc_unlocked('-', out);
+	fputs_unlocked(lq_ultoa(v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v, num), out);
 }
 
 /* %02d of 0 to 99 */
 static void
 put_2digits(FILE *out, int v)
 {
-	putc('0' + v / 10 % 10, out);
-	putc('0' + v % 10, out);
+	putc_unlocked('0' + v / 10 % 10, out);
+	putc_unlocked('0' + v % 10, out);
 }
 
 /* "22 Nov 2026 18:29:00 GMT  #ID  SIZE  <sender> [ bouncing]", then "\tlocal\taddr" or
@@ -2008,41 +2008,41 @@ qmail_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t no
 		memset(&tm, 0, sizeof tm);
 	/* "%d %s %d %02d:%02d:%02d GMT  #%s  %lld  <", without printf's cost per message */
 	put_long(out, tm.tm_mday);
-	putc(' ', out);
-	fputs(mon[tm.tm_mon], out);
-	putc(' ', out);
+	putc_unlocked(' ', out);
+	fputs_unlocked(mon[tm.tm_mon], out);
+	putc_unlocked(' ', out);
 	put_long(out, tm.tm_year + 1900L);
-	putc(' ', out);
+	putc_unlocked(' ', out);
 	put_2digits(out, tm.tm_hour);
-	putc(':', out);
+	putc_unlocked(':', out);
 	put_2digits(out, tm.tm_min);
-	putc(':', out);
+	putc_unlocked(':', out);
 	put_2digits(out, tm.tm_sec);
-	fputs(" GMT  #", out);
-	fputs(m->id, out);
-	fputs("  ", out);
+	fputs_unlocked(" GMT  #", out);
+	fputs_unlocked(m->id, out);
+	fputs_unlocked("  ", out);
 	put_long(out, m->size);
-	fputs("  <", out);
+	fputs_unlocked("  <", out);
 	put_qread(out, m->sender);
-	fputs("> ", out);
+	fputs_unlocked("> ", out);
 	if (m->flags & LQ_MSG_BOUNCING)
-		fputs(" bouncing", out);
+		fputs_unlocked(" bouncing", out);
 	if (todo)
-		fputs(" todo", out);
+		fputs_unlocked(" todo", out);
 	if (m->flags & LQ_MSG_FROZEN)
-		fputs(" hold", out);
-	putc('\n', out);
+		fputs_unlocked(" hold", out);
+	putc_unlocked('\n', out);
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		const struct lq_rcpt *r = &m->rcpt[i];
 
 		if ((r->flags & LQ_RCPT_DONE) && (flags & LQ_LIST_UNDELIVERED))
 			continue;
 		if (r->flags & LQ_RCPT_DONE)
-			fputs("  done", out);
-		fputs(todo ? "\ttodo\t" : (r->flags & LQ_RCPT_LOCAL) ? "\tlocal\t" : "\tremote\t",
+			fputs_unlocked("  done", out);
+		fputs_unlocked(todo ? "\ttodo\t" : (r->flags & LQ_RCPT_LOCAL) ? "\tlocal\t" : "\tremote\t",
 		    out);
 		put_qread(out, r->address);
-		putc('\n', out);
+		putc_unlocked('\n', out);
 	}
 	return ferror(out) ? -1 : 0;
 }

@@ -375,10 +375,17 @@ lq_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *er
 	return sp->be->write_log(sp, m, out, err);
 }
 
+/* One lock of the stream per message, not one per character: once a scan has started its
+ * loading threads (pipeline.c), the C library locks a stream at every call. */
 int
 lq_write_listing(FILE *out, const struct lq_msg *m, unsigned flags, time_t now)
 {
-	return lq_backend_of(m->mta)->write_listing(out, m, flags, now);
+	int rc;
+
+	flockfile(out);
+	rc = lq_backend_of(m->mta)->write_listing(out, m, flags, now);
+	funlockfile(out);
+	return rc;
 }
 
 int

@@ -534,32 +534,34 @@ json_chars(FILE *out, const char *s, size_t n, int text)
 	const unsigned char *p = (const unsigned char *)s, *e = p + n;
 	size_t u;
 
-	putc('"', out);
+	flockfile(out);	/* once per string, not per character (lq_write_listing says why) */
+	putc_unlocked('"', out);
 	for (; p < e; p++) {
 		if (text && *p >= 0x80) {
 			if ((u = lq_utf8_len(p, (size_t)(e - p))) > 0) {
-				fwrite(p, 1, u, out);
+				fwrite_unlocked(p, 1, u, out);
 				p += u - 1;
 			} else
 				fprintf(out, "\\\\x%c%c", hex[*p >> 4], hex[*p & 15]);
 			continue;
 		}
 		switch (*p) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
+		case '"': fputs_unlocked("\\\"", out); break;
+		case '\\': fputs_unlocked("\\\\", out); break;
+		case '\n': fputs_unlocked("\\n", out); break;
+		case '\r': fputs_unlocked("\\r", out); break;
+		case '\t': fputs_unlocked("\\t", out); break;
 		default:
 			if (*p < 0x20 || *p == 0x7f) {
-				fputs("\\u00", out);
-				putc(hex[*p >> 4], out);
-				putc(hex[*p & 15], out);
+				fputs_unlocked("\\u00", out);
+				putc_unlocked(hex[*p >> 4], out);
+				putc_unlocked(hex[*p & 15], out);
 			} else
-				putc(*p, out);	/* bytes >= 0x80 pass as they are, like postqueue -j */
+				putc_unlocked(*p, out);	/* bytes >= 0x80 pass as they are, like postqueue -j */
 		}
 	}
-	putc('"', out);
+	putc_unlocked('"', out);
+	funlockfile(out);
 }
 
 void
