@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,10 +64,12 @@ static const char *const log_names[NLOGS] = { "defer", "bounce" };
 
 /* A log directory: its descriptor and its hash subdirectories', opened when first needed,
  * and how deep its last log was (Postfix's hash_queue_depth, if it hashes this one). */
+/* A log directory and its hash directories, opened once (under logmu) and then read by a
+ * scan's loading threads without it: each is written once, from -1 */
 struct logdir {
-	int fd;			/* -1 not opened yet, -2 absent */
-	int sub[256];		/* X/: -1 unknown, -2 absent */
-	int depth;		/* where the last log was, -1 none yet */
+	_Atomic int fd;		/* -1 not opened yet, -2 absent */
+	_Atomic int sub[256];	/* X/: -1 unknown, -2 absent */
+	_Atomic int depth;	/* where the last log was, -1 none yet */
 };
 
 /* Which of a load's buffers (struct lq_slot's, or the spool's own) holds what: the read
@@ -822,6 +825,8 @@ log_subdir(struct postfix *pf, struct logdir *ld, int c)
 {
 	int fd;
 
+	if ((fd = atomic_load(&ld->sub[c])) != -1)
+		return fd < 0 ? -1 : fd;
 	pthread_mutex_lock(&pf->logmu);
 	if (ld->sub[c] == -1 && lq_private_fds()) {
 		pthread_mutex_unlock(&pf->logmu);
@@ -926,19 +931,21 @@ read_log_file(struct lq_spool *sp, int log, const char *id, struct lq_buf *out,
 	char key[LQ_ID_MAX + 8];
 	int rc, fd, known;
 
-	pthread_mutex_lock(&pf->logmu);
-	if (ld->fd == -1 && lq_private_fds()) {
-		pthread_mutex_unlock(&pf->logmu);
-		return not_here(id, err);
-	}
-	if (ld->fd == -1) {
-		int d = lq_open_dir(sp->dirfd, log_names[log], NULL);
+	if ((fd = atomic_load(&ld->fd)) == -1) {
+		pthread_mutex_lock(&pf->logmu);
+		if (ld->fd == -1 && lq_private_fds()) {
+			pthread_mutex_unlock(&pf->logmu);
+			return not_here(id, err);
+		}
+		if (ld->fd == -1) {
+			int d = lq_open_dir(sp->dirfd, log_names[log], NULL);
 
-		ld->fd = d < 0 ? -2 : d;
+			ld->fd = d < 0 ? -2 : d;
+		}
+		fd = ld->fd;
+		pthread_mutex_unlock(&pf->logmu);
 	}
-	fd = ld->fd;
-	known = ld->depth;
-	pthread_mutex_unlock(&pf->logmu);
+	known = atomic_load(&ld->depth);
 	if (fd < 0)
 		return -1;
 	hash_key(id, key);
