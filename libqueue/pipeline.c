@@ -73,6 +73,8 @@
 /* warm with a worker per other core: enough slots that a worker ahead of the scan thread
  * rarely runs out of messages and sleeps (a sleep and a wake-up cost as much as a load) */
 #define WARM_WINDOW 64
+/* warm workers at most: the window holds four runs (claim), one of them the scan thread's */
+#define MAX_WARM 3
 /* cold detection: every CHECK_EVERY handovers, a look at the process's block reads; the
  * queue is cold when those of the last CHECK_EVERY exceeded COLD_BLOCKS (512 bytes each:
  * 128 KiB, about half of those files read from the disk, a page each) COLD_WINDOWS times in
@@ -106,7 +108,8 @@ struct slot_state {
 	int rc;			/* the load's */
 	int by_worker;		/* loaded by a worker (a failure is loaded again) */
 	struct lq_err err;
-	struct lq_msg *m;	/* what the load gave (in slot.msg) */
+	struct lq_msg *m;	/* what the load gave (in slot->msg) */
+	struct lq_slot *slot;	/* the loading thread's (own_set) */
 };
 
 struct lq_pipeline {
@@ -117,7 +120,10 @@ struct lq_pipeline {
 	size_t cold_window;
 	size_t nslots;		/* the larger of the two */
 	int grow;		/* cold: the ring is to be emptied and made cold_window long */
-	struct lq_slot *slots;	/* nslots of them */
+	/* nslots for each loading thread that has a set of its own (own_set): the scan
+	 * thread's and the cold workers' first, then each warm worker's */
+	struct lq_slot *slots;
+	unsigned nsets;
 	struct slot_state *st;
 	char *items;		/* window x ops->item_size */
 	/* counters of messages, never wrapping: put (scan thread) >= claimed >= taken */
@@ -214,6 +220,15 @@ relax(void)
 #endif
 }
 
+/*
+ * Which set of slots this thread loads into: 0 (the scan thread, cold workers), or a warm
+ * worker's own. A slot's memory (its message, arena and file buffers) then stays in the
+ * caches of the core that writes it: the scan thread only reads it when it hands the
+ * message over (measured, 100,000 cached Exim messages, qls: 0.54 s CPU with one ring of
+ * slots for both threads, 0.52 s with a set each; --jobs 1 0.48 s).
+ */
+static _Thread_local unsigned own_set;
+
 /* Load message n (claimed by this thread) into its slot. */
 static void
 load(struct lq_pipeline *p, unsigned long n, int by_worker)
@@ -222,7 +237,8 @@ load(struct lq_pipeline *p, unsigned long n, int by_worker)
 	struct slot_state *s = &p->st[i];
 
 	s->m = NULL;
-	s->rc = p->ops->load(p->sp, p->items + i * p->ops->item_size, &p->slots[i], &s->m,
+	s->slot = &p->slots[own_set * p->nslots + i];
+	s->rc = p->ops->load(p->sp, p->items + i * p->ops->item_size, s->slot, &s->m,
 	    &s->err);
 	s->by_worker = by_worker;
 	atomic_store(&s->state, SLOT_DONE);
@@ -352,7 +368,7 @@ private_worker(void *arg)
 	own_fd_table = unshare(CLONE_FILES) == 0;
 #endif
 	pthread_mutex_lock(&p->mu);
-	p->ready++;
+	own_set = ++p->ready;
 	pthread_cond_signal(&p->readied);
 	pthread_mutex_unlock(&p->mu);
 	return worker(arg);
@@ -371,7 +387,7 @@ wake_workers(struct lq_pipeline *p)
 static void
 free_slots(struct lq_pipeline *p)
 {
-	for (size_t i = 0; p->slots != NULL && i < p->nslots; i++) {
+	for (size_t i = 0; p->slots != NULL && i < p->nslots * p->nsets; i++) {
 		lq_arena_free(p->slots[i].arena);
 		for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
 			lq_buf_free(&p->slots[i].buf[b]);
@@ -468,8 +484,11 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	p->cold_threads = budget;
 	cores = usable_cores();
 	p->warm_threads = cores - 1 < budget ? cores - 1 : budget;
+	if (p->warm_threads > MAX_WARM)
+		p->warm_threads = MAX_WARM;
 	p->nslots = p->cold_window > WARM_WINDOW ? p->cold_window : WARM_WINDOW;
-	if ((p->slots = calloc(p->nslots, sizeof *p->slots)) == NULL ||
+	p->nsets = 1 + p->warm_threads;
+	if ((p->slots = calloc(p->nslots * p->nsets, sizeof *p->slots)) == NULL ||
 	    (p->st = calloc(p->nslots, sizeof *p->st)) == NULL ||
 	    (p->items = calloc(p->nslots, ops->item_size)) == NULL ||
 	    (p->tid = calloc(budget, sizeof *p->tid)) == NULL ||
@@ -478,7 +497,7 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 		free(p);
 		return NULL;
 	}
-	for (size_t i = 0; i < p->nslots; i++)
+	for (size_t i = 0; i < p->nslots * p->nsets; i++)
 		if ((p->slots[i].arena = lq_arena_new()) == NULL) {
 			pthread_mutex_destroy(&p->mu);
 			free_slots(p);
@@ -550,7 +569,7 @@ take(struct lq_pipeline *p, struct lq_err *err)
 	unsigned long n = p->taken, c;
 	size_t i = n % p->window;
 	struct slot_state *s = &p->st[i];
-	struct lq_slot *slot = &p->slots[i];
+	struct lq_slot *slot;
 	const void *item = p->items + i * p->ops->item_size;
 	int rc;
 
@@ -564,7 +583,9 @@ take(struct lq_pipeline *p, struct lq_err *err)
 		else
 			wait_done(p, s);
 	}
+	slot = s->slot;
 	if (s->rc < 0 && s->by_worker && s->err.code != LQ_ENOENT) {
+		slot = s->slot = &p->slots[i];	/* the scan thread's: nothing else is in it */
 		s->m = NULL;
 		s->rc = p->ops->load(p->sp, item, slot, &s->m, &s->err);
 	}
