@@ -27,17 +27,18 @@
  * and is woken when a batch has been put, not per message. Everything a load reads of the
  * spool's own state (Exim's journal list, the /proc/locks table) is read-only meanwhile.
  *
- * How many workers: none while the queue is in the page cache (it costs CPU, not disk
- * waits, and workers would cost more CPU than they save wall time: lq_pipeline_start says
- * what was measured); once the scan has read from
- * the disk (the process's block reads grew by more than COLD_BLOCKS in COLD_WINDOWS checks
- * in a row), jobs - 1 of them, so that many reads are in flight (LQ_READAHEAD_ALWAYS:
- * from the start). Always no more than the descriptor limit leaves room for
- * (lq_threads_fd_budget: each holds one at a time, and the scan thread's own opens keep
- * theirs, so a low ulimit -n means fewer workers, or none, never a message not read). A
- * load a worker made that failed for another reason than the message being gone (damaged,
- * a descriptor limit, no memory) is made again by the scan thread before it is handed
- * over, so its report is exactly --jobs 1's. Workers run with every signal blocked: a
+ * How many workers: while the queue is in the page cache, one per other processor (at most
+ * MAX_WARM), each with a descriptor table, credentials and slots of its own, claiming runs
+ * of messages (private_worker, own_credentials, own_set and claim say why: on cached files
+ * what the cores share is the cost); once the scan has read from the disk (the process's
+ * block reads grew by more than COLD_BLOCKS in COLD_WINDOWS checks in a row), jobs - 1 of
+ * them sharing the table, a message at a time, so that many reads are in flight
+ * (LQ_READAHEAD_ALWAYS: from the start). Always no more than the descriptor limit leaves
+ * room for (lq_threads_fd_budget: each holds one at a time, and the scan thread's own
+ * opens keep theirs, so a low ulimit -n means fewer workers, or none, never a message not
+ * read). A load a worker made that failed for another reason than the message being gone
+ * (damaged, a descriptor limit, no memory) is made again by the scan thread before it is
+ * handed over, so its report is exactly --jobs 1's. Workers run with every signal blocked: a
  * signal (SIGINT, SIGPIPE) is the scan thread's, as with --jobs 1.
  */
 #include <sys/prctl.h>
@@ -512,9 +513,8 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	p->inblock = process_inblock();
 	p->cold_known = p->inblock >= 0;
 	p->next_check = CHECK_EVERY;
-	/* always (the tests, whose queues are cached): what a cold queue gets. Warm: a worker
-	 * per other core, each with its own descriptor table (private_worker says why), started
-	 * at the first put; on one core, the scan thread loads alone. */
+	/* always (23-jobs.t, whose queues are cached): what a cold queue gets. Warm: a worker
+	 * per other core, started at the first put; on one core, the scan thread loads alone */
 	if (sp->readahead == LQ_READAHEAD_ALWAYS || !p->cold_known) {
 		set_cold(p);
 	} else if (p->warm_threads > 0) {

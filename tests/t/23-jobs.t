@@ -4,7 +4,9 @@
 # fixture, qls (sorted, -U, -R, --json), qgrep and qsumm print the same bytes and exit the
 # same with --jobs 1 (no threads) as with the default (32), with QTOOLS_JOBS, and under
 # ulimit -n 32 (fewer reads in flight, never fewer messages); all jobs - 1 threads start at
-# once (QTOOLS_READAHEAD=always: these queues are cached), by themselves only on a cold one.
+# once (QTOOLS_READAHEAD=always: these queues are cached), by themselves only on a cold one,
+# and on a cached one a warm worker per other processor starts (three at most).
+# The same with QTOOLS_READAHEAD=auto, where these cached queues get warm workers instead.
 # Messages that vanish and
 # appear while a threaded scan runs (a loop renaming copies' files out and back in, as the
 # MTAs' own renames make messages appear) are each listed or counted as skipped, and nothing
@@ -60,8 +62,12 @@ jobs_agree() {
         run "$out.n" $B/$args --spool "$s"
         # shellcheck disable=SC2086
         run "$out.2" $B/$args --jobs 2 --spool "$s"
+        # shellcheck disable=SC2086
+        QTOOLS_READAHEAD=auto run "$out.w" $B/$args --spool "$s"
         same "$name: $args: --jobs 1 and the default print and report the same" "$out.1" "$out.n"
         same "$name: $args: --jobs 1 and --jobs 2 print and report the same" "$out.1" "$out.2"
+        same "$name: $args: --jobs 1 and warm workers print and report the same" \
+            "$out.1" "$out.w"
     done
 }
 
@@ -75,7 +81,10 @@ for s in $spools; do
         run "$tmp/o$i.1" $B/$args --jobs 1 --spool "$s"
         # shellcheck disable=SC2086
         run "$tmp/o$i.n" $B/$args --spool "$s"
+        # shellcheck disable=SC2086
+        QTOOLS_READAHEAD=auto run "$tmp/o$i.w" $B/$args --spool "$s"
         same "$name: $label: --jobs 1 and the default print the same" "$tmp/o$i.1" "$tmp/o$i.n"
+        same "$name: $label: --jobs 1 and warm workers print the same" "$tmp/o$i.1" "$tmp/o$i.w"
     done <<'EOF'
 qls|qls
 qls -U|qls -U
@@ -132,9 +141,11 @@ is "$? $(cat "$tmp/err")" "2 qls: QTOOLS_READAHEAD sometimes: not auto or always
 # backend (there they cost more CPU than they save time); with always, all jobs - 1
 # (threads counted against --jobs 1's: a sanitizer's runtime may have its own; LeakSanitizer
 # cannot run under ptrace)
-clones() {  # clones ARGS...: how many threads or processes qls ARGS started
+clones() {  # clones [--one-cpu] ARGS...: how many threads or processes qls ARGS started
+    local on=()
+    if [ "$1" = --one-cpu ]; then on=(taskset -c 0); shift; fi
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-        strace -f -qq -e trace=clone,clone3 -o "$tmp/clones" "$B/qls" "$@" >/dev/null
+        "${on[@]}" strace -f -qq -e trace=clone,clone3 -o "$tmp/clones" "$B/qls" "$@" >/dev/null
     grep -c 'clone' "$tmp/clones"
 }
 if command -v strace >/dev/null; then
@@ -145,13 +156,23 @@ if command -v strace >/dev/null; then
     [ "$cores" -le 256 ] || cores=256
     # what --jobs CORES starts at once: CORES - 1 workers (and a sanitizer's own thread)
     cmax=$(clones --jobs "$cores" --spool "$S")
+    # auto on a cached queue: a warm worker per other processor, three at most, started
+    # once here (input/ is not split); none on one processor
+    warm=$((cores - 1)); [ "$warm" -le 3 ] || warm=3
     c=$(QTOOLS_READAHEAD=auto clones --spool "$S")
-    [ "$c" -eq "$c1" ]; ok $? "auto, a cached queue: no thread, as --jobs 1 ($c1 -> $c)"
+    [ "$c" -eq $((c1 + warm)) ]
+    ok $? "auto, a cached queue: a worker per other processor ($c1 -> $c, $cores processors)"
+    c=$(QTOOLS_READAHEAD=auto clones --one-cpu --spool "$S")
+    [ "$c" -eq "$c1" ]; ok $? "auto, a cached queue, one processor: no thread ($c1 -> $c)"
+    # Postfix: started again for each hash directory the walk opens (lq_pipeline_new_dir)
     P=$QT_LAB/postfix/long/queue
     "$B/qls" --spool "$P" >/dev/null && "$B/qls" --spool "$P" >/dev/null
+    p1=$(clones --jobs 1 --spool "$P")
     c=$(QTOOLS_READAHEAD=auto clones --spool "$P")
-    [ "$c" -eq "$(clones --jobs 1 --spool "$P")" ]
-    ok $? "auto, a cached Postfix queue: no thread, as --jobs 1 ($c)"
+    [ "$warm" -eq 0 ] || { [ "$c" -gt "$p1" ] && [ $(((c - p1) % warm)) -eq 0 ]; }
+    ok $? "auto, a cached Postfix queue: warm workers, started per directory ($p1 -> $c)"
+    c=$(QTOOLS_READAHEAD=auto clones --one-cpu --spool "$P")
+    [ "$c" -eq "$p1" ]; ok $? "auto, a cached Postfix queue, one processor: no thread ($c)"
     c=$(clones --spool "$S")
     [ "$c" -gt "$cmax" ] || [ "$cores" -ge 32 ]; ok $? "always: the threads start ($c1 -> $c)"
 fi
@@ -217,8 +238,12 @@ if command -v strace >/dev/null; then
     # auto on a cached qmail queue: loading threads, no more than --jobs CORES starts
     "$B/qls" --spool "$Q" >/dev/null 2>&1
     c1=$(clones --jobs 1 --spool "$Q" 2>/dev/null)
+    c=$(QTOOLS_READAHEAD=auto clones --one-cpu --spool "$Q" 2>/dev/null)
+    [ "$c" -eq "$c1" ]; ok $? "auto, a cached qmail queue, one processor: no thread ($c)"
     c=$(QTOOLS_READAHEAD=auto clones --spool "$Q" 2>/dev/null)
-    [ "$c" -eq "$c1" ]; ok $? "auto, a cached qmail queue: no thread, as --jobs 1 ($c)"
+    warm=$(($(nproc) - 1)); [ "$warm" -le 3 ] || warm=3
+    [ "$warm" -eq 0 ] || { [ "$c" -gt "$c1" ] && [ $(((c - c1) % warm)) -eq 0 ]; }
+    ok $? "auto, a cached qmail queue: warm workers ($c1 -> $c)"
     c=$(clones --spool "$Q" 2>/dev/null)
     [ "$c" -gt "$c1" ]; ok $? "always, qmail: the loading threads start ($c1 -> $c)"
 fi
@@ -255,7 +280,7 @@ jobs_agree "damaged postfix queue" pdmg "$D" \
 # Half of a copy's messages stay put; the other half vanish and come back all the time, as
 # the MTA makes them: Exim renames a complete -H into place (-D stays), Postfix's queue
 # manager renames a queue file between queues, qmail-send's info/ comes and goes. Each run
-# (a threaded scan) must list every stable message, list nothing else but moving ones,
+# (a threaded scan, warm workers or all of them) must list every stable message, list nothing else but moving ones,
 # report nothing, and count each message it found as listed or skipped (vanished, or qmail's
 # mess/ without info/): listed + skipped is at least the stable ones (and what a still copy
 # skips).
@@ -274,7 +299,9 @@ moving() {  # moving NAME SPOOL FILES-OF-MOVERS-LIST (one relative path a line)
     churn=$!
     for r in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
         runs=$((runs + 1))
-        "$B/qls" --json --spool "$s" >"$tmp/mv.json" 2>"$tmp/mv.err"
+        # odd runs with the warm workers a cached queue gets, even ones with all the threads
+        QTOOLS_READAHEAD=$( ((r % 2)) && echo auto || echo always) \
+            "$B/qls" --json --spool "$s" >"$tmp/mv.json" 2>"$tmp/mv.err"
         k=$?
         if [ "$k" != 0 ] || [ -s "$tmp/mv.err" ]; then
             diag "$name run $r: exit $k: $(head -3 "$tmp/mv.err")"; bad=1; break
