@@ -351,8 +351,8 @@ void lq_pipeline_stop(struct lq_pipeline *);
  * workers, whose descriptor tables are copies, are started again with one that has it. */
 void lq_pipeline_new_dir(struct lq_pipeline *);
 /* Is the calling thread a warm worker, whose descriptors are its own? A load that would open
- * a directory for the rest of the scan must not, then: it fails (LQ_ESYS, EAGAIN) and the
- * scan thread makes it again. */
+ * a directory for the rest of the scan must not, then: it fails (LQ_ESYS) and the scan
+ * thread makes it again. */
 int lq_private_fds(void);
 struct lq_msg *lq_slot_begin(struct lq_spool *, struct lq_slot *);
 
