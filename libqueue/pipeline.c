@@ -143,7 +143,7 @@ struct lq_pipeline {
 	 * first put after the scan opened a directory (lq_pipeline_new_dir) */
 	unsigned warm_threads;
 	int warm_due;		/* start them at the next put */
-	_Atomic int retire;	/* they leave after the load they are making */
+	_Atomic int retire;	/* they leave after the run they are loading */
 	unsigned ready;		/* (under mu) those that have their table */
 	/* cold detection (auto): block reads of the process at the last look */
 	int cold_known;
@@ -399,18 +399,26 @@ free_slots(struct lq_pipeline *p)
 	free(p->tid);
 }
 
-/* The warm workers leave (after the load each is making) and are joined. */
+/* The workers told to leave (*flag: stop, or retire) once the run each is loading is done,
+ * and joined. */
 static void
-retire_workers(struct lq_pipeline *p)
+join_workers(struct lq_pipeline *p, _Atomic int *flag)
 {
 	pthread_mutex_lock(&p->mu);
-	atomic_store(&p->retire, 1);
+	atomic_store(flag, 1);
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->nthreads; i++)
 		pthread_join(p->tid[i], NULL);
-	atomic_store(&p->retire, 0);
 	p->nthreads = 0;
+}
+
+/* The warm workers leave, to be started again. */
+static void
+retire_workers(struct lq_pipeline *p)
+{
+	join_workers(p, &p->retire);
+	atomic_store(&p->retire, 0);
 	p->ready = 0;
 }
 
@@ -642,12 +650,7 @@ lq_pipeline_stop(struct lq_pipeline *p)
 {
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->mu);
-	atomic_store(&p->stop, 1);
-	pthread_cond_broadcast(&p->work);
-	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->nthreads; i++)
-		pthread_join(p->tid[i], NULL);
+	join_workers(p, &p->stop);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
 	pthread_cond_destroy(&p->readied);
