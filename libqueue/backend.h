@@ -6,8 +6,10 @@
 #define LQ_BACKEND_H
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -17,6 +19,52 @@
 #include "queue.h"
 
 #define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Built with a sanitizer: ThreadSanitizer's or AddressSanitizer's */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define LQ_SANITIZED
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define LQ_SANITIZED
+#endif
+#endif
+
+/*
+ * The spool's opens, reads and closes, without the C library's cancellation points.
+ * Nothing in libqueue is ever cancelled (a loading thread is told to leave), and once a
+ * scan has started one, glibc wraps each cancellation point in two atomic operations on
+ * the thread's state: measured, 3.5% of a warm two-thread Postfix listing's CPU time.
+ * Built with a sanitizer (it watches the C library's calls), or where a 64-bit offset is
+ * not one argument of a system call, the C library's own.
+ */
+#if defined(LQ_SANITIZED) || !defined(__LP64__)
+#define lq_sys_openat openat
+#define lq_sys_read read
+#define lq_sys_pread pread
+#define lq_sys_close close
+#else
+static inline int
+lq_sys_openat(int dirfd, const char *path, int flags, ...)
+{
+	/* never O_CREAT or O_TMPFILE here: no mode */
+	return (int)syscall(SYS_openat, dirfd, path, flags, 0);
+}
+static inline ssize_t
+lq_sys_read(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_read, fd, buf, n);
+}
+static inline ssize_t
+lq_sys_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pread64, fd, buf, n, off);
+}
+static inline int
+lq_sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+#endif
 
 struct lq_saver;
 

@@ -177,10 +177,10 @@ is_named_queue(int dirfd, const char *name)
 	if (!lq_plain_name(name) || (qfd = lq_open_dir(dirfd, name, &e)) < 0)
 		return 0;
 	fd = lq_open_dir(qfd, "input", &e);
-	close(qfd);
+	lq_sys_close(qfd);
 	if (fd < 0)
 		return 0;
-	close(fd);
+	lq_sys_close(fd);
 	return 1;
 }
 
@@ -205,7 +205,7 @@ open_named_queue(struct lq_spool *sp, struct lq_err *err)
 		return lq_open_dir(sp->dirfd, sp->queue, err);
 	if ((fd = dup(sp->dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
-			close(fd);
+			lq_sys_close(fd);
 		return lq_err_sys(err, "%s", sp->dir);
 	}
 	rewinddir(d);
@@ -271,17 +271,17 @@ exim_close(struct lq_spool *sp)
 	struct exim *ex = sp->priv;
 
 	if (ex->inputfd >= 0)
-		close(ex->inputfd);
+		lq_sys_close(ex->inputfd);
 	if (ex->queuefd >= 0)
-		close(ex->queuefd);
+		lq_sys_close(ex->queuefd);
 	for (int i = 0; i < 62; i++) {
 		if (ex->subfd[i] >= 0)
-			close(ex->subfd[i]);
+			lq_sys_close(ex->subfd[i]);
 		if (ex->logsub[i] >= 0)
-			close(ex->logsub[i]);
+			lq_sys_close(ex->logsub[i]);
 	}
 	if (ex->logfd >= 0)
-		close(ex->logfd);
+		lq_sys_close(ex->logfd);
 	for (int i = 0; i < LQ_SLOT_BUFS; i++)
 		lq_buf_free(&ex->bufs[i]);
 	pthread_mutex_destroy(&ex->logmu);
@@ -631,11 +631,12 @@ data_locked(int dirfd, const char *id)
 
 	snprintf(name, sizeof name, "%s-D", id);
 	fl.l_len = strlen(id) + 3;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+	fd = lq_sys_openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
 	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
 		locked = 1;
-	close(fd);
+	lq_sys_close(fd);
 	return locked;
 }
 
@@ -1213,7 +1214,7 @@ read_dir(int fd, char sub, struct collect *c, struct lq_err *err)
 
 	if ((fd = dup(fd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
-			close(fd);
+			lq_sys_close(fd);
 		return lq_err_sys(err, "%s: input%s%c", c->sp->dir, sub == '.' ? "" : "/",
 		    sub == '.' ? '\0' : sub);
 	}
@@ -1238,7 +1239,7 @@ note_journals(struct exim *ex, struct lq_names *journals, struct lq_err *err)
 		if (fd < 0 || (fd = dup(fd)) < 0)
 			continue;
 		if ((d = fdopendir(fd)) == NULL) {
-			close(fd);
+			lq_sys_close(fd);
 			continue;
 		}
 		rewinddir(d);
@@ -1365,7 +1366,7 @@ read_body(struct lq_msg *m, struct exim_msg *xm, lq_part_fn fn, void *arg,
 	 * the file would drop the lock */
 	if ((fd = xm->lockfd) < 0 && (fd = lq_open_file(xm->dirfd, name, NULL, err)) < 0)
 		return lq_err_set(err, err ? err->code : LQ_ENOENT, "%s: no data file", m->id);
-	while (rc == 0 && (n = pread(fd, buf, sizeof buf, at)) != 0) {
+	while (rc == 0 && (n = lq_sys_pread(fd, buf, sizeof buf, at)) != 0) {
 		char *p = buf;
 
 		if (n < 0) {
@@ -1406,7 +1407,7 @@ read_body(struct lq_msg *m, struct exim_msg *xm, lq_part_fn fn, void *arg,
 	if (rc == 0 && held_cr)
 		rc = fn(LQ_PART_BODY, "\r", 1, 0, arg);
 	if (fd != xm->lockfd)
-		close(fd);
+		lq_sys_close(fd);
 	return rc;
 }
 
@@ -1464,17 +1465,17 @@ exim_write_log(struct lq_spool *sp, struct lq_msg *m, FILE *out, struct lq_err *
 
 	if ((fd = msglog_open(ex, m->id, xm->dirfd != ex->inputfd, NULL, err)) < 0)
 		return -1;
-	while ((n = read(fd, buf, sizeof buf)) != 0) {
+	while ((n = lq_sys_read(fd, buf, sizeof buf)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			close(fd);
+			lq_sys_close(fd);
 			return lq_err_sys(err, "%s: message log", m->id);
 		}
 		if (fwrite(buf, 1, (size_t)n, out) != (size_t)n)
 			break;
 	}
-	close(fd);
+	lq_sys_close(fd);
 	return ferror(out) ? lq_err_set(err, LQ_ESYS, "stdout: write error") : 0;
 }
 
@@ -1551,20 +1552,21 @@ lock_data(int dirfd, const char *id, struct lq_err *err)
 
 	snprintf(name, sizeof name, "%s-D", id);
 	fl.l_len = strlen(id) + 3;
-	fd = openat(dirfd, name, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = lq_sys_openat(dirfd, name,
+	    O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return lq_err_set(err, LQ_ECORRUPT, "%s: the -D file is a symbolic link", id);
 		return lq_err_sys(err, "%s: %s", id, name);
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+		lq_sys_close(fd);
 		return lq_err_set(err, LQ_ECORRUPT, "%s: the -D file is not a regular file", id);
 	}
 	if (fcntl(fd, F_SETLK, &fl) < 0) {
 		int e = errno;
 
-		close(fd);
+		lq_sys_close(fd);
 		if (e == EAGAIN || e == EACCES)
 			return lq_err_set(err, LQ_ELOCKED,
 			    "%s: locked (being delivered, or another tool acts on it): skipped", id);
@@ -1638,7 +1640,7 @@ exim_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq_er
 		else
 			rc = lq_save_file(sv, rel, fd, &st, err);
 		if (fd != h->lockfd)
-			close(fd);
+			lq_sys_close(fd);
 	}
 	return rc;
 }
@@ -1662,9 +1664,9 @@ remove_files(struct exim *ex, const char *id, struct lq_err *err)
 			rc = unlink_quiet(dirs[d], name, id, err);
 	}
 	if (logsub >= 0)
-		close(logsub);
+		lq_sys_close(logsub);
 	if (logdir >= 0)
-		close(logdir);
+		lq_sys_close(logdir);
 	return rc;
 }
 
@@ -2233,7 +2235,7 @@ exim_act_unlock(struct lq_spool *sp, void *held)
 		((struct exim_msg *)h->m->priv)->lockfd = -1;
 	h->m = NULL;
 	if (h->lockfd >= 0)
-		close(h->lockfd);	/* releases Exim's lock */
+		lq_sys_close(h->lockfd);	/* releases Exim's lock */
 	h->lockfd = -1;
 }
 

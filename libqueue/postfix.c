@@ -263,7 +263,7 @@ peek_layout(int dirfd, int depth)
 	if ((fd = dup(dirfd)) < 0)
 		return -1;
 	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
+		lq_sys_close(fd);
 		return -1;
 	}
 	rewinddir(d);
@@ -275,7 +275,7 @@ peek_layout(int dirfd, int depth)
 
 			if (sub >= 0) {
 				found = peek_layout(sub, depth + 1);
-				close(sub);
+				lq_sys_close(sub);
 			}
 		} else if (postfix_valid_id(de->d_name))
 			found = long_id_separator(de->d_name) != NULL;
@@ -341,13 +341,13 @@ postfix_close(struct lq_spool *sp)
 
 	for (int i = 0; i < NQUEUES; i++)
 		if (pf->qfd[i] >= 0)
-			close(pf->qfd[i]);
+			lq_sys_close(pf->qfd[i]);
 	for (int l = 0; l < NLOGS; l++) {
 		if (pf->logs[l].fd >= 0)
-			close(pf->logs[l].fd);
+			lq_sys_close(pf->logs[l].fd);
 		for (int i = 0; i < 256; i++)
 			if (pf->logs[l].sub[i] >= 0)
-				close(pf->logs[l].sub[i]);
+				lq_sys_close(pf->logs[l].sub[i]);
 	}
 	for (int i = 0; i < LQ_SLOT_BUFS; i++)
 		lq_buf_free(&pf->bufs[i]);
@@ -399,7 +399,7 @@ pf_getc_read(struct pfile *f)
 	if (f->pos >= f->size)
 		return -1;
 	do
-		n = pread(f->fd, f->win, WINDOW, f->pos);
+		n = lq_sys_pread(f->fd, f->win, WINDOW, f->pos);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return -1;
@@ -618,21 +618,21 @@ pfile_open(struct lq_spool *sp, struct pfile *f, const struct pf_msg *pm, const 
 		*slash = '\0';
 		sub = lq_open_dir(dfd, p, err);
 		if (dfd != sp->dirfd)
-			close(dfd);
+			lq_sys_close(dfd);
 		if (sub < 0)
 			return lq_err_set(err, LQ_ENOENT, "%s: no such message (%s)", id, pm->rel);
 		dfd = sub;
 	}
 	fd = lq_open_file(dfd, p, &st, err);
 	if (dfd != sp->dirfd && dfd != dirfd)
-		close(dfd);
+		lq_sys_close(dfd);
 	if (fd < 0) {
 		if (err != NULL && err->code == LQ_ENOENT)
 			return lq_err_set(err, LQ_ENOENT, "%s: no such message (%s)", id, pm->rel);
 		return lq_err_prefix(err, "%s: ", id);
 	}
 	if (st.st_dev != pm->dev || st.st_ino != pm->ino) {
-		close(fd);
+		lq_sys_close(fd);
 		return lq_err_set(err, LQ_ENOENT, "%s: %s was replaced by another message", id,
 		    pm->rel);
 	}
@@ -647,7 +647,7 @@ pfile_adopt(struct pfile *f, const struct pf_msg *pm, const char *id, int fd,
     const struct stat *st, struct lq_buf *bufs, struct lq_arena *arena, struct lq_err *err)
 {
 	if (pfile_init(f, pm, id, bufs, arena, err) < 0) {
-		close(fd);
+		lq_sys_close(fd);
 		return -1;
 	}
 	f->fd = fd;
@@ -899,7 +899,7 @@ log_at(struct postfix *pf, struct logdir *ld, const char *key, const char *id, i
 		int sub = lq_open_dir(dfd, name, NULL);
 
 		if (dfd != top)
-			close(dfd);
+			lq_sys_close(dfd);
 		if (sub < 0)
 			return -2;
 		dfd = sub;
@@ -907,7 +907,7 @@ log_at(struct postfix *pf, struct logdir *ld, const char *key, const char *id, i
 	/* open, one read, close: a log is small (no fstat, no end-of-file read) */
 	rc = lq_read_file(dfd, id, LOG_MAX, out, NULL, &e);
 	if (depth > 1)
-		close(dfd);
+		lq_sys_close(dfd);
 	if (rc == 0)
 		return 0;
 	if (e.code == LQ_ELIMIT || e.code == LQ_ENOMEM) {
@@ -1534,7 +1534,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 	m->queue = queue_names[q];
 	if ((pm = lq_arena_alloc(m->arena, sizeof *pm)) == NULL) {
 		if (fd >= 0)
-			close(fd);
+			lq_sys_close(fd);
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	}
 	memset(pm, 0, sizeof *pm);
@@ -1548,7 +1548,7 @@ load_file(struct lq_spool *sp, int q, int dirfd, const char *rel, const struct s
 	if (rc < 0)
 		return -1;
 	rc = parse_envelope(sp, &f, m, &bufs[BUF_LOG], st, flags, err);
-	close(f.fd);
+	lq_sys_close(f.fd);
 	if (rc < 0)
 		return -1;
 	if (st->st_mode & 0010)
@@ -1624,12 +1624,12 @@ locate(struct lq_spool *sp, const char *id, int *qp, int *dfdp, char rel[REL_MAX
 			    (sub = lq_open_dir(dfd, name, NULL)) < 0)
 				break;
 			if (dfd != qfd)
-				close(dfd);
+				lq_sys_close(dfd);
 			dfd = sub;
 			n += (size_t)snprintf(rel + n, REL_MAX - n, "%s/", name);
 		}
 		if (dfd != qfd)
-			close(dfd);
+			lq_sys_close(dfd);
 	}
 	return lq_err_set(err, LQ_ENOENT, "%s: no such message", id);
 }
@@ -1653,7 +1653,7 @@ postfix_load(struct lq_spool *sp, const char *id, unsigned flags, struct lq_msg 
 		r = lq_err_set(err, LQ_ENOENT, "%s: no such message: %s is an " INCOMPLETE, id,
 		    rel, incomplete_by(rel));
 	if (dfd != queue_fd(sp, q))
-		close(dfd);
+		lq_sys_close(dfd);
 	return r;
 }
 
@@ -1758,7 +1758,7 @@ load_found(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
 	}
 	if ((r = ready(name, rel, &st, &re)) <= 0) {
 		if (fd >= 0)
-			close(fd);
+			lq_sys_close(fd);
 		if (r == 0)
 			return 0;
 		*e = re;
@@ -1784,7 +1784,7 @@ load_found(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
 				want[k++] = '/';
 			}
 			want[k] = '\0';
-			close(fd);
+			lq_sys_close(fd);
 			return lq_err_set(e, LQ_ECORRUPT,
 			    "%s: %s is in the wrong hash directory (Postfix looks in %s/%s)", name,
 			    rel, queue_names[it->q], want);
@@ -1813,16 +1813,16 @@ load_again(struct lq_spool *sp, const struct scan_item *it, struct lq_msg *m,
 			*s++ = '\0';
 		sub = lq_open_dir(dfd, p, NULL);
 		if (dfd != sp->dirfd)
-			close(dfd);
+			lq_sys_close(dfd);
 		dfd = sub;
 	}
 	if (dfd < 0 || fstatat(dfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode)) {
 		if (dfd >= 0)
-			close(dfd);
+			lq_sys_close(dfd);
 		return lq_err_set(e, LQ_ENOENT, "%s: vanished", slash + 1);
 	}
-	close(dfd);
+	lq_sys_close(dfd);
 	return load_file(sp, it->q, -1, it->rel, &st, it->flags, m, -1, bufs, e) < 0 ? -1 : 1;
 }
 
@@ -1954,7 +1954,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 
 	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
-			close(fd);
+			lq_sys_close(fd);
 		w->rc = -1;
 		rel[rellen ? rellen - 1 : 0] = '\0';
 		return lq_err_sys(w->err, "%s/%s", w->sp->dir, rel);
@@ -1991,7 +1991,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 			rel[rellen + 1] = '/';
 			rel[rellen + 2] = '\0';
 			stop = walk_dir(w, sub, rel, rellen + 2, depth + 1, key_dirs) < 0;
-			close(sub);
+			lq_sys_close(sub);
 			continue;
 		}
 		if (!postfix_valid_id(name))
@@ -2299,7 +2299,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 	}
 	if ((rc = pf_getc(&f)) >= 0) {
 		if (strchr("MCTcFILSDRO/WVA>K<ion", rc) == NULL) {
-			close(f.fd);
+			lq_sys_close(f.fd);
 			return lq_err_set(err, LQ_ECORRUPT, "%s: %s: not a valid queue file", m->id,
 			    pm->rel);
 		}
@@ -2417,7 +2417,7 @@ postcat(struct lq_spool *sp, struct lq_msg *m, unsigned flags, struct sink *s,
 		}
 		prev_type = type;
 	}
-	close(f.fd);
+	lq_sys_close(f.fd);
 	if (rc < 0)
 		return -1;
 	if (s->fn != NULL) {
@@ -2667,7 +2667,7 @@ layout_depth(int dfd, int level)
 	if ((fd = dup(dfd)) < 0)
 		return -1;
 	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
+		lq_sys_close(fd);
 		return -1;
 	}
 	rewinddir(d);
@@ -2678,7 +2678,7 @@ layout_depth(int dfd, int level)
 			if (sub < 0)
 				continue;
 			below = layout_depth(sub, level + 1);
-			close(sub);
+			lq_sys_close(sub);
 			found = 1 + (below < 0 ? 0 : below);
 			break;
 		}
@@ -2734,10 +2734,10 @@ make_subdir(int parent, const char *name, const char *what, struct lq_err *err)
 	if (fstat(fd, &dst) < 0 || ((dst.st_uid != pst.st_uid || dst.st_gid != gid) &&
 	    fchown(fd, pst.st_uid, gid) < 0 && dst.st_uid != pst.st_uid) || fchmod(fd, 0700) < 0) {
 		lq_err_sys(err, "%s: making %s", what, name);
-		close(fd);
+		lq_sys_close(fd);
 		goto fail;
 	}
-	close(fd);
+	lq_sys_close(fd);
 	if (renameat2(parent, tmp, parent, name, RENAME_NOREPLACE) < 0) {
 		int e = errno;
 
@@ -2792,10 +2792,10 @@ target_dir(struct lq_spool *sp, int d, const char *id, char rel[REL_MAX], struct
 			if (e.code != LQ_ENOENT || err == NULL || err->code == LQ_OK)
 				lq_err_set(err, e.code, "%s: %s", what, e.code == LQ_ECORRUPT ?
 				    "not a directory (a symbolic link?)" : e.msg);
-			close(dfd);
+			lq_sys_close(dfd);
 			return -1;
 		}
-		close(dfd);
+		lq_sys_close(dfd);
 		dfd = sub;
 		n += (size_t)snprintf(rel + n, REL_MAX - n, "%s/", name);
 	}
@@ -2841,13 +2841,13 @@ each_log_in(struct lq_spool *sp, const char *id, int d, log_fn fn, void *arg,
 		if (rc != 0 || depth == DEPTH_MAX || (sub = lq_open_dir(dfd, name, NULL)) < 0)
 			break;
 		if (dfd != top)
-			close(dfd);
+			lq_sys_close(dfd);
 		dfd = sub;
 		n += (size_t)snprintf(rel + n, sizeof rel - n, "%s/", name);
 	}
 	if (dfd != top)
-		close(dfd);
-	close(top);
+		lq_sys_close(dfd);
+	lq_sys_close(top);
 	return rc;
 }
 
@@ -2886,7 +2886,7 @@ save_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_err *e
 		return lq_err_set(err, e.code, "%s: --save: %s: %s", id, rel, e.msg);
 	}
 	rc = lq_save_file(arg, rel, fd, &st, err);
-	close(fd);
+	lq_sys_close(fd);
 	return rc;
 }
 
@@ -2921,12 +2921,12 @@ master_pid(struct lq_spool *sp)
 	if ((pfd = lq_open_dir(sp->dirfd, "pid", NULL)) < 0)
 		return 0;
 	fd = lq_open_file(pfd, "master.pid", NULL, NULL);
-	close(pfd);
+	lq_sys_close(pfd);
 	if (fd >= 0 && lq_read_fd(fd, "master.pid", 64, &b, NULL) == 0 &&
 	    lq_buf_append(&b, "", 1) == 0)
 		pid = strtol(b.data, NULL, 10);
 	if (fd >= 0)
-		close(fd);
+		lq_sys_close(fd);
 	lq_buf_free(&b);
 	return pid > 1 ? pid : 0;
 }
@@ -2954,7 +2954,7 @@ master_running(struct lq_spool *sp, const char *id, struct lq_err *err)
 	if ((pfd = lq_open_dir(sp->dirfd, "pid", NULL)) < 0)
 		return 0;
 	found = fstatat(pfd, "master.pid", &st, AT_SYMLINK_NOFOLLOW) == 0;
-	close(pfd);
+	lq_sys_close(pfd);
 	if (!found)
 		return 0;	/* the master writes it first thing */
 	if (is_locked(pf, &st))
@@ -3004,10 +3004,11 @@ postfix_act_lock(struct lq_spool *sp, const char *id, enum lq_action act, void *
 		return lq_err_set(err, LQ_ELOCKED, "%s: in active/: Postfix's queue manager has it"
 		    " in memory (being delivered): skipped; try again once it is deferred, or with"
 		    " Postfix stopped", id);
-	h->fd = openat(h->dfd, id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	h->fd = lq_sys_openat(h->dfd, id,
+	    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (h->fd < 0 && errno == EACCES) {	/* a maildrop file of another user */
-		h->fd = openat(h->dfd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-		    O_CLOEXEC);
+		h->fd = lq_sys_openat(h->dfd, id,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		fl.l_type = F_RDLCK;
 	}
 	if (h->fd < 0) {
@@ -3121,7 +3122,7 @@ mark_done(struct pf_held *h, const struct lq_msg *m, const char *const *addrs, s
 
 			if (!is_marked(p, addrs, n))
 				continue;
-			if (!write && (pread(h->fd, &c, 1, p->off) != 1 || c != 'R'))
+			if (!write && (lq_sys_pread(h->fd, &c, 1, p->off) != 1 || c != 'R'))
 				return lq_err_set(err, LQ_ENOMATCH, "%s: changed meanwhile (the "
 				    "recipient record of <%s> is no longer there): left alone", h->id,
 				    p->address);
@@ -3162,7 +3163,8 @@ lock_delay_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_
 	struct stat st;
 	int fd, e;
 
-	fd = openat(dirfd, id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = lq_sys_openat(dirfd, id,
+	    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		/* gone (the queue manager took the message: the checks that follow say so),
 		 * or a symbolic link, which our reader never follows either: nothing listed */
@@ -3171,12 +3173,13 @@ lock_delay_log(int dirfd, const char *id, const char *rel, void *arg, struct lq_
 		return lq_err_sys(err, "%s: %s", id, rel);
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);	/* not a file: no entry of it is listed, none to drop */
+		/* not a file: no entry of it is listed, none to drop */
+		lq_sys_close(fd);
 		return 1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		e = errno;
-		close(fd);
+		lq_sys_close(fd);
 		if (e == EWOULDBLOCK)
 			return lq_err_set(err, LQ_ELOCKED, "%s: its delay log %s is being written"
 			    " (a Postfix process holds its lock): skipped; try again in a moment",
@@ -3384,7 +3387,7 @@ postfix_act_apply(struct lq_spool *sp, void *held, const struct lq_msg *m, enum 
 			fsync(h->dfd);
 			rc = 0;
 		}
-		close(tfd);
+		lq_sys_close(tfd);
 		break;
 	case LQ_ACT_MARK_DELIVERED:
 		rc = mark_delivered(sp, h, m, o->addrs, o->naddrs, err);
@@ -3407,11 +3410,11 @@ postfix_act_unlock(struct lq_spool *sp, void *held)
 	if (h == NULL)
 		return;
 	if (h->logfd >= 0)
-		close(h->logfd);	/* lets bounce(8) append to it again */
+		lq_sys_close(h->logfd);	/* lets bounce(8) append to it again */
 	if (h->fd >= 0)
-		close(h->fd);	/* lets go of our lock, and of the inode of a removed file */
+		lq_sys_close(h->fd);	/* lets go of our lock, and of a removed file */
 	if (h->dfd >= 0 && h->dfd != queue_fd(sp, h->q))
-		close(h->dfd);
+		lq_sys_close(h->dfd);
 	h->fd = h->dfd = h->logfd = -1;
 }
 

@@ -280,7 +280,7 @@ dir_in(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct lq
 		return -1;
 	}
 	if (a->sub[k] >= 0)
-		close(a->sub[k]);
+		lq_sys_close(a->sub[k]);
 	a->sub[k] = fd;
 	a->subn[k] = n;
 	return fd;
@@ -409,7 +409,7 @@ count_split(int dirfd, const char *what, unsigned long *split, struct lq_err *er
 
 	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
-			close(fd);
+			lq_sys_close(fd);
 		return lq_err_sys(err, "%s/", what);
 	}
 	rewinddir(d);
@@ -566,13 +566,13 @@ qmail_close(struct lq_spool *sp)
 
 		for (int i = 0; i < 2; i++) {
 			if (a[i]->top[k] >= 0)
-				close(a[i]->top[k]);
+				lq_sys_close(a[i]->top[k]);
 			if (a[i]->sub[k] >= 0)
-				close(a[i]->sub[k]);
+				lq_sys_close(a[i]->sub[k]);
 		}
 	}
 	if (q->holdfd >= 0)
-		close(q->holdfd);
+		lq_sys_close(q->holdfd);
 	pthread_mutex_destroy(&q->dirmu);
 	lq_buf_free(&q->buf);
 	lq_buf_free(&q->hbuf);
@@ -649,7 +649,7 @@ idset_read(struct idset *s, int dirfd)
 	if (dirfd < 0 || (fd = dup(dirfd)) < 0)
 		return 0;
 	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
+		lq_sys_close(fd);
 		return 0;
 	}
 	rewinddir(d);
@@ -1037,12 +1037,12 @@ diagnose(struct lq_spool *sp, unsigned long id, struct lq_err *err)
 		if ((fd = lq_open_dir(q->queue.top[K_INFO], sub, NULL)) < 0)
 			continue;
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			close(fd);
+			lq_sys_close(fd);
 			return lq_err_set(err, LQ_ECORRUPT,
 			    "%lu: info/%lu/%lu is in the wrong split subdirectory (%lu %% %lu = %lu):"
 			    " qmail ignores it", id, n, id, id, q->split, id % q->split);
 		}
-		close(fd);
+		lq_sys_close(fd);
 	}
 	if (partly_held(q, id))
 		return lq_err_set(err, LQ_ECORRUPT, "%lu: %s", id, PARTLY);
@@ -1276,7 +1276,7 @@ open_sub(struct qmail *q, enum kind k, const char *sub, struct lq_err *err)
 	}
 	if ((d = fdopendir(fd)) == NULL) {
 		lq_err_sys(err, "%s%s/%s", q->cur->prefix, kind_name[k], sub ? sub : "");
-		close(fd);
+		lq_sys_close(fd);
 		return NULL;
 	}
 	rewinddir(d);
@@ -1657,7 +1657,7 @@ close_scan_dirs(struct qmail *q)
 		return;
 	for (size_t i = 0; i < 2 * NKIND * (size_t)q->split; i++)
 		if (atomic_load(&q->scan_dirs[i]) >= 0)
-			close(atomic_load(&q->scan_dirs[i]));
+			lq_sys_close(atomic_load(&q->scan_dirs[i]));
 	free(q->scan_dirs);
 	q->scan_dirs = NULL;
 }
@@ -1818,7 +1818,7 @@ qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn,
 		return -1;
 	h->len = 0;
 	if (lq_buf_reserve(h, 65536) < 0) {
-		close(fd);
+		lq_sys_close(fd);
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	}
 	while (!found) {
@@ -1842,21 +1842,21 @@ qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn,
 			break;
 		}
 		if (h->len >= HDR_MAX) {
-			close(fd);
+			lq_sys_close(fd);
 			return lq_err_set(err, LQ_ELIMIT, "%s: %smess/%lu/%s: a header section larger"
 			    " than %u bytes", m->id, q->cur->prefix, qm->id % q->split, m->id, HDR_MAX);
 		}
 		if (lq_buf_reserve(h, 65536) < 0) {
-			close(fd);
+			lq_sys_close(fd);
 			return lq_err_set(err, LQ_ENOMEM, "out of memory");
 		}
-		n = read(fd, h->data + h->len, 65536);
+		n = lq_sys_read(fd, h->data + h->len, 65536);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			rc = lq_err_sys(err, "%s: %smess/%lu/%s", m->id, q->cur->prefix,
 			    qm->id % q->split, m->id);
-			close(fd);
+			lq_sys_close(fd);
 			return rc;
 		}
 		eof = n == 0;
@@ -1869,7 +1869,7 @@ qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn,
 
 		if (bstart < h->len)
 			rc = fn(LQ_PART_BODY, h->data + bstart, h->len - bstart, 0, arg);
-		while (rc == 0 && !eof && (n = read(fd, buf, sizeof buf)) != 0) {
+		while (rc == 0 && !eof && (n = lq_sys_read(fd, buf, sizeof buf)) != 0) {
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
@@ -1880,7 +1880,7 @@ qmail_read(struct lq_spool *sp, struct lq_msg *m, unsigned parts, lq_part_fn fn,
 			rc = fn(LQ_PART_BODY, buf, n, 0, arg);
 		}
 	}
-	close(fd);
+	lq_sys_close(fd);
 	return rc;
 }
 
@@ -2063,7 +2063,7 @@ count_files(int dirfd, const char *what, int top, int depth, unsigned long *coun
 		    STAT_DEPTH);
 	if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
-			close(fd);
+			lq_sys_close(fd);
 		return lq_err_sys(err, "%s", what);
 	}
 	rewinddir(d);
@@ -2087,7 +2087,7 @@ count_files(int dirfd, const char *what, int top, int depth, unsigned long *coun
 
 			if (sub >= 0) {
 				rc = count_files(sub, what, 0, depth + 1, count, err);
-				close(sub);
+				lq_sys_close(sub);
 			}
 		}
 	}
@@ -2135,9 +2135,10 @@ send_state(struct lq_spool *sp, const char *who, struct stat *st, struct lq_err 
 			return 0;
 		return lq_err_set(err, e.code, "%s%s/%s", who, sp->dir, e.msg);
 	}
-	fd = openat(dfd, "sendmutex", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = lq_sys_openat(dfd, "sendmutex",
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	saved = errno;
-	close(dfd);
+	lq_sys_close(dfd);
 	if (fd < 0) {
 		if (saved == ENOENT)
 			return 0;
@@ -2148,16 +2149,16 @@ send_state(struct lq_spool *sp, const char *who, struct stat *st, struct lq_err 
 		return lq_err_sys(err, "%s%s/lock/sendmutex", who, sp->dir);
 	}
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		close(fd);
+		lq_sys_close(fd);
 		return lq_err_set(err, LQ_ECORRUPT, "%s%s/lock/sendmutex: not a regular file", who,
 		    sp->dir);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		close(fd);		/* releases it */
+		lq_sys_close(fd);		/* releases it */
 		return 0;
 	}
 	saved = errno;
-	close(fd);
+	lq_sys_close(fd);
 	if (saved == EWOULDBLOCK)
 		return 1;
 	errno = saved;
@@ -2234,7 +2235,7 @@ mkdir_open(int parent, const char *name, const struct stat *owner, const char *w
 	if (made && owner != NULL && ((fchown(fd, owner->st_uid, owner->st_gid) < 0 &&
 	    geteuid() == 0) || fchmod(fd, 0700) < 0)) {
 		lq_err_sys(err, "%s", what);
-		close(fd);
+		lq_sys_close(fd);
 		return -1;
 	}
 	return fd;
@@ -2267,7 +2268,7 @@ hold_dir(struct lq_spool *sp, struct qmail *q, enum kind k, unsigned long id,
 	snprintf(what, sizeof what, "%lu: %s/%s/%s/%s", id, sp->dir, HOLD, kind_name[k], sub);
 	if ((fd = mkdir_open(q->hold.top[k], sub, &owner, what, err)) < 0)
 		return -1;
-	close(fd);
+	lq_sys_close(fd);
 	if ((fd = dir_in(q, &q->hold, k, id, err)) < 0)
 		return dir_err(err, id);
 	return fd;
@@ -2310,7 +2311,7 @@ qmail_act_save(struct lq_spool *sp, void *held, struct lq_saver *sv, struct lq_e
 			continue;
 		}
 		rc = lq_save_file(sv, path_in(q, &q->queue, k, qm->id, rel), in, &st, err);
-		close(in);
+		lq_sys_close(in);
 	}
 	return rc;
 }
@@ -2407,7 +2408,8 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, const char *const *on
 		path_of(q, chan[i], qm->id, path);
 		if ((dfd = dir_of(q, chan[i], qm->id, NULL)) < 0)
 			continue;
-		fd[i] = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		fd[i] = lq_sys_openat(dfd, name,
+		    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd[i] < 0) {
 			if (errno == ENOENT)
 				continue;	/* none on this channel, or all done already */
@@ -2463,7 +2465,7 @@ mark_done(struct lq_spool *sp, const struct qmail_msg *qm, const char *const *on
 out:
 	for (int i = 0; i < 2; i++) {
 		if (fd[i] >= 0)
-			close(fd[i]);
+			lq_sys_close(fd[i]);
 		lq_buf_free(&b[i]);
 	}
 	return rc;
@@ -2733,10 +2735,10 @@ channel_of(struct lq_spool *sp, const char *addr, enum lq_channel ch, struct lq_
 
 	if (ch != LQ_CHANNEL_AUTO)
 		return ch == LQ_CHANNEL_LOCAL ? K_LOCAL : K_REMOTE;
-	if ((home = openat(sp->dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	if ((home = lq_sys_openat(sp->dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (ctl = lq_open_dir(home, "control", NULL)) < 0) {
 		if (home >= 0)
-			close(home);
+			lq_sys_close(home);
 		return lq_err_set(err, LQ_EUSAGE, "%s/../control: not there: cannot tell whether "
 		    "<%s> is local or remote: give --local or --remote; nothing done", sp->dir, addr);
 	}
@@ -2753,8 +2755,8 @@ channel_of(struct lq_spool *sp, const char *addr, enum lq_channel ch, struct lq_
 		    K_REMOTE;
 	lq_buf_free(&loc);
 	lq_buf_free(&virt);
-	close(ctl);
-	close(home);
+	lq_sys_close(ctl);
+	lq_sys_close(home);
 	return rc;
 }
 
@@ -2798,7 +2800,7 @@ add_recipients(struct lq_spool *sp, const struct qmail_msg *qm, const char *cons
 		}
 		snprintf(what, sizeof what, "%lu: %s", qm->id, path_of(q, chan[i], qm->id, path));
 		rc = lq_read_fd(fd, what, ENV_MAX, &b[i], err);
-		close(fd);
+		lq_sys_close(fd);
 		if (rc < 0)
 			goto out;
 		rc = -1;

@@ -234,7 +234,8 @@ open_plain(int dirfd, const char *name, struct lq_err *err)
 
 	if (!lq_plain_name(name))
 		return lq_err_set(err, LQ_EUSAGE, "%s: not a plain file name", name);
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	fd = lq_sys_openat(dirfd, name,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return lq_err_set(err, LQ_ECORRUPT, "%s: is a symbolic link", name);
@@ -254,7 +255,7 @@ lq_open_stat(int dirfd, const char *name, struct stat *st, struct lq_err *err)
 		return -1;
 	if (fstat(fd, st) < 0) {
 		lq_err_sys(err, "%s", name);
-		close(fd);
+		lq_sys_close(fd);
 		return -1;
 	}
 	return fd;
@@ -272,11 +273,11 @@ lq_open_file(int dirfd, const char *name, struct stat *st, struct lq_err *err)
 		st = &sb;
 	if (fstat(fd, st) < 0) {
 		lq_err_sys(err, "%s", name);
-		close(fd);
+		lq_sys_close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		close(fd);
+		lq_sys_close(fd);
 		return lq_err_set(err, LQ_ECORRUPT, "%s: not a regular file", name);
 	}
 	return fd;
@@ -287,7 +288,7 @@ lq_open_dir(int dirfd, const char *name, struct lq_err *err)
 {
 	int fd;
 
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = lq_sys_openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP || errno == ENOTDIR)
 			return lq_err_set(err, LQ_ECORRUPT, "%s: not a directory", name);
@@ -305,7 +306,7 @@ lq_read_fd(int fd, const char *what, size_t max, struct lq_buf *b, struct lq_err
 	for (;;) {
 		if (lq_buf_reserve(b, 8192) < 0)
 			return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", what);
-		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		n = lq_sys_read(fd, b->data + b->len, b->cap - b->len - 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -337,11 +338,11 @@ lq_replace_file(int dirfd, const char *tmp, const char *name, const struct lq_bu
 	    write(fd, data->data, data->len) != (ssize_t)data->len ||
 	    (keep_times && futimens(fd, t) < 0) || fsync(fd) < 0) {
 		lq_err_sys(err, "%s: writing %s", what, tmp);
-		close(fd);
+		lq_sys_close(fd);
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
-	close(fd);
+	lq_sys_close(fd);
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		lq_err_sys(err, "%s: renaming %s to %s", what, tmp, name);
 		unlinkat(dirfd, tmp, 0);
@@ -362,7 +363,7 @@ read_first(int fd, const char *name, size_t want, struct lq_buf *b, struct lq_er
 	b->len = 0;	/* the file replaces what the buffer held */
 	if (lq_buf_reserve(b, want) < 0)
 		return lq_err_set(err, LQ_ENOMEM, "%s: out of memory", name);
-	while ((n = read(fd, b->data, b->cap - 1)) < 0 && errno == EINTR)
+	while ((n = lq_sys_read(fd, b->data, b->cap - 1)) < 0 && errno == EINTR)
 		;
 	if (n < 0)
 		return lq_err_sys(err, "%s", name);
@@ -393,7 +394,7 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 		if ((fd = lq_open_file(dirfd, name, st, err)) < 0)
 			return -1;
 		if ((uint64_t)st->st_size > max) {
-			close(fd);
+			lq_sys_close(fd);
 			return lq_err_set(err, LQ_ELIMIT, "%s: larger than %zu bytes", name, max);
 		}
 		if ((size_t)st->st_size >= want)
@@ -413,7 +414,7 @@ lq_read_file(int dirfd, const char *name, size_t max, struct lq_buf *b, struct s
 		else
 			rc = lq_read_fd(fd, name, max, b, err);
 	}
-	close(fd);
+	lq_sys_close(fd);
 	return rc;
 }
 
@@ -445,7 +446,7 @@ lq_read_tail(int dirfd, const char *name, size_t max, struct lq_buf *b, int *cut
 		else
 			rc = lq_read_fd(fd, name, max, b, err);
 	}
-	close(fd);
+	lq_sys_close(fd);
 	return rc;
 }
 
@@ -483,23 +484,24 @@ lq_ask_program_all(const char *const argv[])
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
-		close(pfd[0]);
-		close(pfd[1]);
+		lq_sys_close(pfd[0]);
+		lq_sys_close(pfd[1]);
 		return NULL;
 	}
 	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
+	lq_sys_close(pfd[1]);
 	for (;;) {		/* past 4 KiB, read on into nothing: the program must not block */
 		char rest[512];
 
-		n = len < sizeof buf - 1 ? read(pfd[0], buf + len, sizeof buf - 1 - len) :
-		    read(pfd[0], rest, sizeof rest);
+		n = len < sizeof buf - 1 ?
+		    lq_sys_read(pfd[0], buf + len, sizeof buf - 1 - len) :
+		    lq_sys_read(pfd[0], rest, sizeof rest);
 		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
 		if (n > 0 && len < sizeof buf - 1)
 			len += n;
 	}
-	close(pfd[0]);
+	lq_sys_close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
