@@ -20,11 +20,12 @@
 
 #define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
-/* Built with a sanitizer: ThreadSanitizer's or AddressSanitizer's */
+/* Built with a sanitizer that watches the C library's calls */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define LQ_SANITIZED
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define LQ_SANITIZED
 #endif
 #endif
@@ -43,10 +44,10 @@
 #define lq_sys_pread pread
 #define lq_sys_close close
 #else
+/* no mode: a file is never created through it (O_CREAT, O_TMPFILE) */
 static inline int
-lq_sys_openat(int dirfd, const char *path, int flags, ...)
+lq_sys_openat(int dirfd, const char *path, int flags)
 {
-	/* never O_CREAT or O_TMPFILE here: no mode */
 	return (int)syscall(SYS_openat, dirfd, path, flags, 0);
 }
 static inline ssize_t

@@ -665,7 +665,7 @@ msglog_dir(struct exim *ex, int x)
 	/* the caller holds logmu */
 	if (x == 0)
 		slot = &ex->logfd;
-	else if (b62digit(x) < 0)
+	else if (b62digit(x) < 0 || ex->logfd == -2)	/* no msglog/, nor any msglog/X */
 		return -1;
 	else
 		slot = &ex->logsub[b62digit(x)];
@@ -696,11 +696,14 @@ open_msglog_dirs(struct exim *ex)
 	pthread_mutex_unlock(&ex->logmu);
 }
 
-/* A load a warm worker cannot make: the scan thread makes it again. */
+/* A load a warm worker cannot make: NOT_HERE with err, and the scan thread makes it
+ * again. */
 static int
 not_here(const char *id, struct lq_err *err)
 {
-	return lq_err_set(err, LQ_ESYS, "%s: the message log's directory is not open yet", id);
+	lq_err_set(err, LQ_ESYS, "%s: the message log's directory is not open in this thread",
+	    id);
+	return NOT_HERE;
 }
 
 /* The directory of id's message log to look in first (i 0: where its -H is, msglog/X when
@@ -738,7 +741,8 @@ msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct 
 }
 
 /* The last MSGLOG_MAX bytes of id's message log into b (*cut: its start left out), found
- * as msglog_open finds it; one read for most logs. -1 with err (LQ_ENOENT: none). */
+ * as msglog_open finds it; one read for most logs. -1 with err (LQ_ENOENT: none), or
+ * NOT_HERE (not_here). */
 static int
 msglog_read_tail(struct exim *ex, const char *id, int split, struct lq_buf *b, int *cut,
     struct lq_err *err)
@@ -879,14 +883,21 @@ read_reasons(struct exim *ex, struct lq_buf *lbuf, struct lq_msg *m, int split,
 	struct lq_err e;
 	const char *p, *end, *frozen = NULL;
 	size_t n = 0, frozen_len = 0;
-	int cut;
+	int cut, rc;
 
 	for (size_t i = 0; i < m->nrcpt; i++)
 		n += !(m->rcpt[i].flags & (LQ_RCPT_DONE | LQ_RCPT_EXTRA));
 	if (n == 0)
 		return 0;
-	/* the last MSGLOG_MAX bytes, from the first whole line in them */
-	if (msglog_read_tail(ex, m->id, split, lbuf, &cut, &e) < 0)
+	/* the last MSGLOG_MAX bytes, from the first whole line in them; a log that cannot be
+	 * read gives no reasons, as Exim's own -bp shows none, but a warm worker's load that
+	 * could not look is made again by the scan thread */
+	if ((rc = msglog_read_tail(ex, m->id, split, lbuf, &cut, &e)) == NOT_HERE) {
+		if (err != NULL)
+			*err = e;
+		return -1;
+	}
+	if (rc < 0)
 		return e.code == LQ_ENOMEM ? lq_err_set(err, LQ_ENOMEM, "out of memory") : 0;
 	p = lbuf->data;
 	end = p + lbuf->len;
@@ -1291,17 +1302,17 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	}
 	if (!(sc->flags & LQ_SCAN_NO_REASONS))
 		open_msglog_dirs(ex);
+	/* every subdirectory open before the loading threads start: the copies of the
+	 * descriptor table warm ones take then have them all (no lq_pipeline_new_dir) */
+	for (size_t i = 0; i < c.nsubs; i++)
+		subdir_fd(ex, c.subs[i]);
 	c.pl = lq_pipeline_start(sp, &exim_pipeline, sc);
 	/* input/ itself, then every one-character subdirectory, whatever split says */
 	if (read_dir(ex->inputfd, '.', &c, err) < 0)
 		goto out;
-	for (size_t i = 0; c.rc == 0 && i < c.nsubs; i++) {
-		if ((fd = subdir_fd(ex, c.subs[i])) < 0)
-			continue;
-		lq_pipeline_new_dir(c.pl);	/* a streaming scan puts its messages next */
-		if (read_dir(fd, c.subs[i], &c, err) < 0)
+	for (size_t i = 0; c.rc == 0 && i < c.nsubs; i++)
+		if ((fd = subdir_fd(ex, c.subs[i])) >= 0 && read_dir(fd, c.subs[i], &c, err) < 0)
 			goto out;
-	}
 	if (!c.sorted || c.rc != 0) {
 		rc = c.rc == 0 && c.pl != NULL ? lq_pipeline_finish(c.pl, err) : c.rc;
 		goto out;

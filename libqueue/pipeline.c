@@ -12,7 +12,8 @@
  *   lq_slot_begin      a slot's message, reset (the slot's lq_msg_begin)
  *
  * The window is a ring of slots, each with its own message, arena and file buffers, so
- * that memory is the window's, never the queue's. A load (the backend's: open, read,
+ * that memory is the window's, never the queue's (a warm worker has a ring of its own:
+ * own_set). A load (the backend's: open, read,
  * parse into the slot) runs in a worker or in the scan thread; the handing over (the
  * backend's: count, report, call the tool's callback) runs in the scan thread only, slot
  * after slot in the order they were put, and the slot is not reused before the callback
@@ -20,10 +21,10 @@
  * reports and counts, are what it would hand over loading each message itself.
  *
  * Synchronisation is per slot and cheap: three counters (put, claimed, taken) and a state
- * per slot. A worker claims the next message put with a compare-and-swap, loads it and
- * marks the slot done; the scan thread, to hand over the oldest slot, loads messages
- * itself while the workers are behind (claiming the oldest unclaimed one), and sleeps only
- * when every message put is being loaded. A worker sleeps when nothing is left to claim
+ * per slot. A worker claims the next messages put with a compare-and-swap (one cold, a run
+ * warm: claim), loads them and marks their slots done; the scan thread, to hand over the
+ * oldest slot, loads messages itself while the workers are behind (claiming the oldest
+ * unclaimed ones), and sleeps only when every message put is being loaded. A worker sleeps when nothing is left to claim
  * and is woken when a batch has been put, not per message. Everything a load reads of the
  * spool's own state (Exim's journal list, the /proc/locks table) is read-only meanwhile.
  *
@@ -121,12 +122,12 @@ struct lq_pipeline {
 	size_t cold_window;
 	size_t nslots;		/* the larger of the two */
 	int grow;		/* cold: the ring is to be emptied and made cold_window long */
-	/* nslots for each loading thread that has a set of its own (own_set): the scan
-	 * thread's and the cold workers' first, then each warm worker's */
+	/* the slots of each loading thread that has a set of its own (own_set): nslots for
+	 * the scan thread and the cold workers, then WARM_WINDOW for each warm worker */
 	struct lq_slot *slots;
-	unsigned nsets;
+	size_t nall;
 	struct slot_state *st;
-	char *items;		/* window x ops->item_size */
+	char *items;		/* nslots x ops->item_size */
 	/* counters of messages, never wrapping: put (scan thread) >= claimed >= taken */
 	_Atomic unsigned long put, claimed;
 	unsigned long taken;
@@ -238,7 +239,7 @@ load(struct lq_pipeline *p, unsigned long n, int by_worker)
 	struct slot_state *s = &p->st[i];
 
 	s->m = NULL;
-	s->slot = &p->slots[own_set * p->nslots + i];
+	s->slot = &p->slots[own_set == 0 ? i : p->nslots + (own_set - 1) * WARM_WINDOW + i];
 	s->rc = p->ops->load(p->sp, p->items + i * p->ops->item_size, s->slot, &s->m,
 	    &s->err);
 	s->by_worker = by_worker;
@@ -388,7 +389,7 @@ wake_workers(struct lq_pipeline *p)
 static void
 free_slots(struct lq_pipeline *p)
 {
-	for (size_t i = 0; p->slots != NULL && i < p->nslots * p->nsets; i++) {
+	for (size_t i = 0; p->slots != NULL && i < p->nall; i++) {
 		lq_arena_free(p->slots[i].arena);
 		for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
 			lq_buf_free(&p->slots[i].buf[b]);
@@ -496,8 +497,8 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	if (p->warm_threads > MAX_WARM)
 		p->warm_threads = MAX_WARM;
 	p->nslots = p->cold_window > WARM_WINDOW ? p->cold_window : WARM_WINDOW;
-	p->nsets = 1 + p->warm_threads;
-	if ((p->slots = calloc(p->nslots * p->nsets, sizeof *p->slots)) == NULL ||
+	p->nall = p->nslots + p->warm_threads * WARM_WINDOW;
+	if ((p->slots = calloc(p->nall, sizeof *p->slots)) == NULL ||
 	    (p->st = calloc(p->nslots, sizeof *p->st)) == NULL ||
 	    (p->items = calloc(p->nslots, ops->item_size)) == NULL ||
 	    (p->tid = calloc(budget, sizeof *p->tid)) == NULL ||
@@ -506,7 +507,7 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 		free(p);
 		return NULL;
 	}
-	for (size_t i = 0; i < p->nslots * p->nsets; i++)
+	for (size_t i = 0; i < p->nall; i++)
 		if ((p->slots[i].arena = lq_arena_new()) == NULL) {
 			pthread_mutex_destroy(&p->mu);
 			free_slots(p);
@@ -570,6 +571,15 @@ wait_done(struct lq_pipeline *p, struct slot_state *s)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* A slot's buffers that one big message grew past SLOT_BUF_KEEP, given back. */
+static void
+trim(struct lq_slot *slot)
+{
+	for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
+		if (slot->buf[b].cap > SLOT_BUF_KEEP)
+			lq_buf_free(&slot->buf[b]);
+}
+
 /* Hand over the oldest message: the backend's handover's return (non-zero: stop). */
 static int
 take(struct lq_pipeline *p, struct lq_err *err)
@@ -593,14 +603,13 @@ take(struct lq_pipeline *p, struct lq_err *err)
 	}
 	slot = s->slot;
 	if (s->rc < 0 && s->by_worker && s->err.code != LQ_ENOENT) {
+		trim(slot);
 		slot = s->slot = &p->slots[i];	/* the scan thread's: nothing else is in it */
 		s->m = NULL;
 		s->rc = p->ops->load(p->sp, item, slot, &s->m, &s->err);
 	}
 	rc = p->ops->handover(p->arg, item, s->rc < 0 ? NULL : s->m, &s->err, err);
-	for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
-		if (slot->buf[b].cap > SLOT_BUF_KEEP)
-			lq_buf_free(&slot->buf[b]);
+	trim(slot);
 	atomic_store(&s->state, SLOT_FREE);
 	p->taken++;
 	if (p->taken >= p->next_check)

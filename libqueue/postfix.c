@@ -62,10 +62,10 @@ static const int search_order[] = { Q_MAILDROP, Q_INCOMING, Q_ACTIVE, Q_DEFERRED
 enum { LOG_DEFER, LOG_BOUNCE, NLOGS };
 static const char *const log_names[NLOGS] = { "defer", "bounce" };
 
-/* A log directory: its descriptor and its hash subdirectories', opened when first needed,
- * and how deep its last log was (Postfix's hash_queue_depth, if it hashes this one). */
-/* A log directory and its hash directories, opened once (under logmu) and then read by a
- * scan's loading threads without it: each is written once, from -1 */
+/* A log directory: its descriptor and its hash subdirectories', opened when first needed
+ * (or, for a scan, before its warm workers start: open_log_dirs) under logmu and then read
+ * without it, as each is written once, from -1; and how deep its last log was (Postfix's
+ * hash_queue_depth, if it hashes this one). */
 struct logdir {
 	_Atomic int fd;		/* -1 not opened yet, -2 absent */
 	_Atomic int sub[256];	/* X/: -1 unknown, -2 absent */

@@ -86,6 +86,7 @@ struct qmail {
 	 * once (under dirmu) and kept until the scan ends, so that no thread closes one
 	 * another uses (DIR_UNOPENED: not yet); NULL otherwise (the one-per-kind cache) */
 	atomic_int *scan_dirs;
+	int scan_dirs_started;	/* the loaders started: what opens now is DIR_LATE */
 	pthread_mutex_t dirmu;
 	struct qmail_held {	/* the message being acted on (lq_act) */
 		unsigned long id;
@@ -113,6 +114,12 @@ struct reader {
 };
 
 #define DIR_UNOPENED (-1)
+/* in scan_dirs, beside the descriptor: opened after the loaders started, so that a warm
+ * worker's copy of the descriptor table (libqueue/pipeline.c) does not have it */
+#define DIR_LATE (1 << 30)
+/* scan_dir's answer to a warm worker for a directory its table does not have: the load
+ * fails, and the scan thread makes it again */
+#define NOT_HERE (-3)
 
 /* ---------------------------------------------------------------- names */
 
@@ -312,8 +319,9 @@ exists(struct qmail *q, enum kind k, unsigned long id)
 
 /* A split subdirectory during a scan with loading threads, from any of them: opened when
  * the loaders start (start_loaders) or the first time one is needed, and kept (a failure is
- * not kept: the next load asks again, and says what the one-per-kind cache would). Not by a
- * warm worker, whose descriptors are its own: its load is made again by the scan thread. */
+ * not kept: the next load asks again, and says what the one-per-kind cache would). A warm
+ * worker, whose descriptors are a copy taken when it started, uses only those opened
+ * before: for another it gets NOT_HERE, and the scan thread makes its load again. */
 static int
 scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct lq_err *err)
 {
@@ -323,16 +331,22 @@ scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct 
 	struct lq_err e;
 	char name[24];
 
-	if (fd != DIR_UNOPENED)
+	if (fd != DIR_UNOPENED && !(fd & DIR_LATE))
 		return fd;
-	if (lq_private_fds())
-		return lq_err_set(err, LQ_ESYS, "%s%s/%lu: not open yet", a->prefix, kind_name[k], n);
+	if (lq_private_fds()) {
+		lq_err_set(err, LQ_ESYS, "%s%s/%lu: not open in this thread", a->prefix,
+		    kind_name[k], n);
+		return NOT_HERE;
+	}
+	if (fd != DIR_UNOPENED)
+		return fd & ~DIR_LATE;
 	pthread_mutex_lock(&q->dirmu);
 	if ((fd = atomic_load(slot)) == DIR_UNOPENED) {
 		lq_ultoa(n, name);
 		if ((fd = lq_open_dir(a->top[k], name, &e)) >= 0)
-			atomic_store(slot, fd);
-	}
+			atomic_store(slot, q->scan_dirs_started ? fd | DIR_LATE : fd);
+	} else
+		fd &= ~DIR_LATE;
 	pthread_mutex_unlock(&q->dirmu);
 	if (fd < 0)
 		return lq_err_set(err, e.code, "%s%s/%lu: %s", a->prefix, kind_name[k], n,
@@ -349,14 +363,16 @@ reader_dir(const struct reader *r, enum kind k, unsigned long id, struct lq_err 
 	return dir_in(r->q, r->a, k, id, err);
 }
 
-/* exists, for a load */
+/* exists, for a load: 1 or 0, or -1 (err) in a warm worker that cannot look (scan_dir) */
 static int
-reader_has(const struct reader *r, enum kind k, unsigned long id)
+reader_has(const struct reader *r, enum kind k, unsigned long id, struct lq_err *err)
 {
 	char name[24];
 	struct stat st;
-	int fd = reader_dir(r, k, id, NULL);
+	int fd = reader_dir(r, k, id, err);
 
+	if (fd == NOT_HERE)
+		return -1;
 	lq_ultoa(id, name);
 	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
@@ -739,7 +755,7 @@ mess_size(const struct reader *r, struct lq_msg *m, unsigned long id, enum kind 
 {
 	char name[24], path[PATH_MAX_LEN];
 	struct stat st;
-	int fd;
+	int fd, has;
 
 	lq_ultoa(id, name);
 	if ((fd = reader_dir(r, K_MESS, id, err)) < 0)
@@ -747,7 +763,9 @@ mess_size(const struct reader *r, struct lq_msg *m, unsigned long id, enum kind 
 	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
 			return lq_err_sys(err, "%lu: %s", id, path_in(r->q, r->a, K_MESS, id, path));
-		if (!reader_has(r, by, id))		/* finished between the two looks */
+		if ((has = reader_has(r, by, id, err)) < 0)
+			return -1;
+		if (!has)		/* finished between the two looks */
 			return lq_err_set(err, LQ_ENOENT, "%lu: no such message", id);
 		if (r->a == &r->q->hold)
 			return corrupt_in(err, r->q, r->a, K_MESS, id, "missing: " PARTLY);
@@ -870,7 +888,7 @@ load_info(const struct reader *r, unsigned long id, struct lq_msg *m, const stru
 	struct stat st;
 	size_t cap = 0;
 	const char *nul;
-	int fd, bouncing;
+	int fd, bouncing, todo;
 
 	if (begin(r, m, id, 0, err) < 0)
 		return -1;
@@ -878,7 +896,9 @@ load_info(const struct reader *r, unsigned long id, struct lq_msg *m, const stru
 		return -1;
 	/* ctime too: a rename back into info/ (qfreeze -u) keeps the mtime, not the ctime */
 	if (h != NULL && (st.st_mtime >= h->since || st.st_ctime >= h->since)) {
-		if (h->todo && reader_has(r, K_TODO, id)) {
+		if (h->todo && (todo = reader_has(r, K_TODO, id, err)) < 0)
+			return -1;
+		if (h->todo && todo) {
 			if (load_todo(r, id, reader_msg(r), err) == 0)
 				return 0;
 			if (err == NULL || err->code != LQ_ENOENT)
@@ -972,8 +992,11 @@ static int
 load_id(const struct reader *r, unsigned long id, struct lq_msg *m, struct lq_err *err)
 {
 	int hold = r->a == &r->q->hold;
+	int todo = (r->q->want_todo || hold) ? reader_has(r, K_TODO, id, err) : 0;
 
-	if ((r->q->want_todo || hold) && reader_has(r, K_TODO, id)) {
+	if (todo < 0)
+		return -1;
+	if (todo) {
 		if (load_todo(r, id, m, err) == 0)
 			return 0;
 		if (err == NULL || err->code != LQ_ENOENT)
@@ -1657,9 +1680,10 @@ close_scan_dirs(struct qmail *q)
 		return;
 	for (size_t i = 0; i < 2 * NKIND * (size_t)q->split; i++)
 		if (atomic_load(&q->scan_dirs[i]) >= 0)
-			lq_sys_close(atomic_load(&q->scan_dirs[i]));
+			lq_sys_close(atomic_load(&q->scan_dirs[i]) & ~DIR_LATE);
 	free(q->scan_dirs);
 	q->scan_dirs = NULL;
+	q->scan_dirs_started = 0;
 }
 
 /* The loading threads of a scan, and the split subdirectories they share (scan_dir); NULL
@@ -1690,6 +1714,7 @@ start_loaders(struct lq_spool *sp, struct walk *w)
 			    i++)
 				scan_dir(q, a, k, i, NULL);
 	}
+	q->scan_dirs_started = 1;
 	if ((pl = lq_pipeline_start(sp, &qmail_pipeline, w)) == NULL)
 		close_scan_dirs(q);
 	return pl;
