@@ -20,12 +20,19 @@
 
 #define LQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
-/* Built with a sanitizer that watches the C library's calls */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+/* Built with ThreadSanitizer (LQ_TSAN), or with any sanitizer that watches the C
+ * library's calls (LQ_SANITIZED) */
+#if defined(__SANITIZE_THREAD__)
+#define LQ_TSAN
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LQ_TSAN
+#endif
+#endif
+#if defined(LQ_TSAN) || defined(__SANITIZE_ADDRESS__)
 #define LQ_SANITIZED
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer) || \
-    __has_feature(memory_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
 #define LQ_SANITIZED
 #endif
 #endif
@@ -400,9 +407,12 @@ void lq_pipeline_stop(struct lq_pipeline *);
  * workers, whose descriptor tables are copies, are started again with one that has it. */
 void lq_pipeline_new_dir(struct lq_pipeline *);
 /* Is the calling thread a warm worker, whose descriptors are its own? A load that would open
- * a directory for the rest of the scan must not, then: it fails (LQ_ESYS) and the scan
- * thread makes it again. */
+ * a directory for the rest of the scan, or use one opened after the worker started, must
+ * not, then: it fails with lq_not_here, and the scan thread makes it again. */
 int lq_private_fds(void);
+/* That failure: LQ_NOT_HERE, with err (LQ_ESYS) naming what could not be looked at. */
+#define LQ_NOT_HERE (-3)
+int lq_not_here(struct lq_err *, const char *what);
 struct lq_msg *lq_slot_begin(struct lq_spool *, struct lq_slot *);
 
 /* JSON string (with quotes) */

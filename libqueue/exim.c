@@ -653,9 +653,8 @@ data_locked(int dirfd, const char *id)
  */
 #define MSGLOG_MAX (1u << 20)
 
-/* msglog/ (x == 0) or msglog/X; -1 when there is none, NOT_HERE in a warm worker when it
- * was not opened yet (open_msglog_dirs) */
-#define NOT_HERE (-3)
+/* msglog/ (x == 0) or msglog/X; -1 when there is none, LQ_NOT_HERE in a warm worker when
+ * it was not opened yet (open_msglog_dirs) */
 static int
 msglog_dir(struct exim *ex, int x)
 {
@@ -670,7 +669,7 @@ msglog_dir(struct exim *ex, int x)
 	else
 		slot = &ex->logsub[b62digit(x)];
 	if (*slot == -1 && lq_private_fds())
-		return NOT_HERE;
+		return LQ_NOT_HERE;
 	if (*slot == -1) {
 		if (x == 0)
 			fd = lq_open_dir(ex->queuefd, "msglog", NULL);
@@ -696,16 +695,6 @@ open_msglog_dirs(struct exim *ex)
 	pthread_mutex_unlock(&ex->logmu);
 }
 
-/* A load a warm worker cannot make: NOT_HERE with err, and the scan thread makes it
- * again. */
-static int
-not_here(const char *id, struct lq_err *err)
-{
-	lq_err_set(err, LQ_ESYS, "%s: the message log's directory is not open in this thread",
-	    id);
-	return NOT_HERE;
-}
-
 /* The directory of id's message log to look in first (i 0: where its -H is, msglog/X when
  * split) or second (i 1: the other place), as Exim looks; -1: there is none. */
 static int
@@ -727,8 +716,8 @@ msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct 
 	int fd = -1, dir;
 
 	for (int i = 0; i < 2 && fd < 0; i++) {
-		if ((dir = msglog_dir_try(ex, id, split, i)) == NOT_HERE)
-			return not_here(id, err);
+		if ((dir = msglog_dir_try(ex, id, split, i)) == LQ_NOT_HERE)
+			return lq_not_here(err, id);
 		if (dir < 0)
 			continue;
 		if ((fd = lq_open_file(dir, id, st, err)) < 0 && err != NULL &&
@@ -742,7 +731,7 @@ msglog_open(struct exim *ex, const char *id, int split, struct stat *st, struct 
 
 /* The last MSGLOG_MAX bytes of id's message log into b (*cut: its start left out), found
  * as msglog_open finds it; one read for most logs. -1 with err (LQ_ENOENT: none), or
- * NOT_HERE (not_here). */
+ * LQ_NOT_HERE (lq_not_here). */
 static int
 msglog_read_tail(struct exim *ex, const char *id, int split, struct lq_buf *b, int *cut,
     struct lq_err *err)
@@ -750,8 +739,8 @@ msglog_read_tail(struct exim *ex, const char *id, int split, struct lq_buf *b, i
 	int dir;
 
 	for (int i = 0; i < 2; i++) {
-		if ((dir = msglog_dir_try(ex, id, split, i)) == NOT_HERE)
-			return not_here(id, err);
+		if ((dir = msglog_dir_try(ex, id, split, i)) == LQ_NOT_HERE)
+			return lq_not_here(err, id);
 		if (dir < 0)
 			continue;
 		if (lq_read_tail(dir, id, MSGLOG_MAX, b, cut, err) == 0)
@@ -892,7 +881,7 @@ read_reasons(struct exim *ex, struct lq_buf *lbuf, struct lq_msg *m, int split,
 	/* the last MSGLOG_MAX bytes, from the first whole line in them; a log that cannot be
 	 * read gives no reasons, as Exim's own -bp shows none, but a warm worker's load that
 	 * could not look is made again by the scan thread */
-	if ((rc = msglog_read_tail(ex, m->id, split, lbuf, &cut, &e)) == NOT_HERE) {
+	if ((rc = msglog_read_tail(ex, m->id, split, lbuf, &cut, &e)) == LQ_NOT_HERE) {
 		if (err != NULL)
 			*err = e;
 		return -1;

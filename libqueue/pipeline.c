@@ -13,19 +13,20 @@
  *
  * The window is a ring of slots, each with its own message, arena and file buffers, so
  * that memory is the window's, never the queue's (a warm worker has a ring of its own:
- * own_set). A load (the backend's: open, read,
- * parse into the slot) runs in a worker or in the scan thread; the handing over (the
- * backend's: count, report, call the tool's callback) runs in the scan thread only, slot
- * after slot in the order they were put, and the slot is not reused before the callback
- * returned (it may read the message's content). So what a scan hands over, and its
+ * own_set). A load (the backend's: open, read, parse into the slot) runs in a worker or in
+ * the scan thread; the handing over (the backend's: count, report, call the tool's
+ * callback) runs in the scan thread only, slot after slot in the order they were put, and
+ * the slot is not reused before the callback returned (it may read the message's
+ * content). So what a scan hands over, and its
  * reports and counts, are what it would hand over loading each message itself.
  *
  * Synchronisation is per slot and cheap: three counters (put, claimed, taken) and a state
  * per slot. A worker claims the next messages put with a compare-and-swap (one cold, a run
  * warm: claim), loads them and marks their slots done; the scan thread, to hand over the
  * oldest slot, loads messages itself while the workers are behind (claiming the oldest
- * unclaimed ones), and sleeps only when every message put is being loaded. A worker sleeps when nothing is left to claim
- * and is woken when a batch has been put, not per message. Everything a load reads of the
+ * unclaimed ones), and sleeps only when every message put is being loaded. A worker
+ * sleeps when nothing is left to claim and is woken when a batch has been put, not per
+ * message. Everything a load reads of the
  * spool's own state (Exim's journal list, the /proc/locks table) is read-only meanwhile.
  *
  * How many workers: while the queue is in the page cache, one per other processor (at most
@@ -39,8 +40,8 @@
  * opens keep theirs, so a low ulimit -n means fewer workers, or none, never a message not
  * read). A load a worker made that failed for another reason than the message being gone
  * (damaged, a descriptor limit, no memory) is made again by the scan thread before it is
- * handed over, so its report is exactly --jobs 1's. Workers run with every signal blocked: a
- * signal (SIGINT, SIGPIPE) is the scan thread's, as with --jobs 1.
+ * handed over, so its report is exactly --jobs 1's. Workers run with every signal blocked:
+ * a signal (SIGINT, SIGPIPE) is the scan thread's, as with --jobs 1.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -55,14 +56,6 @@
 #include <unistd.h>
 
 #include "backend.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN
-#endif
-#endif
 
 /* cold: the window is this many messages per job. The scan thread waits for the message
  * it hands over while the workers read the ones after it, so that a window of jobs
@@ -347,6 +340,13 @@ lq_private_fds(void)
 	return own_fd_table;
 }
 
+int
+lq_not_here(struct lq_err *err, const char *what)
+{
+	lq_err_set(err, LQ_ESYS, "%s: not among this thread's descriptors", what);
+	return LQ_NOT_HERE;
+}
+
 /*
  * A warm worker: a worker with a copy of the process's descriptor table, taken before it
  * loads anything. Threads that share one table serialise on it: every open and close takes
@@ -366,7 +366,7 @@ private_worker(void *arg)
 {
 	struct lq_pipeline *p = arg;
 
-#ifndef UNDER_TSAN
+#ifndef LQ_TSAN
 	own_fd_table = unshare(CLONE_FILES) == 0;
 #endif
 	pthread_mutex_lock(&p->mu);

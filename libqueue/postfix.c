@@ -817,9 +817,8 @@ rcpt_push(struct lq_msg *m, struct rcpts *l, const char *addr, const char *reaso
 }
 
 /* The first-level hash directory c of a log directory (opened once, under logmu: a scan's
- * loading threads share them), or -1; NOT_HERE in a warm worker, whose descriptors are its
- * own, when it was not opened yet (open_log_dirs). */
-#define NOT_HERE (-3)
+ * loading threads share them), or -1; LQ_NOT_HERE in a warm worker, whose descriptors are
+ * its own, when it was not opened yet (open_log_dirs). */
 static int
 log_subdir(struct postfix *pf, struct logdir *ld, int c)
 {
@@ -830,7 +829,7 @@ log_subdir(struct postfix *pf, struct logdir *ld, int c)
 	pthread_mutex_lock(&pf->logmu);
 	if (ld->sub[c] == -1 && lq_private_fds()) {
 		pthread_mutex_unlock(&pf->logmu);
-		return NOT_HERE;
+		return LQ_NOT_HERE;
 	}
 	if (ld->sub[c] == -1) {
 		char name[2] = { (char)c, '\0' };
@@ -841,16 +840,6 @@ log_subdir(struct postfix *pf, struct logdir *ld, int c)
 	fd = ld->sub[c];
 	pthread_mutex_unlock(&pf->logmu);
 	return fd < 0 ? -1 : fd;
-}
-
-/* A log a warm worker cannot read (a directory not open yet): -3 with err, and the scan
- * thread loads the message again. */
-static int
-not_here(const char *id, struct lq_err *err)
-{
-	if (err != NULL)
-		lq_err_set(err, LQ_ESYS, "%s: the log's directory is not open yet", id);
-	return -3;
 }
 
 /* The directories of log's files, opened before a scan's loads read them: the log directory
@@ -889,10 +878,9 @@ log_at(struct postfix *pf, struct logdir *ld, const char *key, const char *id, i
 
 	if (depth == 0) {
 		dfd = ld->fd;
-	} else if ((dfd = log_subdir(pf, ld, (unsigned char)hash_char(key, 0))) == NOT_HERE) {
-		return not_here(id, err);
-	} else if (dfd < 0)
-		return -2;
+	} else if ((dfd = log_subdir(pf, ld, (unsigned char)hash_char(key, 0))) < 0) {
+		return dfd == LQ_NOT_HERE ? lq_not_here(err, id) : -2;
+	}
 	top = dfd;
 	for (int k = 1; k < depth; k++) {
 		char name[2] = { hash_char(key, k), '\0' };
@@ -935,7 +923,7 @@ read_log_file(struct lq_spool *sp, int log, const char *id, struct lq_buf *out,
 		pthread_mutex_lock(&pf->logmu);
 		if (ld->fd == -1 && lq_private_fds()) {
 			pthread_mutex_unlock(&pf->logmu);
-			return not_here(id, err);
+			return lq_not_here(err, id);
 		}
 		if (ld->fd == -1) {
 			int d = lq_open_dir(sp->dirfd, log_names[log], NULL);

@@ -117,9 +117,6 @@ struct reader {
 /* in scan_dirs, beside the descriptor: opened after the loaders started, so that a warm
  * worker's copy of the descriptor table (libqueue/pipeline.c) does not have it */
 #define DIR_LATE (1 << 30)
-/* scan_dir's answer to a warm worker for a directory its table does not have: the load
- * fails, and the scan thread makes it again */
-#define NOT_HERE (-3)
 
 /* ---------------------------------------------------------------- names */
 
@@ -321,7 +318,7 @@ exists(struct qmail *q, enum kind k, unsigned long id)
  * the loaders start (start_loaders) or the first time one is needed, and kept (a failure is
  * not kept: the next load asks again, and says what the one-per-kind cache would). A warm
  * worker, whose descriptors are a copy taken when it started, uses only those opened
- * before: for another it gets NOT_HERE, and the scan thread makes its load again. */
+ * before: for another it gets LQ_NOT_HERE, and the scan thread makes its load again. */
 static int
 scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct lq_err *err)
 {
@@ -334,9 +331,10 @@ scan_dir(struct qmail *q, struct area *a, enum kind k, unsigned long id, struct 
 	if (fd != DIR_UNOPENED && !(fd & DIR_LATE))
 		return fd;
 	if (lq_private_fds()) {
-		lq_err_set(err, LQ_ESYS, "%s%s/%lu: not open in this thread", a->prefix,
-		    kind_name[k], n);
-		return NOT_HERE;
+		char path[PATH_MAX_LEN];
+
+		snprintf(path, sizeof path, "%s%s/%lu", a->prefix, kind_name[k], n);
+		return lq_not_here(err, path);
 	}
 	if (fd != DIR_UNOPENED)
 		return fd & ~DIR_LATE;
@@ -371,7 +369,7 @@ reader_has(const struct reader *r, enum kind k, unsigned long id, struct lq_err 
 	struct stat st;
 	int fd = reader_dir(r, k, id, err);
 
-	if (fd == NOT_HERE)
+	if (fd == LQ_NOT_HERE)
 		return -1;
 	lq_ultoa(id, name);
 	return fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
