@@ -79,6 +79,9 @@ enum { BUF_WIN, BUF_REC, BUF_LOG };
 struct postfix {
 	unsigned queues;	/* bit per queue to read */
 	int qfd[NQUEUES];	/* -1 not opened yet, -2 absent */
+	/* a scan's first-level hash directories of each queue, by hex digit (open_queue_dirs),
+	 * or -1 */
+	int qsub[NQUEUES][16];
 	struct logdir logs[NLOGS];	/* defer/, bounce/ */
 	/* the logs' directories and the depth learnt, which a scan's loading threads share */
 	pthread_mutex_t logmu;
@@ -293,8 +296,11 @@ postfix_open(struct lq_spool *sp, struct lq_err *err)
 		return lq_err_set(err, LQ_ENOMEM, "out of memory");
 	sp->priv = pf;
 	pf->logmu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	for (int i = 0; i < NQUEUES; i++)
+	for (int i = 0; i < NQUEUES; i++) {
 		pf->qfd[i] = -1;
+		for (int h = 0; h < 16; h++)
+			pf->qsub[i][h] = -1;
+	}
 	for (int l = 0; l < NLOGS; l++) {
 		pf->logs[l].fd = -1;
 		pf->logs[l].depth = -1;
@@ -1927,15 +1933,73 @@ visit(struct walk *w, int dfd, const char *name, unsigned char type, const char 
 }
 
 /*
+ * The queues a scan walks, and their first-level hash directories (Postfix hashes on hex
+ * digits), opened before its loading threads start: the copies of the descriptor table
+ * that warm workers take then hold them, and the walk does not start the workers again
+ * for each hash directory (lq_pipeline_new_dir; 16 of them in the default deferred/). Not
+ * with --jobs 1, nor when the limit on open files has no room for them beside the
+ * threads' (lq_threads_fd_budget): the walk then opens each as it goes, as --jobs 1 does
+ * (and a low limit leaves it as many descriptors as --jobs 1 has). 1: they were opened.
+ */
+static int
+open_queue_dirs(struct lq_spool *sp)
+{
+	struct postfix *pf = sp->priv;
+	unsigned want = 0;
+
+	for (int q = 0; q < NQUEUES; q++)
+		if (pf->queues & (1u << q))
+			want += q == Q_MAILDROP ? 1 : 17;
+	if (sp->jobs <= 1 || lq_threads_fd_budget(want) < want)
+		return 0;
+	for (int q = 0; q < NQUEUES; q++) {
+		if (!(pf->queues & (1u << q)) || queue_fd(sp, q) < 0 || q == Q_MAILDROP)
+			continue;
+		for (int h = 0; h < 16; h++) {
+			char name[2] = { "0123456789ABCDEF"[h], '\0' };
+
+			pf->qsub[q][h] = lq_open_dir(pf->qfd[q], name, NULL);
+		}
+	}
+	return 1;
+}
+
+static void
+close_queue_dirs(struct postfix *pf)
+{
+	for (int q = 0; q < NQUEUES; q++)
+		for (int h = 0; h < 16; h++)
+			if (pf->qsub[q][h] >= 0) {
+				lq_sys_close(pf->qsub[q][h]);
+				pf->qsub[q][h] = -1;
+			}
+}
+
+/* Queue q's hash directory named c, if open_queue_dirs opened it; else -1. */
+static int
+queue_subdir(const struct postfix *pf, int q, char c)
+{
+	if (c >= '0' && c <= '9')
+		return pf->qsub[q][c - '0'];
+	if (c >= 'A' && c <= 'F')
+		return pf->qsub[q][c - 'A' + 10];
+	return -1;
+}
+
+/*
  * mail_scan_dir_next(): readdir order, and a one-character name is a subdirectory entered
  * at once (depth first). maildrop is flat (scan_dir_next). A threaded scan hands each file
  * to the pipeline as it finds it: the window of files being loaded is how far ahead it
- * reads the directory, and everything found in a directory is handed over before its
- * descriptor, which the loads use, is closed.
+ * reads the directory. dfd was opened before the loading threads started (kept: a queue,
+ * or a hash directory open_queue_dirs opened), or else here, as the walk goes: then the
+ * warm workers start again with it in their tables (lq_pipeline_new_dir), and everything
+ * found in it is handed over before it is closed, as the loads use it.
  */
 static int
-walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key_dirs)
+walk_dir(struct walk *w, int dfd, int kept, char *rel, size_t rellen, int depth,
+    char *key_dirs)
 {
+	struct postfix *pf = w->sp->priv;
 	struct dirent *de;
 	int fd, stop = 0;
 	DIR *d;
@@ -1948,7 +2012,8 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		return lq_err_sys(w->err, "%s/%s", w->sp->dir, rel);
 	}
 	rewinddir(d);
-	lq_pipeline_new_dir(w->pl);	/* its messages are put next */
+	if (!kept)
+		lq_pipeline_new_dir(w->pl);	/* its messages are put next */
 	while (!stop && (de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		size_t n = strlen(name);
@@ -1957,7 +2022,8 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 			continue;
 		if (n == 1 && w->q != Q_MAILDROP) {
 			struct lq_err e;
-			int sub;
+			int sub = depth == 0 ? queue_subdir(pf, w->q, name[0]) : -1;
+			int sub_kept = sub >= 0;
 
 			lq_strlcpy(rel + rellen, name, REL_MAX - rellen);
 			if (depth >= DEPTH_MAX) {
@@ -1966,20 +2032,28 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 				stop = report_in_order(w, rel, &e) < 0;
 				continue;
 			}
-			if ((sub = lq_open_dir(dfd, name, &e)) < 0) {
-				if (e.code != LQ_ENOENT) {
+			if (!sub_kept && (sub = lq_open_dir(dfd, name, &e)) < 0) {
+				if (e.code == LQ_ECORRUPT) {
 					lq_err_set(&e, LQ_ECORRUPT,
 					    "%s: not a hash directory (a symbolic link or a file): not read",
 					    rel);
-					stop = report_in_order(w, rel, &e) < 0;
+				} else if (e.code != LQ_ENOENT) {	/* no descriptor left, no access */
+					int saved = e.sys_errno;
+
+					lq_err_set(&e, e.code, "%s/%s: %s", w->sp->dir, rel,
+					    strerror(saved));
+					e.sys_errno = saved;
 				}
+				if (e.code != LQ_ENOENT)
+					stop = report_in_order(w, rel, &e) < 0;
 				continue;
 			}
 			key_dirs[depth] = name[0];
 			rel[rellen + 1] = '/';
 			rel[rellen + 2] = '\0';
-			stop = walk_dir(w, sub, rel, rellen + 2, depth + 1, key_dirs) < 0;
-			lq_sys_close(sub);
+			stop = walk_dir(w, sub, sub_kept, rel, rellen + 2, depth + 1, key_dirs) < 0;
+			if (!sub_kept)
+				lq_sys_close(sub);
 			continue;
 		}
 		if (!postfix_valid_id(name))
@@ -1988,7 +2062,7 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rellen, int depth, char *key
 		stop = visit(w, dfd, name, de->d_type, rel, depth, key_dirs) < 0;
 	}
 	closedir(d);
-	if (!stop && w->pl != NULL && (w->rc = lq_pipeline_finish(w->pl, w->err)) != 0)
+	if (!stop && !kept && w->pl != NULL && (w->rc = lq_pipeline_finish(w->pl, w->err)) != 0)
 		stop = 1;
 	/* the scan stops: the workers are joined before a caller closes the directory that
 	 * files they may still be loading are in */
@@ -2018,6 +2092,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	struct order order = { 0 };
 	struct walk w = { sp, sc, err, 0, NULL, 0, NULL };
 	char rel[REL_MAX], key_dirs[DEPTH_MAX + 1];
+	int kept;
 
 	/* who is being delivered: read once, before the loading threads start (they only
 	 * look it up) */
@@ -2031,6 +2106,7 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		w.order = &order;
 	if (!(sc->flags & LQ_SCAN_NO_REASONS))
 		open_log_dirs(sp, LOG_DEFER);
+	kept = open_queue_dirs(sp);
 	w.pl = lq_pipeline_start(sp, &postfix_pipeline, &w);
 	for (size_t i = 0; i < NELEM(showq_order) && w.rc == 0; i++) {
 		int q = showq_order[i], fd;
@@ -2040,9 +2116,11 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 			continue;
 		w.q = q;
 		n = (size_t)snprintf(rel, sizeof rel, "%s/", queue_names[q]);
-		if (walk_dir(&w, fd, rel, n, 0, key_dirs) < 0 && w.rc == 0)
+		if (walk_dir(&w, fd, kept, rel, n, 0, key_dirs) < 0 && w.rc == 0)
 			break;
 	}
+	if (w.rc == 0 && w.pl != NULL)
+		w.rc = lq_pipeline_finish(w.pl, err);
 	if (w.order != NULL && w.rc == 0) {
 		if (order.n > 1)
 			qsort(order.v, order.n, sizeof *order.v, stamp_cmp);
@@ -2057,8 +2135,9 @@ postfix_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		if (w.rc == 0 && w.pl != NULL)
 			w.rc = lq_pipeline_finish(w.pl, err);
 	}
-	/* the workers are joined before the locks table goes */
+	/* the workers are joined before the locks table goes, and the directories they use */
 	lq_pipeline_stop(w.pl);
+	close_queue_dirs(pf);
 	free(order.v);
 	lq_names_free(&order.paths);
 	return w.rc;

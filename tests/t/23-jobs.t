@@ -166,13 +166,24 @@ if command -v strace >/dev/null; then
     ok $? "auto, a cached queue: a worker per other processor ($c1 -> $c, $cores processors)"
     c=$(QTOOLS_READAHEAD=auto clones --one-cpu --spool "$S")
     [ "$c" -eq "$c1" ]; ok $? "auto, a cached queue, one processor: no thread ($c1 -> $c)"
-    # Postfix: started again for each hash directory the walk opens (lq_pipeline_new_dir)
+    # Postfix: the queues and their hash directories are opened before the warm workers
+    # start, so they start once; when the descriptor limit leaves no room for those
+    # directories (200: room for some workers, not for 16 directories in each of 5 queues),
+    # the walk opens each as it goes and they start again for each (lq_pipeline_new_dir),
+    # printing the same
     P=$QT_LAB/postfix/long/queue
     "$B/qls" --spool "$P" >/dev/null && "$B/qls" --spool "$P" >/dev/null
     p1=$(clones --jobs 1 --spool "$P")
     c=$(QTOOLS_READAHEAD=auto clones --spool "$P")
-    [ "$warm" -eq 0 ] || { [ "$c" -gt "$p1" ] && [ $(((c - p1 - san) % warm)) -eq 0 ]; }
-    ok $? "auto, a cached Postfix queue: warm workers, started per directory ($p1 -> $c)"
+    [ "$c" -eq $((p1 + san + warm)) ] || { [ "$warm" -eq 0 ] && [ "$c" -eq "$p1" ]; }
+    ok $? "auto, a cached Postfix queue: warm workers, started once ($p1 -> $c)"
+    c=$(ulimit -n 200 && QTOOLS_READAHEAD=auto clones --spool "$P")
+    [ "$warm" -eq 0 ] ||
+        { [ "$c" -gt $((p1 + san + warm)) ] && [ $(((c - p1 - san) % warm)) -eq 0 ]; }
+    ok $? "auto, ulimit -n 200: warm workers started per hash directory ($p1 -> $c)"
+    (ulimit -n 200 && QTOOLS_READAHEAD=auto run "$tmp/pf200" "$B/qls" --spool "$P")
+    run "$tmp/pf1" "$B/qls" --jobs 1 --spool "$P"
+    same "auto, ulimit -n 200, Postfix: qls prints what --jobs 1 does" "$tmp/pf1" "$tmp/pf200"
     c=$(QTOOLS_READAHEAD=auto clones --one-cpu --spool "$P")
     [ "$c" -eq "$p1" ]; ok $? "auto, a cached Postfix queue, one processor: no thread ($c)"
     c=$(clones --spool "$S")
