@@ -128,11 +128,16 @@ snap() { (cd "$Q" && find maildrop incoming active deferred hold defer bounce tr
 # new_instance NAME PORT_BASE LONG: a fresh instance of our own, a tarpit on its port, started;
 # sets C, Q, LOG and the PFX_* variables, PATH to the lab's Postfix, MAIL_CONFIG
 new_instance() {
-    local p
+    local p i
     export QT_PFX_PORT_BASE=$2 QT_PFX_LONG_IDS=$3
     bash "$SETUP" stop "$1" >/dev/null 2>&1            # left over from an interrupted run
-    p=$(tr -dc 0-9 2>/dev/null <"$QT_LAB/postfix/$1/run/tarpit.pid") &&
-        tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q 'postfix-tools/tarpit' && kill "$p"
+    # a tarpit left over holds the port until it is gone: the new one could not listen,
+    # and the messages meant to hang in active/ would be deferred (connection refused)
+    if p=$(tr -dc 0-9 2>/dev/null <"$QT_LAB/postfix/$1/run/tarpit.pid") &&
+        tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q 'postfix-tools/tarpit'; then
+        kill "$p"
+        for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    fi
     rm -rf "${QT_LAB:?}/postfix/$1"
     bash "$SETUP" init "$1" >"$tmp/init.log" 2>&1 || { cat "$tmp/init.log" >&2; bail_out "init $1 failed"; }
     eval "$(bash "$SETUP" env "$1")"
@@ -141,7 +146,9 @@ new_instance() {
     insts+=("$1 $2 $3")
     perl "$TOOLS/tarpit.pl" "$PFX_TARPIT_PORT" "$PFX_RUN/tarpit.pid" </dev/null >/dev/null 2>&1 &
     helpers+=($!)
-    for p in $(seq 50); do [ -s "$PFX_RUN/tarpit.pid" ] && break; sleep 0.1; done
+    # (its PID file is written once it listens; a loaded machine may take a while)
+    for p in $(seq 300); do [ -s "$PFX_RUN/tarpit.pid" ] && break; sleep 0.1; done
+    [ -s "$PFX_RUN/tarpit.pid" ] || bail_out "$1: the tarpit does not listen on $PFX_TARPIT_PORT"
     bash "$SETUP" start "$1" >/dev/null 2>&1 || bail_out "postfix $1 did not start"
 }
 
