@@ -590,6 +590,19 @@ cli_each(struct lq_spool *sp, poptContext pc, struct lq_select *sel, unsigned sc
 	return rc;
 }
 
+void
+cli_put_id(const char *id)
+{
+	fputs_unlocked(id, stdout);
+	putc_unlocked(cli.nul ? '\0' : '\n', stdout);
+}
+
+int
+cli_stdout_failed(void)
+{
+	return ferror_unlocked(stdout);
+}
+
 const char *
 cli_host(void)
 {
@@ -1018,7 +1031,7 @@ cli_act_all(struct lq_spool *sp, const struct cli_targets *t, struct lq_select *
 			if (e.code == LQ_NOTICE)
 				warnx("%s", cli_shown_err(&e));
 			if (cli.ids || cli.nul)
-				printf("%s%c", id, cli.nul ? '\0' : '\n');
+				cli_put_id(id);
 			else if (o.dry_run)
 				printf("%s %s\n", act_words[act].would, id);
 			done++;

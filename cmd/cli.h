@@ -70,6 +70,13 @@ struct lq_select *cli_select(void);
 int cli_each(struct lq_spool *, poptContext, struct lq_select *, unsigned scanflags,
     lq_msg_fn fn, void *arg);
 
+/* -i's or -0's line for one ID on stdout (a newline or a NUL after it), and whether
+ * writing stdout has failed so far: for a scan's callback, once per message. Without the
+ * stream's lock: only the scan thread writes stdout, and once a scan has loading threads
+ * the C library would lock it at every call. */
+void cli_put_id(const char *id);
+int cli_stdout_failed(void);
+
 /* The name --json gives this host: --host, else its FQDN (gethostname, then the canonical
  * name getaddrinfo finds for it, else the name as it is). */
 const char *cli_host(void);

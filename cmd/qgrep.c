@@ -29,12 +29,12 @@ show(struct lq_msg *m, void *arg)
 	if (cli.count)
 		return 0;
 	if (cli.nul || cli.ids)
-		printf("%s%c", m->id, cli.nul ? '\0' : '\n');
+		cli_put_id(m->id);
 	else if (cli.json)
 		lq_write_json(stdout, m, cli_host());
 	else
 		lq_write_exiqgrep(stdout, m, opt.all ? LQ_LIST_ALL : 0, opt.brief, cli.now);
-	return ferror(stdout) ? -1 : 0;
+	return cli_stdout_failed() ? -1 : 0;
 }
 
 int

@@ -32,7 +32,7 @@ list_one(struct lq_msg *m, void *arg)
 	if (cli.count)
 		return 0;
 	if (cli.nul || cli.ids)
-		printf("%s%c", m->id, cli.nul ? '\0' : '\n');
+		cli_put_id(m->id);
 	else if (cli.json)
 		lq_write_json(stdout, m, cli_host());
 	else {
@@ -43,7 +43,7 @@ list_one(struct lq_msg *m, void *arg)
 			opt.bytes = m->size > 0 ? INT64_MAX : INT64_MIN;
 		lq_write_listing(stdout, m, opt.listflags, cli.now);
 	}
-	return ferror(stdout) ? -1 : 0;
+	return cli_stdout_failed() ? -1 : 0;
 }
 
 int

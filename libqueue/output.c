@@ -21,6 +21,7 @@ int
 lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 {
 	const char *sep = "", *sender = m->sender;
+	int rc;
 
 	/* showq lists the null sender as empty_address_recipient */
 	if (sender[0] == '\0' && lq_backend_of(m->mta)->null_sender != NULL)
@@ -62,8 +63,9 @@ lq_write_json(FILE *out, const struct lq_msg *m, const char *host)
 		sep = ", ";
 	}
 	fprintf(out, "], \"state\": \"%s\"}\n", lq_state_name(m));
+	rc = ferror_unlocked(out) ? -1 : 0;
 	funlockfile(out);
-	return ferror(out) ? -1 : 0;
+	return rc;
 }
 
 int
@@ -81,6 +83,7 @@ lq_write_exiqgrep(FILE *out, const struct lq_msg *m, unsigned flags, int brief, 
 {
 	char age[LQ_COLSIZE], size[LQ_COLSIZE];
 	const char *p = age, *sep = "";
+	int rc;
 
 	flockfile(out);	/* one lock of the stream per message (lq_write_listing says why) */
 	if (brief)
@@ -106,6 +109,7 @@ lq_write_exiqgrep(FILE *out, const struct lq_msg *m, unsigned flags, int brief, 
 		sep = ";";
 	}
 	putc_unlocked('\n', out);
+	rc = ferror_unlocked(out) ? -1 : 0;
 	funlockfile(out);
-	return ferror(out) ? -1 : 0;
+	return rc;
 }

@@ -98,13 +98,15 @@
 
 enum { SLOT_FREE, SLOT_PUT, SLOT_LOADING, SLOT_DONE };
 
+/* what a load writes and the handover reads on one cache line (the error, after it, only
+ * when a load fails): the line moves between the cores twice per message */
 struct slot_state {
-	_Atomic int state;
+	_Alignas(64) _Atomic int state;
 	int rc;			/* the load's */
 	int by_worker;		/* loaded by a worker (a failure is loaded again) */
-	struct lq_err err;
 	struct lq_msg *m;	/* what the load gave (in slot->msg) */
 	struct lq_slot *slot;	/* the loading thread's (own_set) */
+	struct lq_err err;
 };
 
 struct lq_pipeline {
@@ -455,6 +457,17 @@ set_cold(struct lq_pipeline *p)
 	p->nthreads = threads_start(p->tid, p->nthreads, p->cold_threads, worker, p);
 }
 
+/* n zeroed objects of size bytes (a multiple of align), aligned to align; NULL if none */
+static void *
+zalloc_aligned(size_t align, size_t n, size_t size)
+{
+	void *v;
+
+	if (n > SIZE_MAX / size || (v = aligned_alloc(align, n * size)) == NULL)
+		return NULL;
+	return memset(v, 0, n * size);
+}
+
 /* How many cores this process may run on (its affinity mask); 1 when it cannot be told. */
 static unsigned
 usable_cores(void)
@@ -499,7 +512,8 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 	p->nslots = p->cold_window > WARM_WINDOW ? p->cold_window : WARM_WINDOW;
 	p->nall = p->nslots + p->warm_threads * WARM_WINDOW;
 	if ((p->slots = calloc(p->nall, sizeof *p->slots)) == NULL ||
-	    (p->st = calloc(p->nslots, sizeof *p->st)) == NULL ||
+	    (p->st = zalloc_aligned(_Alignof(struct slot_state), p->nslots, sizeof *p->st)) ==
+	    NULL ||
 	    (p->items = calloc(p->nslots, ops->item_size)) == NULL ||
 	    (p->tid = calloc(budget, sizeof *p->tid)) == NULL ||
 	    pthread_mutex_init(&p->mu, NULL) != 0) {
