@@ -36,6 +36,8 @@
 #define EMPTY_ADDR "MAILER-DAEMON"	/* empty_address_recipient */
 #define REL_MAX (16 + 2 * DEPTH_MAX + LQ_ID_MAX)
 #define WINDOW (64 * 1024)
+/* the names of hash directories: Postfix hashes on hex digits (mail_queue_dir) */
+#define HASH_DIGITS "0123456789ABCDEF"
 
 /* ---------------------------------------------------------------- queues */
 
@@ -79,9 +81,9 @@ enum { BUF_WIN, BUF_REC, BUF_LOG };
 struct postfix {
 	unsigned queues;	/* bit per queue to read */
 	int qfd[NQUEUES];	/* -1 not opened yet, -2 absent */
-	/* a scan's first-level hash directories of each queue, by hex digit (open_queue_dirs),
-	 * or -1 */
-	int qsub[NQUEUES][16];
+	/* a scan's first-level hash directories of each queue, by name as logdir's sub
+	 * (open_queue_dirs), or -1 */
+	int qsub[NQUEUES][256];
 	struct logdir logs[NLOGS];	/* defer/, bounce/ */
 	/* the logs' directories and the depth learnt, which a scan's loading threads share */
 	pthread_mutex_t logmu;
@@ -298,8 +300,8 @@ postfix_open(struct lq_spool *sp, struct lq_err *err)
 	pf->logmu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	for (int i = 0; i < NQUEUES; i++) {
 		pf->qfd[i] = -1;
-		for (int h = 0; h < 16; h++)
-			pf->qsub[i][h] = -1;
+		for (int c = 0; c < 256; c++)
+			pf->qsub[i][c] = -1;
 	}
 	for (int l = 0; l < NLOGS; l++) {
 		pf->logs[l].fd = -1;
@@ -849,7 +851,7 @@ log_subdir(struct postfix *pf, struct logdir *ld, int c)
 }
 
 /* The directories of log's files, opened before a scan's loads read them: the log directory
- * and its first-level hash directories (Postfix hashes on hex digits). */
+ * and its first-level hash directories (HASH_DIGITS). */
 static void
 open_log_dirs(struct lq_spool *sp, int log)
 {
@@ -865,7 +867,7 @@ open_log_dirs(struct lq_spool *sp, int log)
 	pthread_mutex_unlock(&pf->logmu);
 	if (ld->fd < 0)
 		return;
-	for (const char *c = "0123456789ABCDEF"; *c; c++)
+	for (const char *c = HASH_DIGITS; *c; c++)
 		log_subdir(pf, ld, (unsigned char)*c);
 }
 
@@ -1955,10 +1957,10 @@ open_queue_dirs(struct lq_spool *sp)
 	for (int q = 0; q < NQUEUES; q++) {
 		if (!(pf->queues & (1u << q)) || queue_fd(sp, q) < 0 || q == Q_MAILDROP)
 			continue;
-		for (int h = 0; h < 16; h++) {
-			char name[2] = { "0123456789ABCDEF"[h], '\0' };
+		for (const char *c = HASH_DIGITS; *c; c++) {
+			char name[2] = { *c, '\0' };
 
-			pf->qsub[q][h] = lq_open_dir(pf->qfd[q], name, NULL);
+			pf->qsub[q][(unsigned char)*c] = lq_open_dir(pf->qfd[q], name, NULL);
 		}
 	}
 	return 1;
@@ -1968,22 +1970,11 @@ static void
 close_queue_dirs(struct postfix *pf)
 {
 	for (int q = 0; q < NQUEUES; q++)
-		for (int h = 0; h < 16; h++)
-			if (pf->qsub[q][h] >= 0) {
-				lq_sys_close(pf->qsub[q][h]);
-				pf->qsub[q][h] = -1;
+		for (const char *c = HASH_DIGITS; *c; c++)
+			if (pf->qsub[q][(unsigned char)*c] >= 0) {
+				lq_sys_close(pf->qsub[q][(unsigned char)*c]);
+				pf->qsub[q][(unsigned char)*c] = -1;
 			}
-}
-
-/* Queue q's hash directory named c, if open_queue_dirs opened it; else -1. */
-static int
-queue_subdir(const struct postfix *pf, int q, char c)
-{
-	if (c >= '0' && c <= '9')
-		return pf->qsub[q][c - '0'];
-	if (c >= 'A' && c <= 'F')
-		return pf->qsub[q][c - 'A' + 10];
-	return -1;
 }
 
 /*
@@ -2022,7 +2013,7 @@ walk_dir(struct walk *w, int dfd, int kept, char *rel, size_t rellen, int depth,
 			continue;
 		if (n == 1 && w->q != Q_MAILDROP) {
 			struct lq_err e;
-			int sub = depth == 0 ? queue_subdir(pf, w->q, name[0]) : -1;
+			int sub = depth == 0 ? pf->qsub[w->q][(unsigned char)name[0]] : -1;
 			int sub_kept = sub >= 0;
 
 			lq_strlcpy(rel + rellen, name, REL_MAX - rellen);
@@ -2038,11 +2029,8 @@ walk_dir(struct walk *w, int dfd, int kept, char *rel, size_t rellen, int depth,
 					    "%s: not a hash directory (a symbolic link or a file): not read",
 					    rel);
 				} else if (e.code != LQ_ENOENT) {	/* no descriptor left, no access */
-					int saved = e.sys_errno;
-
-					lq_err_set(&e, e.code, "%s/%s: %s", w->sp->dir, rel,
-					    strerror(saved));
-					e.sys_errno = saved;
+					errno = e.sys_errno;
+					lq_err_sys(&e, "%s/%s", w->sp->dir, rel);
 				}
 				if (e.code != LQ_ENOENT)
 					stop = report_in_order(w, rel, &e) < 0;
