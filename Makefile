@@ -83,7 +83,7 @@ install: all
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1
-	install -m 0644 man/qtools-select.7 $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 man/qtools.7 man/qtools-select.7 $(DESTDIR)$(MANDIR)/man7
 	for t in $(TOOLS); do \
 		install -m 0644 completions/qtools.bash $(DESTDIR)$(BASHCOMPDIR)/$$t || exit 1; \
 	done

@@ -232,6 +232,26 @@ for t in $tools; do
         "$t: the zsh specs are exactly the options of --help (with their arguments)"
 done
 
+# ---- the suite's pages (section 7): clean, and qtools(7) names every spool option the tools
+# share (qls --help's "Spool:" part, cmd/cli.c's cli_spool_table)
+for page in man/*.7; do
+    lint=$(mandoc -Tlint -W warning "$page" 2>&1)
+    rc=$?
+    [ "$rc" = 0 ] && [ -z "$lint" ]
+    ok $? "mandoc -Tlint finds no warning in $page" || diag "$lint"
+done
+spool_opts=$("$QT_BIN/qls" --help | sed -n '/^Spool:/,/^$/p' | grep -o -- '--[a-z-]*' | sort -u)
+[ -n "$spool_opts" ] || bail_out "qls --help has no Spool: part"
+missing=""
+for o in $spool_opts; do
+    grep -qE "^\.It .*Fl \\\\${o#-}( |$)" man/qtools.7 || missing="$missing $o"
+done
+is "$missing" "" "qtools(7) documents every shared spool option ($(echo $spool_opts))"
+for t in $tools; do
+    grep -q '^\.Xr qtools 7' "man/$t.1"
+    ok $? "man/$t.1 refers to qtools(7)"
+done
+
 # ---- bash: values and queue IDs
 is "$(bash_complete qls --mta '' | tr '\n' ' ')" "exim postfix qmail " "bash: --mta completes the MTAs"
 is "$(bash_complete qls --mta = p | tr '\n' ' ')" "postfix " "bash: --mta=p completes postfix"

@@ -54,7 +54,8 @@ for t in $tools; do
         grep -qx "$f" "$tmp/contents" || missing="$missing $f"
     done
 done
-for f in /usr/share/zsh/vendor-completions/_qtools /usr/share/man/man7/qtools-select.7.gz \
+for f in /usr/share/zsh/vendor-completions/_qtools /usr/share/man/man7/qtools.7.gz \
+    /usr/share/man/man7/qtools-select.7.gz \
     /usr/share/doc/qtools/README.md.gz \
     /usr/share/doc/qtools/VIOLATIONS /usr/share/doc/qtools/copyright \
     /lib/systemd/system/qtools-prom.service /lib/systemd/system/qtools-prom.timer; do
