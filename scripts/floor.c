@@ -30,6 +30,11 @@
  *                             anyway (showq reads them for postqueue -p); qmail keeps no
  *                             reasons. -r and -j go together.
  *
+ *   floor -s exim SPOOLDIR    the messages of each directory in ID order (names read, sorted,
+ *                             then read), not in readdir's: the order Exim wrote them, for
+ *                             the bench's big section to bring a spool into the page cache as
+ *                             the MTA's writing left it
+ *
  * Prints "N messages, B bytes read". Built by scripts/bench (cc -O2 -pthread); not part of
  * qtools.
  */
@@ -53,6 +58,7 @@ static char buf[1 << 16];
 static int jobs;
 static int topfd;
 static int reasons;	/* -r: the message logs too */
+static int sorted;	/* -s: each directory's messages in ID order */
 enum { OP_READ, OP_STAT, OP_READ_COUNT, OP_STAT_COUNT };
 struct op {
 	char path[256];
@@ -179,6 +185,30 @@ opendir_at(int dfd, const char *name)
 
 /* ---------------------------------------------------------------- exim */
 
+/* One message: its -H (name) read, its -D stat'ed, its log read (-r). */
+static void
+exim_msg(int dfd, const char *dir, const char *name, int logfd, const char *logdir)
+{
+	char dname[32];
+
+	if (!slurp_in(dfd, dir, name, 0))
+		return;	/* vanished */
+	memcpy(dname, name, 19);
+	dname[17] = 'D';
+	stat_in(dfd, dir, dname, 1);
+	if (reasons) {
+		/* msglog/ID: a message without one has no reasons (a failed open) */
+		dname[16] = '\0';
+		slurp_in(logfd, logdir, dname, 0);
+	}
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* d: input/ (top) or input/X; logfd, logdir: the msglog directory beside it (-r) */
 static void
 exim_dir(DIR *d, int top, const char *dir, int logfd, const char *logdir)
@@ -186,11 +216,12 @@ exim_dir(DIR *d, int top, const char *dir, int logfd, const char *logdir)
 	int dfd = dirfd(d);
 	struct dirent *de;
 	char sub[16], lsub[16];
+	char **names = NULL;	/* -s: the -H names, read once the directory is */
+	size_t nnames = 0, cap = 0;
 
 	while ((de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		size_t n = strlen(name);
-		char dname[32];
 
 		if (top && n == 1 && name[0] != '.' &&
 		    (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)) {
@@ -211,17 +242,22 @@ exim_dir(DIR *d, int top, const char *dir, int logfd, const char *logdir)
 		}
 		if (n != 18 || name[16] != '-' || name[17] != 'H')
 			continue;
-		if (!slurp_in(dfd, dir, name, 0))
-			continue;	/* vanished */
-		memcpy(dname, name, n + 1);
-		dname[17] = 'D';
-		stat_in(dfd, dir, dname, 1);
-		if (reasons) {
-			/* msglog/ID: a message without one has no reasons (a failed open) */
-			dname[16] = '\0';
-			slurp_in(logfd, logdir, dname, 0);
+		if (!sorted) {
+			exim_msg(dfd, dir, name, logfd, logdir);
+			continue;
 		}
+		if (nnames == cap && (names = reallocarray(names, cap = cap ? 2 * cap : 1024,
+		    sizeof *names)) == NULL)
+			err(2, "%s", dir);
+		if ((names[nnames++] = strdup(name)) == NULL)
+			err(2, "%s", dir);
 	}
+	qsort(names, nnames, sizeof *names, name_cmp);
+	for (size_t i = 0; i < nnames; i++) {
+		exim_msg(dfd, dir, names[i], logfd, logdir);
+		free(names[i]);
+	}
+	free(names);
 }
 
 /* ---------------------------------------------------------------- postfix */
@@ -340,6 +376,10 @@ main(int argc, char **argv)
 				errx(2, "-j %s: 1 to 256", argv[2]);
 			argc -= 2;
 			argv += 2;
+		} else if (argc > 1 && strcmp(argv[1], "-s") == 0) {
+			sorted = 1;
+			argc--;
+			argv++;
 		} else if (argc > 1 && strcmp(argv[1], "-r") == 0) {
 			reasons = 1;
 			argc--;
@@ -349,7 +389,7 @@ main(int argc, char **argv)
 	}
 	mta = argc == 3 ? argv[1] : "exim", dir = argv[argc - 1];
 	if (argc < 2 || argc > 3)
-		errx(2, "usage: floor [-j N] [-r] [exim|postfix|qmail] DIR");
+		errx(2, "usage: floor [-j N] [-r] [-s] [exim|postfix|qmail] DIR");
 	if ((qfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		err(2, "%s", dir);
 	topfd = qfd;
