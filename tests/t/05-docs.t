@@ -247,6 +247,17 @@ for o in $spool_opts; do
     grep -qE "^\.It .*Fl \\\\${o#-}( |$)" man/qtools.7 || missing="$missing $o"
 done
 is "$missing" "" "qtools(7) documents every shared spool option ($(echo $spool_opts))"
+# ... and every option of cmd/cli.c's shared tables (spool, selection, output, acting):
+# qtools(7) is the page for what cli.c gives every tool
+shared_opts=$(awk '/^struct poptOption cli_[a-z]*_table\[\] = \{/ { t = 1; next }
+    t && /POPT_TABLEEND/ { t = 0 }
+    t && match($0, /\{ "[a-z-]+"/) { print substr($0, RSTART + 3, RLENGTH - 4) }' cmd/cli.c)
+[ "$(echo "$shared_opts" | wc -l)" -ge 30 ] || bail_out "cmd/cli.c's option tables not found"
+missing=""
+for o in $shared_opts; do
+    grep -qE "Fl \\\\-$o( |$)" man/qtools.7 || missing="$missing --$o"
+done
+is "$missing" "" "qtools(7) documents every option of cmd/cli.c's shared tables"
 for t in $tools; do
     grep -q '^\.Xr qtools 7' "man/$t.1"
     ok $? "man/$t.1 refers to qtools(7)"
