@@ -1951,7 +1951,8 @@ open_queue_dirs(struct lq_spool *sp)
 
 	for (int q = 0; q < NQUEUES; q++)
 		if (pf->queues & (1u << q))
-			want += q == Q_MAILDROP ? 1 : 17;
+			/* the queue, and (but maildrop, which is flat) a directory per digit */
+			want += q == Q_MAILDROP ? 1 : 1 + (unsigned)strlen(HASH_DIGITS);
 	if (sp->jobs <= 1 || lq_threads_fd_budget(want) < want)
 		return 0;
 	for (int q = 0; q < NQUEUES; q++) {

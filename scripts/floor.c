@@ -193,7 +193,7 @@ exim_msg(int dfd, const char *dir, const char *name, int logfd, const char *logd
 
 	if (!slurp_in(dfd, dir, name, 0))
 		return;	/* vanished */
-	memcpy(dname, name, 19);
+	memcpy(dname, name, 19);	/* an ID-H name: 18 bytes and its NUL (exim_dir) */
 	dname[17] = 'D';
 	stat_in(dfd, dir, dname, 1);
 	if (reasons) {
