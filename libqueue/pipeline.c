@@ -21,13 +21,13 @@
  * reports and counts, are what it would hand over loading each message itself.
  *
  * Synchronisation is per slot and cheap: three counters (put, claimed, taken) and a state
- * per slot. A worker claims the next messages put with a compare-and-swap (one cold, a run
- * warm: claim), loads them and marks their slots done; the scan thread, to hand over the
- * oldest slot, loads messages itself while the workers are behind (claiming the oldest
- * unclaimed ones), and sleeps only when every message put is being loaded. A worker
- * sleeps when nothing is left to claim and is woken when a batch has been put, not per
- * message. Everything a load reads of the
- * spool's own state (Exim's journal list, the /proc/locks table) is read-only meanwhile.
+ * per slot, done or not. A worker claims the next messages put with a compare-and-swap
+ * (one cold, a run warm: claim), loads them and marks their slots done; the scan thread,
+ * to hand over the oldest slot, loads messages itself while the workers are behind
+ * (claiming the oldest unclaimed ones), and sleeps only when every message put is being
+ * loaded. A worker sleeps when nothing is left to claim and is woken when a batch has been
+ * put, not per message. Everything a load reads of the spool's own state (Exim's journal
+ * list, the /proc/locks table) is read-only meanwhile.
  *
  * How many workers: while the queue is in the page cache, one per other processor (at most
  * MAX_WARM), each with a descriptor table, credentials and slots of its own, claiming runs
@@ -96,7 +96,7 @@
 #define SPINS 200
 #define WORKER_SPINS 20
 
-enum { SLOT_FREE, SLOT_PUT, SLOT_LOADING, SLOT_DONE };
+enum { SLOT_FREE, SLOT_DONE };
 
 /* what a load writes and the handover reads on one cache line (the error, after it, only
  * when a load fails): the line moves between the cores twice per message */
@@ -110,43 +110,48 @@ struct slot_state {
 };
 
 struct lq_pipeline {
+	/* set when the scan starts or turns cold (no worker runs then), read by every thread */
 	struct lq_spool *sp;
 	const struct lq_pipeline_ops *ops;
 	void *arg;
 	size_t window;		/* slots in use: the warm window, or cold_window once cold */
 	size_t cold_window;
 	size_t nslots;		/* the larger of the two */
-	int grow;		/* cold: the ring is to be emptied and made cold_window long */
 	/* the slots of each loading thread that has a set of its own (own_set): nslots for
 	 * the scan thread and the cold workers, then WARM_WINDOW for each warm worker */
 	struct lq_slot *slots;
 	size_t nall;
 	struct slot_state *st;
 	char *items;		/* nslots x ops->item_size */
-	/* counters of messages, never wrapping: put (scan thread) >= claimed >= taken */
-	_Atomic unsigned long put, claimed;
-	unsigned long taken;
 	unsigned long batch;	/* wake sleeping workers once this many wait */
 	unsigned long run;	/* claim at most this many messages at once (claim) */
-	_Atomic int stop;
-	_Atomic unsigned idle;	/* workers asleep on work */
-	_Atomic int scan_waits;	/* the scan thread asleep on done */
-	pthread_mutex_t mu;
-	pthread_cond_t work, done, readied;
-	pthread_t *tid;
-	unsigned nthreads, cold_threads;
+	/* what one thread writes for every message is on cache lines of its own, apart from
+	 * what the other threads read; the scan thread's alone: */
+	_Alignas(64) unsigned long taken;
+	int grow;		/* cold: the ring is to be emptied and made cold_window long */
 	/* warm: workers with a descriptor table of their own (private_worker), started at the
 	 * first put after the scan opened a directory (lq_pipeline_new_dir) */
 	unsigned warm_threads;
 	int warm_due;		/* start them at the next put */
-	_Atomic int retire;	/* they leave after the run they are loading */
-	unsigned ready;		/* (under mu) those that have their table */
+	unsigned nthreads, cold_threads;
 	/* cold detection (auto): block reads of the process at the last look */
 	int cold_known;
 	long inblock;
 	int cold;		/* checks in a row that found disk reads */
 	int is_cold;		/* the workers are the cold ones */
 	unsigned long next_check;
+	/* counters of messages, never wrapping: put (scan thread) >= claimed >= taken */
+	_Alignas(64) _Atomic unsigned long put;
+	_Alignas(64) _Atomic unsigned long claimed;
+	/* written seldom: when a thread sleeps, and at the end */
+	_Alignas(64) _Atomic int stop;
+	_Atomic int retire;	/* warm workers leave after the run they are loading */
+	_Atomic unsigned idle;	/* workers asleep on work */
+	_Atomic int scan_waits;	/* the scan thread asleep on done */
+	pthread_mutex_t mu;
+	pthread_cond_t work, done, readied;
+	pthread_t *tid;
+	unsigned ready;		/* (under mu) warm workers that have their table */
 };
 
 /* Blocks the process read from a disk so far; -1: unknown. */
@@ -238,8 +243,15 @@ load(struct lq_pipeline *p, unsigned long n, int by_worker)
 	s->rc = p->ops->load(p->sp, p->items + i * p->ops->item_size, s->slot, &s->m,
 	    &s->err);
 	s->by_worker = by_worker;
-	atomic_store(&s->state, SLOT_DONE);
-	if (by_worker && atomic_load(&p->scan_waits)) {
+	/* release: what the load wrote is the handover's once it sees SLOT_DONE. The scan
+	 * thread asleep on it is woken here; without a fence between the store and the look
+	 * at scan_waits (a fence per message costs about 1% of a warm scan's CPU), the look can
+	 * miss it falling asleep, and then the next load's look wakes it, or this worker
+	 * going idle does (under mu). Cold, a message at a time, the fence makes it exact. */
+	atomic_store_explicit(&s->state, SLOT_DONE, memory_order_release);
+	if (by_worker && p->run == 1)
+		atomic_thread_fence(memory_order_seq_cst);
+	if (by_worker && atomic_load_explicit(&p->scan_waits, memory_order_relaxed)) {
 		pthread_mutex_lock(&p->mu);
 		pthread_cond_signal(&p->done);
 		pthread_mutex_unlock(&p->mu);
@@ -261,8 +273,6 @@ claim(struct lq_pipeline *p, unsigned long *n, unsigned long max)
 	while (c < (put = atomic_load(&p->put))) {
 		k = put - c < max ? put - c : max;
 		if (atomic_compare_exchange_weak(&p->claimed, &c, c + k)) {
-			for (unsigned long j = 0; j < k; j++)
-				atomic_store(&p->st[(c + j) % p->window].state, SLOT_LOADING);
 			*n = c;
 			return k;
 		}
@@ -325,6 +335,8 @@ worker(void *arg)
 			continue;
 		pthread_mutex_lock(&p->mu);
 		atomic_fetch_add(&p->idle, 1);
+		if (atomic_load(&p->scan_waits))	/* (load says why) */
+			pthread_cond_signal(&p->done);
 		while (!leaving(p) && atomic_load(&p->claimed) >= atomic_load(&p->put))
 			pthread_cond_wait(&p->work, &p->mu);
 		atomic_fetch_sub(&p->idle, 1);
@@ -498,7 +510,7 @@ lq_pipeline_start(struct lq_spool *sp, const struct lq_pipeline_ops *ops, void *
 
 	if (want == 0 || (budget = lq_threads_fd_budget(want)) == 0)
 		return NULL;
-	if ((p = calloc(1, sizeof *p)) == NULL)
+	if ((p = zalloc_aligned(_Alignof(struct lq_pipeline), 1, sizeof *p)) == NULL)
 		return NULL;
 	p->sp = sp;
 	p->ops = ops;
@@ -573,7 +585,7 @@ static void
 wait_done(struct lq_pipeline *p, struct slot_state *s)
 {
 	for (int spins = 0; spins < SPINS; spins++) {
-		if (atomic_load(&s->state) == SLOT_DONE)
+		if (atomic_load_explicit(&s->state, memory_order_acquire) == SLOT_DONE)
 			return;
 		relax();
 	}
@@ -607,7 +619,7 @@ take(struct lq_pipeline *p, struct lq_err *err)
 
 	/* while it is not done, load the oldest message nobody took yet: the scan thread
 	 * is a worker too, and waits only when every message put is being loaded */
-	while (atomic_load(&s->state) != SLOT_DONE) {
+	while (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_DONE) {
 		unsigned long k = claim(p, &c, p->run);
 
 		if (k != 0)
@@ -624,7 +636,7 @@ take(struct lq_pipeline *p, struct lq_err *err)
 	}
 	rc = p->ops->handover(p->arg, item, s->rc < 0 ? NULL : s->m, &s->err, err);
 	trim(slot);
-	atomic_store(&s->state, SLOT_FREE);
+	atomic_store_explicit(&s->state, SLOT_FREE, memory_order_relaxed);
 	p->taken++;
 	if (p->taken >= p->next_check)
 		check_cold(p);
@@ -650,8 +662,7 @@ lq_pipeline_put(struct lq_pipeline *p, const void *item, struct lq_err *err)
 	n = atomic_load(&p->put);
 	i = n % p->window;
 	memcpy(p->items + i * p->ops->item_size, item, p->ops->item_size);
-	atomic_store(&p->st[i].state, SLOT_PUT);
-	atomic_store(&p->put, n + 1);
+	atomic_store_explicit(&p->put, n + 1, memory_order_release);
 	if (n + 1 - atomic_load(&p->claimed) >= p->batch)
 		wake_workers(p);
 	return 0;
