@@ -375,11 +375,14 @@ char *lq_ultoa(unsigned long long v, char out[LQ_ULONG_LEN]);
  * (libqueue/README, "A scan with parsing workers"). A backend gives an item (what its load
  * needs to find one message: a directory descriptor, a name) per message, in order, with
  * lq_pipeline_put; load runs in any thread and must touch nothing shared but what is
- * read-only during the scan: it fills the slot's message (lq_slot_begin) using the slot's
- * own buffers, and returns 0 with *m, or -1 with err. handover runs in the scan thread, in
+ * read-only during the scan: it fills the slot's message (lq_slot_begin) and returns 0 with
+ * *m, or -1 with err. It reads files into scratch (the loading thread's own buffers, which
+ * stay in that core's caches: for what the message does not point into once the load
+ * returned) or into the slot's (for what it does). handover runs in the scan thread, in
  * the order the items were put, with m (NULL: the load failed, err says why): what the
  * backend's serial scan does with one message (count, report, call each); non-zero stops
- * the scan (-1: with err). The message and its buffers stay valid until handover returns.
+ * the scan (-1: with err). The message and the slot's buffers stay valid until handover
+ * returns.
  * lq_pipeline_start: NULL when sp->jobs is 1 or no thread fits (the backend loads and hands
  * over each message itself). lq_pipeline_put and _finish return the first non-zero
  * handover; lq_pipeline_stop drops what was not handed over.
@@ -392,8 +395,8 @@ struct lq_slot {
 };
 struct lq_pipeline_ops {
 	size_t item_size;
-	int (*load)(struct lq_spool *, const void *item, struct lq_slot *, struct lq_msg **m,
-	    struct lq_err *);
+	int (*load)(struct lq_spool *, const void *item, struct lq_slot *,
+	    struct lq_buf *scratch, struct lq_msg **m, struct lq_err *);
 	int (*handover)(void *arg, const void *item, struct lq_msg *m, struct lq_err *e,
 	    struct lq_err *err);
 };

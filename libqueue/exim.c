@@ -1086,11 +1086,13 @@ scan_one(struct lq_spool *sp, int dirfd, const char *id, struct lq_scan *sc,
 
 /* The pipeline's load: in any thread, into the slot's message and buffers. */
 static int
-pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot, struct lq_msg **mp,
-    struct lq_err *err)
+pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot,
+    struct lq_buf *scratch, struct lq_msg **mp, struct lq_err *err)
 {
 	const struct scan_item *it = item;
 	struct lq_msg *m = lq_slot_begin(sp, slot);
+
+	(void)scratch;		/* the message points into its -H file: the slot's buffers */
 
 	if (load_in(sp, it->dirfd, queue_name(sp), it->id, it->flags, m, slot->buf, err) < 0)
 		return -1;

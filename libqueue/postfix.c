@@ -1862,13 +1862,14 @@ hand_over(struct walk *w, const struct scan_item *it, struct lq_msg *m,
 	return w->rc = sc->each(m, sc->arg);
 }
 
-/* The pipeline's load: in any thread, into the slot's message and buffers. */
+/* The pipeline's load: in any thread, into the slot's message, reading with the thread's
+ * scratch buffers (what the message keeps of its files is copied into its arena). */
 static int
-pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot, struct lq_msg **mp,
-    struct lq_err *err)
+pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot,
+    struct lq_buf *scratch, struct lq_msg **mp, struct lq_err *err)
 {
 	struct lq_msg *m = lq_slot_begin(sp, slot);
-	int r = load_item(sp, item, m, slot->buf, err);
+	int r = load_item(sp, item, m, scratch, err);
 
 	if (r == 0)
 		err->code = LQ_OK;

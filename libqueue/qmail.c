@@ -1219,14 +1219,15 @@ scan_one(struct walk *w, const struct scan_item *it)
 	return hand_over(w, it, m, &e);
 }
 
-/* The pipeline's load: in any thread, into the slot's message and buffer. */
+/* The pipeline's load: in any thread, into the slot's message, reading with the thread's
+ * scratch buffer (what the message keeps of a file is copied into its arena). */
 static int
-pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot, struct lq_msg **mp,
-    struct lq_err *err)
+pipeline_load(struct lq_spool *sp, const void *item, struct lq_slot *slot,
+    struct lq_buf *scratch, struct lq_msg **mp, struct lq_err *err)
 {
 	const struct scan_item *it = item;
 	struct qmail *q = sp->priv;
-	struct reader r = { sp, q, it->hold ? &q->hold : &q->queue, &slot->buf[0], slot };
+	struct reader r = { sp, q, it->hold ? &q->hold : &q->queue, &scratch[0], slot };
 	struct lq_msg *m = lq_slot_begin(sp, slot);
 
 	if (load_item(&r, it, m, err) < 0)
