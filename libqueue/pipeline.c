@@ -96,6 +96,9 @@
  * handover and the worker is woken for a batch */
 #define SPINS 200
 #define WORKER_SPINS 20
+/* how much of the next message's arena the scan thread asks for ahead of its handover
+ * (prefetch_next) */
+#define PREFETCH_BYTES 1024
 
 enum { SLOT_FREE, SLOT_DONE };
 
@@ -107,6 +110,8 @@ struct slot_state {
 	int by_worker;		/* loaded by a worker (a failure is loaded again) */
 	struct lq_msg *m;	/* what the load gave (in slot->msg) */
 	struct lq_slot *slot;	/* the loading thread's (own_set) */
+	const char *data;	/* what its arena holds (prefetch_next) */
+	size_t len;
 	struct lq_err err;
 };
 
@@ -259,6 +264,7 @@ load(struct lq_pipeline *p, unsigned long n, struct lq_buf *scratch, int by_work
 	s->rc = p->ops->load(p->sp, p->items + i * p->ops->item_size, s->slot, scratch, &s->m,
 	    &s->err);
 	trim(scratch);
+	s->data = lq_arena_recent(s->slot->arena, &s->len);
 	s->by_worker = by_worker;
 	/* release: what the load wrote is the handover's once it sees SLOT_DONE. The scan
 	 * thread asleep on it is woken here; without a fence between the store and the look
@@ -620,6 +626,30 @@ wait_done(struct lq_pipeline *p, struct slot_state *s)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * Message n + 1, if a worker loaded it, asked for ahead of its handover: the worker wrote
+ * it, so its lines are in the other core's cache, and the handover would wait for each in
+ * turn. Its message and the start of its arena, not more: a core fetches some ten lines at
+ * once, and asking for more stalls the handover in between (measured, 100,000 cached
+ * messages, qls: 1-1.5% less CPU on Postfix, up to 1% on qmail; twice as many bytes, or
+ * two messages ahead, gain nothing).
+ */
+static void
+prefetch_next(struct lq_pipeline *p, unsigned long n)
+{
+	struct slot_state *s = &p->st[(n + 1) % p->window];
+	size_t len;
+
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_DONE ||
+	    !s->by_worker || s->m == NULL)
+		return;
+	for (size_t o = 0; o < sizeof *s->m; o += 64)
+		__builtin_prefetch((const char *)s->m + o);
+	len = s->len < PREFETCH_BYTES ? s->len : PREFETCH_BYTES;
+	for (size_t o = 0; o < len; o += 64)
+		__builtin_prefetch(s->data + o);
+}
+
 /* Hand over the oldest message: the backend's handover's return (non-zero: stop). */
 static int
 take(struct lq_pipeline *p, struct lq_err *err)
@@ -649,6 +679,7 @@ take(struct lq_pipeline *p, struct lq_err *err)
 		s->rc = p->ops->load(p->sp, item, slot, p->scratch, &s->m, &s->err);
 		trim(p->scratch);
 	}
+	prefetch_next(p, n);
 	rc = p->ops->handover(p->arg, item, s->rc < 0 ? NULL : s->m, &s->err, err);
 	trim(slot->buf);
 	atomic_store_explicit(&s->state, SLOT_FREE, memory_order_relaxed);

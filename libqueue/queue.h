@@ -51,6 +51,8 @@ struct lq_arena;
 struct lq_arena *lq_arena_new(void);
 void lq_arena_free(struct lq_arena *);
 void lq_arena_reset(struct lq_arena *);
+/* Where the chunk being filled starts, and (*len) how much of it is used. */
+const void *lq_arena_recent(const struct lq_arena *, size_t *len);
 void *lq_arena_alloc(struct lq_arena *, size_t);
 char *lq_arena_strndup(struct lq_arena *, const char *, size_t);
 

@@ -162,6 +162,15 @@ lq_arena_alloc(struct lq_arena *a, size_t n)
 	return p;
 }
 
+const void *
+lq_arena_recent(const struct lq_arena *a, size_t *len)
+{
+	const struct chunk *c = a->head;
+
+	*len = c != NULL ? c->used : 0;
+	return c != NULL ? (const void *)c->data : NULL;
+}
+
 char *
 lq_arena_strndup(struct lq_arena *a, const char *s, size_t n)
 {
