@@ -428,6 +428,14 @@ size_t lq_utf8_len(const unsigned char *s, size_t n);
 /* The start of every --json record: {"v": 1, "type": TYPE, "host": HOST, "mta": MTA */
 void lq_json_head(FILE *, const char *type, const char *host, enum lq_mta);
 
+/* util.c: v in the order of its keys, ascending or (descending) descending; equal keys keep
+ * the order they had (a stable sort, linear in n). -1: out of memory, v untouched. */
+struct lq_keyed {
+	uint64_t key;
+	size_t val;
+};
+int lq_sort_keyed(struct lq_keyed *, size_t n, int descending);
+
 /* A list of directory entry names, for sorting before reading. */
 struct lq_names {
 	char *pool;		/* NUL-separated names */

@@ -8,7 +8,6 @@
  */
 #include <sys/stat.h>
 
-#include <bsd/stdlib.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -1133,25 +1132,6 @@ sort_key(const char *id)
 	return ((uint64_t)b62num(id, 6) << 20) | (uint64_t)id_subsecond(id, strlen(id));
 }
 
-struct entry {
-	uint64_t key;
-	size_t name;		/* offset of "X" + ID in the name pool */
-};
-
-static int
-entry_cmp(const void *a, const void *b)
-{
-	uint64_t x = ((const struct entry *)a)->key, y = ((const struct entry *)b)->key;
-
-	return (x > y) - (x < y);
-}
-
-static int
-entry_cmp_reverse(const void *a, const void *b)
-{
-	return entry_cmp(b, a);
-}
-
 struct collect {
 	struct lq_spool *sp;
 	struct lq_scan *sc;
@@ -1267,7 +1247,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
 	struct exim *ex = sp->priv;
 	struct collect c = { .sp = sp, .sc = sc, .sorted = !(sc->flags & LQ_SCAN_UNSORTED) };
-	struct entry *order = NULL;
+	struct lq_keyed *order = NULL;	/* sort_key, and the offset of "X" + ID in the pool */
 	char **jl = NULL;
 	int rc = -1, fd;
 
@@ -1314,11 +1294,11 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		goto out;
 	}
 	for (size_t i = 0; i < c.names.n; i++)
-		order[i] = (struct entry){ sort_key(c.names.pool + c.names.off[i] + 1), c.names.off[i] };
+		order[i] = (struct lq_keyed){ sort_key(c.names.pool + c.names.off[i] + 1),
+		    c.names.off[i] };
 	/* stable, so equal keys keep readdir order as in exim's own merge sort */
-	if (c.names.n > 1 && mergesort(order, c.names.n, sizeof *order,
-	    (sc->flags & LQ_SCAN_REVERSE) ? entry_cmp_reverse : entry_cmp) < 0) {
-		lq_err_sys(err, "sorting the queue");
+	if (lq_sort_keyed(order, c.names.n, (sc->flags & LQ_SCAN_REVERSE) != 0) < 0) {
+		lq_err_set(err, LQ_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < c.journals.n; i++)
@@ -1329,7 +1309,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	ex->journals_known = 1;
 	rc = 0;
 	for (size_t i = 0; i < c.names.n && rc == 0; i++) {
-		const char *name = c.names.pool + order[i].name;
+		const char *name = c.names.pool + order[i].val;
 
 		fd = name[0] == '.' ? ex->inputfd : subdir_fd(ex, name[0]);
 		rc = scan_next(sp, c.pl, fd, name + 1, sc, err);
