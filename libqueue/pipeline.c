@@ -417,10 +417,20 @@ private_worker(void *arg)
 	return worker(arg);
 }
 
+/*
+ * Workers asleep on work woken, after the scan thread stored put. A worker going idle
+ * increments idle before it looks at put; without a fence between the store of put and
+ * the look at idle here, each can miss the other's. Cold, the fence is there, so that no
+ * worker sleeps through a batch while the scan thread waits on the disk. Warm, where this
+ * runs at nearly every put and a fence each time costs more, such a worker is seen at a
+ * later put, within a batch of them, and meanwhile the scan thread loads what is put.
+ */
 static void
 wake_workers(struct lq_pipeline *p)
 {
-	if (atomic_load(&p->idle) == 0)
+	if (p->run == 1)
+		atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&p->idle, memory_order_relaxed) == 0)
 		return;
 	pthread_mutex_lock(&p->mu);
 	pthread_cond_broadcast(&p->work);
