@@ -131,6 +131,7 @@ struct lq_pipeline {
 	char *items;		/* nslots x ops->item_size */
 	unsigned long batch;	/* wake sleeping workers once this many wait */
 	unsigned long run;	/* claim at most this many messages at once (claim) */
+	int is_cold;		/* the workers are the cold ones (load and wake_workers fence) */
 	/*
 	 * What one thread writes for every message is on cache lines of its own, apart from
 	 * what the other threads read (measured, 100,000 cached Postfix messages: the scan
@@ -149,7 +150,6 @@ struct lq_pipeline {
 	int cold_known;
 	long inblock;
 	int cold;		/* checks in a row that found disk reads */
-	int is_cold;		/* the workers are the cold ones */
 	unsigned long next_check;
 	/* counters of messages, never wrapping: put (scan thread) >= claimed >= taken */
 	_Alignas(64) _Atomic unsigned long put;
@@ -242,6 +242,14 @@ relax(void)
  */
 static _Thread_local unsigned own_set;
 
+/* A set of buffers (a slot's, a loading thread's) given back. */
+static void
+free_bufs(struct lq_buf *bufs)
+{
+	for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
+		lq_buf_free(&bufs[b]);
+}
+
 /* A set of buffers that one big message grew past SLOT_BUF_KEEP, given back. */
 static void
 trim(struct lq_buf *bufs)
@@ -272,7 +280,7 @@ load(struct lq_pipeline *p, unsigned long n, struct lq_buf *scratch, int by_work
 	 * miss it falling asleep, and then the next load's look wakes it, or this worker
 	 * going idle does (under mu). Cold, a message at a time, the fence makes it exact. */
 	atomic_store_explicit(&s->state, SLOT_DONE, memory_order_release);
-	if (by_worker && p->run == 1)
+	if (by_worker && p->is_cold)
 		atomic_thread_fence(memory_order_seq_cst);
 	if (by_worker && atomic_load_explicit(&p->scan_waits, memory_order_relaxed)) {
 		pthread_mutex_lock(&p->mu);
@@ -367,8 +375,7 @@ worker(void *arg)
 		atomic_fetch_sub(&p->idle, 1);
 		pthread_mutex_unlock(&p->mu);
 	}
-	for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
-		lq_buf_free(&scratch[b]);
+	free_bufs(scratch);
 	return NULL;
 }
 
@@ -428,7 +435,7 @@ private_worker(void *arg)
 static void
 wake_workers(struct lq_pipeline *p)
 {
-	if (p->run == 1)
+	if (p->is_cold)
 		atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&p->idle, memory_order_relaxed) == 0)
 		return;
@@ -442,11 +449,9 @@ free_slots(struct lq_pipeline *p)
 {
 	for (size_t i = 0; p->slots != NULL && i < p->nall; i++) {
 		lq_arena_free(p->slots[i].arena);
-		for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
-			lq_buf_free(&p->slots[i].buf[b]);
+		free_bufs(p->slots[i].buf);
 	}
-	for (size_t b = 0; b < LQ_SLOT_BUFS; b++)
-		lq_buf_free(&p->scratch[b]);
+	free_bufs(p->scratch);
 	free(p->slots);
 	free(p->st);
 	free(p->items);
