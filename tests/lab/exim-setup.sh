@@ -137,10 +137,10 @@ SPLIT = false
 FROZENMOVE = false
 .endif
 .ifndef PORT
-PORT = 39425
+PORT = 29425
 .endif
 .ifndef TARPIT
-TARPIT = 39426
+TARPIT = 29426
 .endif
 .ifndef WIREFMT
 WIREFMT = false

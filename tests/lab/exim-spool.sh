@@ -22,7 +22,7 @@
 # (10 ms past the start of that second). Every call that can create a message gets its own
 # arrival second, with a free second on either side, so no two messages share an arrival second
 # (exim -bp sorts on second+fraction, exiqgrep on the second only, then Perl hash order).
-# Ports (loopback only): main 39425/39426, split 39427/39428, frozenmove 39429/39430
+# Ports (loopback only): main 29425/29426, split 29427/29428, frozenmove 29429/29430
 # (exim daemon / tarpit); the daemon is stopped by PID, also on failure.
 set -euo pipefail
 shopt -s lastpipe
@@ -38,9 +38,9 @@ for a in "$@"; do
   esac
 done
 case $NAME in
-  main)       SPLIT=false FROZENMOVE=false PORT=39425 ;;
-  split)      SPLIT=true  FROZENMOVE=false PORT=39427 ;;
-  frozenmove) SPLIT=false FROZENMOVE=true  PORT=39429 ;;
+  main)       SPLIT=false FROZENMOVE=false PORT=29425 ;;
+  split)      SPLIT=true  FROZENMOVE=false PORT=29427 ;;
+  frozenmove) SPLIT=false FROZENMOVE=true  PORT=29429 ;;
   -h|--help|'') sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
   *) die "unknown spool '$NAME' (main, split, frozenmove)" ;;
 esac

@@ -30,7 +30,7 @@
 #   $QT_LAB/postfix/INST/{meta,data,log,run}/   meta_directory, data_directory, maillog, our pids
 #
 # Instances: "short" (enable_long_queue_ids = no) and "long" (= yes); any other name is
-# short-ID unless QT_PFX_LONG_IDS=yes. Ports on 127.0.0.1 (base 39450 for short, 39460 for
+# short-ID unless QT_PFX_LONG_IDS=yes. Ports on 127.0.0.1 (base 29450 for short, 29460 for
 # long, QT_PFX_PORT_BASE overrides): base+1 smtpd, base+2 smtpd with the lab milter,
 # base+3 the dead relayhost (must stay closed), base+4 the tarpit, base+5 the milter.
 #
@@ -207,7 +207,7 @@ inst_vars() {
     LONG_IDS=${QT_PFX_LONG_IDS:-}
     [ -n "$LONG_IDS" ] || { [ "$INST" = long ] && LONG_IDS=yes || LONG_IDS=no; }
     local base=${QT_PFX_PORT_BASE:-}
-    [ -n "$base" ] || { [ "$INST" = long ] && base=39460 || base=39450; }
+    [ -n "$base" ] || { [ "$INST" = long ] && base=29460 || base=29450; }
     SMTPD_PORT=$((base + 1)) MSMTPD_PORT=$((base + 2)) DEAD_PORT=$((base + 3))
     TARPIT_PORT=$((base + 4)) MILTER_PORT=$((base + 5))
 }

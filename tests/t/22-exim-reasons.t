@@ -7,7 +7,7 @@
 # what the logs say (computed here from exim -bp and -Mvl); --merge of three hosts adds up;
 # hostile logs (symlink, over 1 MiB, control bytes, bad UTF-8) on a copy; real SMTP
 # deferrals (451 after RCPT, 452 after the data, two attempts) that the lab's exim makes on
-# a copy against a loopback sink on a free port of 39490-39499 (HACKING: the labs' ports);
+# a copy against a loopback sink on a free port of 29490-29499 (HACKING: the labs' ports);
 # and, on the same copy, deferrals of several causes that the lab's exim makes in two queue
 # runs on the test's own configuration (the lab's plus a few routers and transports): the
 # sink answering 451 with each domain's own text (after the data; one domain after RCPT),
@@ -253,8 +253,8 @@ is "$(tr -d ' ' <"$tmp/out")" 2 "... and --merge adds them up"
 C2=$tmp/sinkcopy; cp -a "$QT_LAB/exim/spools/main" "$C2"
 chmod 755 "$tmp"                   # exim runs as its own user in the copy
 sinkport=
-for p in $(seq 39490 39499); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { sinkport=$p; break; }; done
-[ -n "$sinkport" ] || bail_out "no free port in 39490-39499 for the SMTP sink"
+for p in $(seq 29490 29499); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { sinkport=$p; break; }; done
+[ -n "$sinkport" ] || bail_out "no free port in 29490-29499 for the SMTP sink"
 # DOMAIN <TAB> when the sink refuses it (rcpt: its RCPT, data: the end of the data of a
 # transaction with one of its recipients) <TAB> the reply
 printf '%s\t%s\t%s\n' \

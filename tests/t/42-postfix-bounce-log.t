@@ -9,7 +9,7 @@
 # (...)" line for that recipient says. A damaged log (a copy of the queue): qcat --log
 # writes every readable entry, then one line naming the ID, exit 2; the listing and the
 # files are as before. Then the same live, on a fresh instance of our own ("bouncelog", ports
-# 39530-39535) whose bounce/ is hashed two levels deep (hash_queue_names), against the
+# 29530-29535) whose bounce/ is hashed two levels deep (hash_queue_names), against the
 # postqueue and postcat of that moment. Needs root (the lab runs Postfix).
 . "$(dirname "$0")/../lib.sh"
 . "$QT_ROOT/tests/act-postfix.sh"	# LC_ALL, tmp and its cleanup, the instance helpers
@@ -134,7 +134,7 @@ for inst in short long; do
 done
 
 # ---------------------------------------------------------------- live, bounce/ hashed
-new_instance bouncelog 39530 no
+new_instance bouncelog 29530 no
 since=$(wc -l <"$LOG")
 postconf -c "$C" -e "hash_queue_names = deferred, defer, bounce" "hash_queue_depth = 2"
 # as the lab's phase 2: the bounce service cannot reach cleanup, so the report fails

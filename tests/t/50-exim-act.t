@@ -121,7 +121,7 @@ grep -q "$id" "$S/log/mainlog"; ok $? "qrun ID: exim tried a delivery ($id is in
 # ---------------------------------------------------------------- trial under load
 # a slow SMTP peer on loopback: it answers every connection after a pause with a 4xx, so
 # every delivery attempt holds Exim's lock for a while and then defers
-port=39437
+port=29437
 python3 - "$port" 120 <<'PY' &
 import socket, sys, threading, time
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

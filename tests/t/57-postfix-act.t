@@ -346,8 +346,8 @@ trial() {  # trial NAME
 for kind in ${QT_PFX_ACT_IDS:-short long}; do
     T0=$SECONDS
     case $kind in
-    short) new_instance act-short 39470 no ;;
-    long) new_instance act-long 39480 yes ;;
+    short) new_instance act-short 29470 no ;;
+    long) new_instance act-long 29480 yes ;;
     *) bail_out "QT_PFX_ACT_IDS: short and/or long, not $kind" ;;
     esac
     functional "$kind"

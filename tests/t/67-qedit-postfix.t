@@ -7,11 +7,11 @@
 # with their reasons), and a delivery run tries only the others; a delay log bounce(8) holds
 # is a message skipped, nothing changed; corrupt/ stays empty and Postfix logs no warning. --add-recipient and --set-sender are
 # refused with one line that says how to get the effect, nothing changed. A fresh instance
-# of our own ("qedit", ports 39490-39495); the helpers are 57-postfix-act.t's.
+# of our own ("qedit", ports 29490-29495); the helpers are 57-postfix-act.t's.
 . "$(dirname "$0")/../lib.sh"
 . "$QT_ROOT/tests/act-postfix.sh"
 
-new_instance qedit 39490 no
+new_instance qedit 29490 no
 since=$(wc -l <"$LOG")
 rcpts_of() { postqueue -c "$C" -j | jq -r --arg id "$1" 'select(.queue_id == $id) | .recipients[].address' | sort | paste -sd' '; }
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # 75-prom.t -- qsumm --prom as Prometheus' node_exporter serves it. Debian's real
-# prometheus-node-exporter runs from its binary as nobody on a loopback port (39600-39619,
+# prometheus-node-exporter runs from its binary as nobody on a loopback port (29600-29619,
 # the first free one), with only its textfile collector, on a temporary directory; it is
 # stopped by PID, also on failure. For each lab spool (Exim main, its named queue, split;
 # Postfix short and long, and two of short's queues alone with -G) and each qmail fixture
@@ -36,7 +36,7 @@ mkdir -p "$TD" && chmod 755 "$tmp" "$TD"
 Q=$QT_BIN/qsumm
 
 # ---------------------------------------------------------------- node_exporter
-for port in $(seq 39600 39619); do
+for port in $(seq 29600 29619); do
     setpriv --reuid=65534 --regid=65534 --clear-groups "$NE" \
         --web.listen-address="127.0.0.1:$port" --collector.disable-defaults \
         --collector.textfile --collector.textfile.directory="$TD" >"$tmp/ne.log" 2>&1 &
@@ -48,7 +48,7 @@ for port in $(seq 39600 39619); do
     done
     kill "$nepid" 2>/dev/null; wait "$nepid" 2>/dev/null; nepid=
 done
-[ -n "$nepid" ] || bail_out "node_exporter did not start on 127.0.0.1:39600-39619: $(tail -3 "$tmp/ne.log")"
+[ -n "$nepid" ] || bail_out "node_exporter did not start on 127.0.0.1:29600-29619: $(tail -3 "$tmp/ne.log")"
 URL=http://127.0.0.1:$port/metrics
 is "$(ps -o user= -p "$nepid" | tr -d ' ')" nobody "node_exporter runs as nobody on 127.0.0.1:$port"
 
