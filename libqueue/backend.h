@@ -428,22 +428,27 @@ size_t lq_utf8_len(const unsigned char *s, size_t n);
 /* The start of every --json record: {"v": 1, "type": TYPE, "host": HOST, "mta": MTA */
 void lq_json_head(FILE *, const char *type, const char *host, enum lq_mta);
 
-/* util.c: v in the order of its keys, ascending or (descending) descending; equal keys keep
- * the order they had (a stable sort, linear in n). -1: out of memory, v untouched. */
+/* util.c: v in the order of its keys, ascending or (descending) descending, equal keys in
+ * the order of their vals (ascending either way): with vals that grow as v was filled, a
+ * stable sort. In place, and linear in n. */
 struct lq_keyed {
 	uint64_t key;
 	size_t val;
 };
-int lq_sort_keyed(struct lq_keyed *, size_t n, int descending);
+void lq_sort_keyed(struct lq_keyed *, size_t n, int descending);
 
-/* A list of directory entry names, for sorting before reading. */
+/* A list of directory entry names, for sorting before reading. lq_names_add notes each
+ * name's offset in off; lq_names_add_keyed notes it in keyed, with a sort key, ready for
+ * lq_sort_keyed (a list takes one or the other). 0, or -1: out of memory. */
 struct lq_names {
 	char *pool;		/* NUL-separated names */
 	size_t poollen, poolcap;
 	size_t *off;		/* offsets into pool */
+	struct lq_keyed *keyed;	/* the same, each with its key (vals grow: in pool order) */
 	size_t n, cap;
 };
 int lq_names_add(struct lq_names *, const char *, size_t);
+int lq_names_add_keyed(struct lq_names *, const char *, size_t, uint64_t key);
 void lq_names_free(struct lq_names *);
 
 /* json.c: one JSON value, parsed into an arena. Members of an object and items of an

@@ -1136,7 +1136,8 @@ struct collect {
 	struct lq_spool *sp;
 	struct lq_scan *sc;
 	struct lq_pipeline *pl;		/* the loading workers, or NULL: scan_one */
-	struct lq_names names;		/* sorted scans: "X" + ID, X the subdirectory or '.' */
+	struct lq_names names;		/* sorted scans: "X" + ID, X the subdirectory or '.',
+					 * keyed by sort_key */
 	struct lq_names journals;	/* sorted scans: IDs with a -J */
 	char subs[63];			/* one-character subdirectories seen in input/ */
 	size_t nsubs;
@@ -1176,7 +1177,7 @@ collect_dir(DIR *d, char sub, struct collect *c, struct lq_err *err)
 			continue;
 		if (c->sorted) {
 			id[0] = sub;
-			if (lq_names_add(&c->names, id, n - 1) < 0)
+			if (lq_names_add_keyed(&c->names, id, n - 1, sort_key(id + 1)) < 0)
 				return lq_err_set(err, LQ_ENOMEM, "out of memory");	/* sorted: no ring */
 		} else {
 			int fd = sub == '.' ? ex->inputfd : subdir_fd(ex, sub);
@@ -1247,7 +1248,6 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
 	struct exim *ex = sp->priv;
 	struct collect c = { .sp = sp, .sc = sc, .sorted = !(sc->flags & LQ_SCAN_UNSORTED) };
-	struct lq_keyed *order = NULL;	/* sort_key, and the offset of "X" + ID in the pool */
 	char **jl = NULL;
 	int rc = -1, fd;
 
@@ -1288,19 +1288,12 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		rc = c.rc == 0 && c.pl != NULL ? lq_pipeline_finish(c.pl, err) : c.rc;
 		goto out;
 	}
-	if ((order = reallocarray(NULL, c.names.n + 1, sizeof *order)) == NULL ||
-	    (jl = reallocarray(NULL, c.journals.n + 1, sizeof *jl)) == NULL) {
+	if ((jl = reallocarray(NULL, c.journals.n + 1, sizeof *jl)) == NULL) {
 		lq_err_set(err, LQ_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < c.names.n; i++)
-		order[i] = (struct lq_keyed){ sort_key(c.names.pool + c.names.off[i] + 1),
-		    c.names.off[i] };
-	/* stable, so equal keys keep readdir order as in exim's own merge sort */
-	if (lq_sort_keyed(order, c.names.n, (sc->flags & LQ_SCAN_REVERSE) != 0) < 0) {
-		lq_err_set(err, LQ_ENOMEM, "out of memory");
-		goto out;
-	}
+	/* equal keys in pool order, which is readdir order: as exim's own (stable) merge sort */
+	lq_sort_keyed(c.names.keyed, c.names.n, (sc->flags & LQ_SCAN_REVERSE) != 0);
 	for (size_t i = 0; i < c.journals.n; i++)
 		jl[i] = c.journals.pool + c.journals.off[i];
 	qsort(jl, c.journals.n, sizeof *jl, strptr_cmp);
@@ -1309,7 +1302,7 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	ex->journals_known = 1;
 	rc = 0;
 	for (size_t i = 0; i < c.names.n && rc == 0; i++) {
-		const char *name = c.names.pool + order[i].val;
+		const char *name = c.names.pool + c.names.keyed[i].val;
 
 		fd = name[0] == '.' ? ex->inputfd : subdir_fd(ex, name[0]);
 		rc = scan_next(sp, c.pl, fd, name + 1, sc, err);
@@ -1323,7 +1316,6 @@ out:
 	ex->journals_known = 0;
 	ex->journals = NULL;
 	free(jl);
-	free(order);
 	lq_names_free(&c.names);
 	lq_names_free(&c.journals);
 	return rc;
