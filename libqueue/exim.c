@@ -1243,6 +1243,23 @@ note_journals(struct exim *ex, struct lq_names *journals, struct lq_err *err)
 	return 0;
 }
 
+/* The IDs in journals, sorted into *jl (the caller frees it after the scan), become the
+ * scan's list of the messages that have a -J: a load opens a -J for those only. */
+static int
+know_journals(struct exim *ex, const struct lq_names *journals, char ***jl,
+    struct lq_err *err)
+{
+	if ((*jl = reallocarray(NULL, journals->n + 1, sizeof **jl)) == NULL)
+		return lq_err_set(err, LQ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < journals->n; i++)
+		(*jl)[i] = journals->pool + journals->off[i];
+	qsort(*jl, journals->n, sizeof **jl, strptr_cmp);
+	ex->journals = *jl;
+	ex->njournals = journals->n;
+	ex->journals_known = 1;
+	return 0;
+}
+
 static int
 exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 {
@@ -1259,18 +1276,8 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 	 * delivery), so that the others cost no failed open; memory grows with journals only */
 	if (!c.sorted && note_journals(ex, &c.journals, err) < 0)
 		goto out;
-	if (!c.sorted) {
-		if ((jl = reallocarray(NULL, c.journals.n + 1, sizeof *jl)) == NULL) {
-			lq_err_set(err, LQ_ENOMEM, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < c.journals.n; i++)
-			jl[i] = c.journals.pool + c.journals.off[i];
-		qsort(jl, c.journals.n, sizeof *jl, strptr_cmp);
-		ex->journals = jl;
-		ex->njournals = c.journals.n;
-		ex->journals_known = 1;
-	}
+	if (!c.sorted && know_journals(ex, &c.journals, &jl, err) < 0)
+		goto out;
 	if (!(sc->flags & LQ_SCAN_NO_REASONS))
 		open_msglog_dirs(ex);
 	/* every subdirectory open before the loading threads start: the copies of the
@@ -1288,18 +1295,10 @@ exim_scan(struct lq_spool *sp, struct lq_scan *sc, struct lq_err *err)
 		rc = c.rc == 0 && c.pl != NULL ? lq_pipeline_finish(c.pl, err) : c.rc;
 		goto out;
 	}
-	if ((jl = reallocarray(NULL, c.journals.n + 1, sizeof *jl)) == NULL) {
-		lq_err_set(err, LQ_ENOMEM, "out of memory");
+	if (know_journals(ex, &c.journals, &jl, err) < 0)
 		goto out;
-	}
 	/* equal keys in pool order, which is readdir order: as exim's own (stable) merge sort */
 	lq_sort_keyed(c.names.keyed, c.names.n, (sc->flags & LQ_SCAN_REVERSE) != 0);
-	for (size_t i = 0; i < c.journals.n; i++)
-		jl[i] = c.journals.pool + c.journals.off[i];
-	qsort(jl, c.journals.n, sizeof *jl, strptr_cmp);
-	ex->journals = jl;
-	ex->njournals = c.journals.n;
-	ex->journals_known = 1;
 	rc = 0;
 	for (size_t i = 0; i < c.names.n && rc == 0; i++) {
 		const char *name = c.names.pool + c.names.keyed[i].val;
