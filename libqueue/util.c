@@ -651,7 +651,7 @@ val_cmp(const void *a, const void *b)
 static void
 flag_sort(struct lq_keyed *v, size_t n, const struct ranks *r, int shift)
 {
-	size_t count[DIGITS] = { 0 }, next[DIGITS], end[DIGITS], at = 0;
+	size_t count[DIGITS], next[DIGITS], end[DIGITS], at = 0;
 
 	if (n <= SORT_SMALL) {
 		insertion_sort(v, n, r);
@@ -661,6 +661,8 @@ flag_sort(struct lq_keyed *v, size_t n, const struct ranks *r, int shift)
 		qsort(v, n, sizeof *v, val_cmp);
 		return;
 	}
+	/* zeroed only here: most calls, deep down, are for small buckets and return above */
+	memset(count, 0, sizeof count);
 	for (size_t i = 0; i < n; i++)
 		count[(rank(r, v[i].key) >> shift) & (DIGITS - 1)]++;
 	for (size_t d = 0; d < DIGITS; d++) {
